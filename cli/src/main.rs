@@ -1,0 +1,3 @@
+//! The `fak` binary.
+
+fn main() {}

@@ -1,0 +1,1 @@
+//! The arithmetic of fak: deterministic math and the CPU reference of every op.
