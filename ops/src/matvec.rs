@@ -1,0 +1,193 @@
+//! Matrix-vector and matrix-matrix products over bf16, f16 or f32 weights.
+//!
+//! Output `r` for token `t` is the canonical lane reduction (DETERMINISM.md §1) of the
+//! exact products `w[r][i] * x[t][i]`, where `x` is the activation rounded to bf16 and
+//! clamped to the factor domain. Every output is computed by one call of the same row
+//! kernel whatever the number of tokens, threads or rows, so a prompt prefilled in one
+//! matmul equals the same tokens pushed through matvec one by one.
+
+use half::{bf16, f16};
+use multiversion::multiversion;
+use rayon::prelude::*;
+
+use crate::arith::{MulAdd, Unfused};
+use crate::canonical::canonical;
+use crate::error::{OpsError, check_len, whole_rows};
+use crate::exact_product::split;
+use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
+use crate::reduce::{LANES, fold_sum};
+use crate::weights::{WeightData, WeightView};
+
+/// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
+/// scheduling costs nothing next to a row block's work.
+const ROW_BLOCK: usize = 16;
+/// Tokens whose dot products share one pass over a weight row in a matmul.
+const TOKEN_GROUP: usize = 4;
+
+/// How one weight element enters a lane accumulator next to an activation factor `x`.
+trait WeightElement: Copy + Send + Sync {
+    /// The element widened (and, for f32, split) once per column, reused for every token.
+    type Factor: Copy;
+    fn factor(self) -> Self::Factor;
+    fn accumulate<A: MulAdd>(factor: Self::Factor, x: f32, acc: f32) -> f32;
+}
+
+impl WeightElement for bf16 {
+    type Factor = f32;
+    #[inline(always)]
+    fn factor(self) -> f32 {
+        widen_bf16(domain_bf16(self.to_bits()))
+    }
+    #[inline(always)]
+    fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
+        A::mul_add(w, x, acc)
+    }
+}
+
+impl WeightElement for f16 {
+    type Factor = f32;
+    #[inline(always)]
+    fn factor(self) -> f32 {
+        // Every f16 (including infinities) is inside the range where products with a
+        // domain-clamped bf16 factor are exact, so no clamp is needed (DETERMINISM.md §3).
+        widen_f16(self.to_bits())
+    }
+    #[inline(always)]
+    fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
+        A::mul_add(w, x, acc)
+    }
+}
+
+impl WeightElement for f32 {
+    type Factor = (f32, f32);
+    #[inline(always)]
+    fn factor(self) -> (f32, f32) {
+        split(self)
+    }
+    #[inline(always)]
+    fn accumulate<A: MulAdd>((head, tail): (f32, f32), x: f32, acc: f32) -> f32 {
+        A::mul_add(tail, x, A::mul_add(head, x, acc))
+    }
+}
+
+/// `out = W x` for one activation vector, with the default (unfused) evaluation.
+pub fn matvec(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
+    matvec_with::<Unfused>(w, x, out)
+}
+
+/// `out = W x`: `x` has `w.cols()` values, `out` gets `w.rows()`. Identical bits under any
+/// [`MulAdd`], any thread count, and to row `t` of a [`matmul_with`] containing `x`.
+pub fn matvec_with<A: MulAdd>(
+    w: WeightView<'_>,
+    x: &[f32],
+    out: &mut [f32],
+) -> Result<(), OpsError> {
+    check_len("matvec", "x", w.cols(), x.len())?;
+    check_len("matvec", "out", w.rows(), out.len())?;
+    matmul_with::<A>(w, x, out)
+}
+
+/// `out[t] = W x[t]` for a block of activation rows, with the default (unfused) evaluation.
+pub fn matmul(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
+    matmul_with::<Unfused>(w, x, out)
+}
+
+/// `out[t] = W x[t]` for `tokens = x.len() / w.cols()` row-major activation rows; `out` is
+/// `tokens x w.rows()` row-major. Each output has exactly the order of [`matvec_with`].
+pub fn matmul_with<A: MulAdd>(
+    w: WeightView<'_>,
+    x: &[f32],
+    out: &mut [f32],
+) -> Result<(), OpsError> {
+    let (rows, cols) = (w.rows(), w.cols());
+    let tokens = whole_rows("matmul", "x", x.len(), cols)?;
+    check_len("matmul", "out", tokens * rows, out.len())?;
+    let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
+    match w.data() {
+        WeightData::Bf16(data) => product::<A, bf16>(data, cols, &factors, tokens, out),
+        WeightData::F16(data) => product::<A, f16>(data, cols, &factors, tokens, out),
+        WeightData::F32(data) => product::<A, f32>(data, cols, &factors, tokens, out),
+    }
+    Ok(())
+}
+
+/// Runs row blocks in parallel. A single token writes `out` directly; several tokens are
+/// computed weight-row-major (each task owns a contiguous slice) and transposed after.
+fn product<A: MulAdd, W: WeightElement>(
+    w: &[W],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    let rows = w.len() / cols;
+    if tokens == 1 {
+        out.par_chunks_mut(ROW_BLOCK)
+            .zip(w.par_chunks(ROW_BLOCK * cols))
+            .for_each(|(o, block)| row_block::<A, W>(block, cols, x, 1, o));
+        return;
+    }
+    let mut by_row = vec![0.0f32; rows * tokens];
+    by_row
+        .par_chunks_mut(ROW_BLOCK * tokens)
+        .zip(w.par_chunks(ROW_BLOCK * cols))
+        .for_each(|(o, block)| row_block::<A, W>(block, cols, x, tokens, o));
+    for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
+        for (t, &v) in row_out.iter().enumerate() {
+            out[t * rows + r] = v;
+        }
+    }
+}
+
+/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn row_block<A: MulAdd, W: WeightElement>(
+    block: &[W],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    for (row, row_out) in block.chunks_exact(cols).zip(out.chunks_exact_mut(tokens)) {
+        let mut t = 0;
+        while t + TOKEN_GROUP <= tokens {
+            let xs: [&[f32]; TOKEN_GROUP] = std::array::from_fn(|g| &x[(t + g) * cols..][..cols]);
+            let dots = dot_tokens::<A, W, TOKEN_GROUP>(row, xs);
+            row_out[t..t + TOKEN_GROUP].copy_from_slice(&dots);
+            t += TOKEN_GROUP;
+        }
+        for (t, o) in row_out.iter_mut().enumerate().skip(t) {
+            *o = dot_tokens::<A, W, 1>(row, [&x[t * cols..][..cols]])[0];
+        }
+    }
+}
+
+/// The canonical dot products of one weight row with `T` activation rows: element `i`
+/// enters lane `i % 32` in increasing `i`, then the halving tree, then [`canonical`].
+#[inline(always)]
+fn dot_tokens<A: MulAdd, W: WeightElement, const T: usize>(row: &[W], xs: [&[f32]; T]) -> [f32; T] {
+    let mut acc = [[0.0f32; LANES]; T];
+    let mut w_chunks = row.chunks_exact(LANES);
+    let mut offset = 0;
+    for w in &mut w_chunks {
+        let factors: [W::Factor; LANES] = std::array::from_fn(|j| w[j].factor());
+        for (lanes, x) in acc.iter_mut().zip(xs) {
+            let x = &x[offset..offset + LANES];
+            for j in 0..LANES {
+                lanes[j] = W::accumulate::<A>(factors[j], x[j], lanes[j]);
+            }
+        }
+        offset += LANES;
+    }
+    for (j, &w) in w_chunks.remainder().iter().enumerate() {
+        let factor = w.factor();
+        for (lanes, x) in acc.iter_mut().zip(xs) {
+            lanes[j] = W::accumulate::<A>(factor, x[offset + j], lanes[j]);
+        }
+    }
+    acc.map(|lanes| canonical(fold_sum(lanes)))
+}
