@@ -1,1 +1,104 @@
-fn main() {}
+//! The price of the determinism contract: `fak_ops::matvec` against plain f32 dot products
+//! over the same bf16 weights and activations, at the Qwen2.5-0.5B projection shapes.
+//!
+//! Three variants per shape, all single-threaded (a one-thread rayon pool) so the figures
+//! measure arithmetic and memory traffic rather than scheduling on a shared machine:
+//! - `deterministic`: `fak_ops::matvec` (bf16 rounding and clamping of x, weight clamping,
+//!   32-lane canonical order, canonical output).
+//! - `plain_serial`: one running f32 sum per row, the textbook loop. Rust may not reorder
+//!   it, so it runs as a scalar dependency chain.
+//! - `plain_lanes`: 32 independent f32 accumulators summed at the end, no rounding or
+//!   clamping, compiled with the same SIMD dispatch as the deterministic kernel: the
+//!   fastest plain loop, and the fair baseline for the ratio.
+//!
+//! Run: `CARGO_TARGET_DIR=target-ops cargo bench -p fak-ops --bench matvec`
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use fak_ops::{WeightView, matvec};
+use half::bf16;
+use multiversion::multiversion;
+
+/// (in, out) feature counts of the Qwen2.5-0.5B projections: attention q/o (896 -> 896),
+/// MLP gate/up (896 -> 4864), MLP down (4864 -> 896), LM head (896 -> 151936).
+const SHAPES: [(usize, usize); 4] = [(896, 896), (896, 4864), (4864, 896), (896, 151_936)];
+const LANES: usize = 32;
+
+/// Deterministic pseudo-random values in [-1, 1) from a 32-bit LCG (no RNG dependency).
+fn values(n: usize, seed: u32) -> impl Iterator<Item = f32> {
+    let mut state = seed;
+    (0..n).map(move |_| {
+        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (state >> 8) as f32 / (1u32 << 23) as f32 - 1.0
+    })
+}
+
+fn widen(w: bf16) -> f32 {
+    f32::from_bits(u32::from(w.to_bits()) << 16)
+}
+
+fn plain_serial(w: &[bf16], cols: usize, x: &[f32], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        *o = row.iter().zip(x).map(|(&w, &x)| widen(w) * x).sum();
+    }
+}
+
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn plain_lanes(w: &[bf16], cols: usize, x: &[f32], out: &mut [f32]) {
+    for (o, row) in out.iter_mut().zip(w.chunks_exact(cols)) {
+        let mut acc = [0.0f32; LANES];
+        let mut chunks = row.chunks_exact(LANES);
+        for (c, wc) in (&mut chunks).enumerate() {
+            let xc = &x[c * LANES..][..LANES];
+            for j in 0..LANES {
+                acc[j] += widen(wc[j]) * xc[j];
+            }
+        }
+        let tail = cols - chunks.remainder().len();
+        for (j, &w) in chunks.remainder().iter().enumerate() {
+            acc[j] += widen(w) * x[tail + j];
+        }
+        *o = acc.iter().sum();
+    }
+}
+
+fn bench_matvec(c: &mut Criterion) {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("one-thread pool");
+    let mut group = c.benchmark_group("matvec_bf16");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2));
+    for (cols, rows) in SHAPES {
+        let w: Vec<bf16> = values(rows * cols, 7)
+            .map(|v| bf16::from_f32(v * 0.05))
+            .collect();
+        let x: Vec<f32> = values(cols, 11).map(|v| v * 2.0).collect();
+        let mut out = vec![0.0f32; rows];
+        let view = WeightView::bf16(&w, rows, cols).expect("bench shape is valid");
+        let id = format!("{cols}x{rows}");
+        group.throughput(Throughput::Bytes((rows * cols * 2) as u64));
+        group.bench_function(BenchmarkId::new("deterministic", &id), |b| {
+            b.iter(|| pool.install(|| matvec(view, black_box(&x), &mut out).expect("valid")))
+        });
+        group.bench_function(BenchmarkId::new("plain_lanes", &id), |b| {
+            b.iter(|| plain_lanes(black_box(&w), cols, black_box(&x), &mut out))
+        });
+        group.bench_function(BenchmarkId::new("plain_serial", &id), |b| {
+            b.iter(|| plain_serial(black_box(&w), cols, black_box(&x), &mut out))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, bench_matvec);
+criterion_main!(benches);

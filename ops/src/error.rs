@@ -61,6 +61,12 @@ pub enum OpsError {
         index: usize,
         value: f32,
     },
+    /// A row that must hold at least one finite value holds none (every value is -inf).
+    #[error("{op}: {what} has no finite value")]
+    NoFiniteValue {
+        op: &'static str,
+        what: &'static str,
+    },
     /// A parameter outside its valid range.
     #[error("{op}: {param} = {value} is invalid: {reason}")]
     InvalidParam {
@@ -121,4 +127,24 @@ pub(crate) fn whole_rows(
         });
     }
     Ok(len / unit)
+}
+
+/// Refuses the first NaN or +inf in `values` (-inf is accepted: it is a masked entry).
+pub(crate) fn check_no_nan_or_pos_inf(
+    op: &'static str,
+    what: &'static str,
+    values: &[f32],
+) -> Result<(), OpsError> {
+    match values
+        .iter()
+        .position(|v| v.is_nan() || *v == f32::INFINITY)
+    {
+        Some(index) => Err(OpsError::NonFinite {
+            op,
+            what,
+            index,
+            value: values[index],
+        }),
+        None => Ok(()),
+    }
 }

@@ -1,20 +1,60 @@
-//! The arithmetic of fak: deterministic math and the CPU reference of every op.
+//! The arithmetic of fak: deterministic math and the CPU reference of every op a
+//! Llama/Qwen-family forward pass needs.
+//!
+//! Every op gives the same bits whether its multiply-adds are fused or not, however its
+//! rows or queries are chunked, and however many threads run it. `DETERMINISM.md` beside
+//! this crate is the specification another backend implements to get the same bits; the
+//! rules in short:
+//!
+//! 1. **One reduction order** ([`LANES`] = 32 strided lanes, then a halving tree) for every
+//!    sum and dot product, depending only on its length.
+//! 2. **Exact products**: every product that feeds an add has factors of at most 12
+//!    significant bits inside the factor [`domain`]: bf16 activations times bf16/f16
+//!    weights, or f32 values [`split`] into two 12-bit pieces.
+//! 3. **Own math** ([`math`]): exp, reciprocal, rsqrt, sigmoid, SiLU from exact products,
+//!    adds and integer bit operations.
+//! 4. **Canonical values**: denormals flush to signed zero and NaN has one bit pattern
+//!    ([`canonical`]).
+//!
+//! Accuracy of the math against f64 (measured by `tests/math_accuracy.rs`): exp <= 2 ulp,
+//! recip <= 1 ulp, rsqrt <= 1 ulp, sigmoid and SiLU <= 4 ulp where the result is normal.
+//!
+//! Every op returns `Result<_, OpsError>` and checks shapes before reading a slice. Ops
+//! generic over [`MulAdd`] have a `_with` form; the plain form uses [`Unfused`].
 
+mod argmax;
 mod arith;
+mod attention;
 mod canonical;
+mod embed;
 mod error;
 mod exact_product;
 mod half_float;
 pub mod math;
 mod matvec;
+mod norm;
 mod reduce;
+mod residual;
+mod rope;
+mod sampling;
+mod softmax;
+mod swiglu;
 mod weights;
 
+pub use argmax::argmax;
 pub use arith::{Fused, MulAdd, Unfused};
+pub use attention::{ATTENTION_BLOCK, AttentionConfig, KvView, attention, attention_with};
 pub use canonical::{CANONICAL_NAN_BITS, canonical, ftz};
+pub use embed::embed_gather;
 pub use error::OpsError;
 pub use exact_product::{domain, split, split_mul_add, two_prod_sum};
 pub use half_float::{bf16_factor, domain_bf16, round_bf16, to_bf16, widen_bf16, widen_f16};
 pub use matvec::{matmul, matmul_with, matvec, matvec_with};
+pub use norm::{NormWeight, RmsNormParams, rms_norm, rms_norm_with};
 pub use reduce::{LANES, fold_max, fold_sum, lane_sum, max, sum};
+pub use residual::add;
+pub use rope::{RopeLayout, RopeTable, inv_freq_from_base, rope_apply, rope_apply_with};
+pub use sampling::{Sampler, SamplingParams};
+pub use softmax::{softmax, softmax_with};
+pub use swiglu::{swiglu, swiglu_with};
 pub use weights::{WeightData, WeightView};

@@ -27,7 +27,7 @@ const TOKEN_GROUP: usize = 4;
 /// How one weight element enters a lane accumulator next to an activation factor `x`.
 trait WeightElement: Copy + Send + Sync {
     /// The element widened (and, for f32, split) once per column, reused for every token.
-    type Factor: Copy;
+    type Factor: Copy + Default;
     fn factor(self) -> Self::Factor;
     fn accumulate<A: MulAdd>(factor: Self::Factor, x: f32, acc: f32) -> f32;
 }
@@ -153,41 +153,50 @@ fn row_block<A: MulAdd, W: WeightElement>(
     out: &mut [f32],
 ) {
     for (row, row_out) in block.chunks_exact(cols).zip(out.chunks_exact_mut(tokens)) {
+        let mut groups = row_out.chunks_exact_mut(TOKEN_GROUP);
         let mut t = 0;
-        while t + TOKEN_GROUP <= tokens {
-            let xs: [&[f32]; TOKEN_GROUP] = std::array::from_fn(|g| &x[(t + g) * cols..][..cols]);
-            let dots = dot_tokens::<A, W, TOKEN_GROUP>(row, xs);
-            row_out[t..t + TOKEN_GROUP].copy_from_slice(&dots);
+        for group in &mut groups {
+            dot_tokens::<A, W, TOKEN_GROUP>(row, &x[t * cols..(t + TOKEN_GROUP) * cols], group);
             t += TOKEN_GROUP;
         }
-        for (t, o) in row_out.iter_mut().enumerate().skip(t) {
-            *o = dot_tokens::<A, W, 1>(row, [&x[t * cols..][..cols]])[0];
+        for o in groups.into_remainder().chunks_exact_mut(1) {
+            dot_tokens::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], o);
+            t += 1;
         }
     }
 }
 
-/// The canonical dot products of one weight row with `T` activation rows: element `i`
-/// enters lane `i % 32` in increasing `i`, then the halving tree, then [`canonical`].
+/// The canonical dot products of one weight row with the `T` activation rows packed in
+/// `x`: element `i` enters lane `i % 32` in increasing `i`, then the halving tree, then
+/// [`canonical`]. Plain indexed loops only: iterator adaptors such as `array::from_fn`
+/// are not inlined into the SIMD clones and cost a call per chunk.
 #[inline(always)]
-fn dot_tokens<A: MulAdd, W: WeightElement, const T: usize>(row: &[W], xs: [&[f32]; T]) -> [f32; T] {
+fn dot_tokens<A: MulAdd, W: WeightElement, const T: usize>(row: &[W], x: &[f32], out: &mut [f32]) {
+    let cols = row.len();
     let mut acc = [[0.0f32; LANES]; T];
-    let mut w_chunks = row.chunks_exact(LANES);
+    let mut factors = [W::Factor::default(); LANES];
+    let full = cols - cols % LANES;
     let mut offset = 0;
-    for w in &mut w_chunks {
-        let factors: [W::Factor; LANES] = std::array::from_fn(|j| w[j].factor());
-        for (lanes, x) in acc.iter_mut().zip(xs) {
-            let x = &x[offset..offset + LANES];
+    while offset < full {
+        let w = &row[offset..offset + LANES];
+        for j in 0..LANES {
+            factors[j] = w[j].factor();
+        }
+        for t in 0..T {
+            let xt = &x[t * cols + offset..][..LANES];
             for j in 0..LANES {
-                lanes[j] = W::accumulate::<A>(factors[j], x[j], lanes[j]);
+                acc[t][j] = W::accumulate::<A>(factors[j], xt[j], acc[t][j]);
             }
         }
         offset += LANES;
     }
-    for (j, &w) in w_chunks.remainder().iter().enumerate() {
-        let factor = w.factor();
-        for (lanes, x) in acc.iter_mut().zip(xs) {
-            lanes[j] = W::accumulate::<A>(factor, x[offset + j], lanes[j]);
+    for j in 0..cols - full {
+        let factor = row[full + j].factor();
+        for t in 0..T {
+            acc[t][j] = W::accumulate::<A>(factor, x[t * cols + full + j], acc[t][j]);
         }
     }
-    acc.map(|lanes| canonical(fold_sum(lanes)))
+    for t in 0..T {
+        out[t] = canonical(fold_sum(acc[t]));
+    }
 }

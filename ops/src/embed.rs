@@ -1,0 +1,46 @@
+//! Embedding lookup: the rows of a token table, widened to f32.
+
+use crate::canonical::canonical;
+use crate::error::{OpsError, check_len, check_nonzero};
+use crate::half_float::{widen_bf16, widen_f16};
+use crate::weights::{WeightData, WeightView};
+
+/// Copies row `tokens[t]` of `table` (vocabulary x dim) into row `t` of `out`, widened
+/// exactly to f32 and made [`canonical`] (denormals flushed, one NaN).
+pub fn embed_gather(
+    table: WeightView<'_>,
+    tokens: &[u32],
+    out: &mut [f32],
+) -> Result<(), OpsError> {
+    const OP: &str = "embed_gather";
+    check_nonzero(OP, "tokens", tokens.len())?;
+    let dim = table.cols();
+    check_len(OP, "out", tokens.len() * dim, out.len())?;
+    if let Some(&token) = tokens.iter().find(|&&t| t as usize >= table.rows()) {
+        return Err(OpsError::OutOfRange {
+            op: OP,
+            what: "token",
+            index: token as usize,
+            len: table.rows(),
+        });
+    }
+    for (&token, row_out) in tokens.iter().zip(out.chunks_exact_mut(dim)) {
+        let start = token as usize * dim;
+        match table.data() {
+            WeightData::Bf16(d) => {
+                widen_row(&d[start..start + dim], row_out, |w| widen_bf16(w.to_bits()))
+            }
+            WeightData::F16(d) => {
+                widen_row(&d[start..start + dim], row_out, |w| widen_f16(w.to_bits()))
+            }
+            WeightData::F32(d) => widen_row(&d[start..start + dim], row_out, |w| w),
+        }
+    }
+    Ok(())
+}
+
+fn widen_row<T: Copy>(row: &[T], out: &mut [f32], widen: impl Fn(T) -> f32) {
+    for (o, &w) in out.iter_mut().zip(row) {
+        *o = canonical(widen(w));
+    }
+}

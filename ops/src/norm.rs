@@ -1,0 +1,96 @@
+//! RMSNorm: `y = x * rsqrt(mean(x^2) + eps) * weight`, one row at a time.
+
+use crate::arith::{MulAdd, Unfused};
+use crate::canonical::{canonical, ftz};
+use crate::error::{OpsError, check_len, check_nonzero, whole_rows};
+use crate::exact_product::{domain, split, split_mul_add};
+use crate::math::{recip_with, rsqrt_with};
+use crate::reduce::lane_sum;
+
+/// Rows longer than this would make `n` inexact as an f32 (and `1/n` with it).
+const MAX_DIM: usize = 1 << 24;
+
+/// How the stored norm weight scales the normalised value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NormWeight {
+    /// `y = x_hat * w` (Llama, Qwen).
+    Scale,
+    /// `y = x_hat * (1 + w)` (Gemma stores the offset from one).
+    OnePlus,
+}
+
+/// Parameters of [`rms_norm`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RmsNormParams {
+    /// Added to the mean square before the reciprocal square root. Finite and >= 0; values
+    /// below 2^-40 act as zero (the factor domain, DETERMINISM.md §3).
+    pub eps: f32,
+    /// How `weight` enters.
+    pub weight: NormWeight,
+}
+
+/// RMSNorm with the default (unfused) evaluation; see [`rms_norm_with`].
+pub fn rms_norm(
+    x: &[f32],
+    weight: &[f32],
+    params: RmsNormParams,
+    out: &mut [f32],
+) -> Result<(), OpsError> {
+    rms_norm_with::<Unfused>(x, weight, params, out)
+}
+
+/// RMSNorm over each row of `x` (`x.len() / weight.len()` rows of `weight.len()` values).
+///
+/// Per row: `ss` is the canonical lane sum where element `i` adds `xh*xh`, `(2xh)*xt`,
+/// `xt*xt` to its lane (`x = xh + xt`, [`split`]); `ms = ss * (1/n) + eps` by
+/// [`split_mul_add`]; `inv = rsqrt(ms)`; `y = canonical(ftz(x * inv) * w)`.
+pub fn rms_norm_with<A: MulAdd>(
+    x: &[f32],
+    weight: &[f32],
+    params: RmsNormParams,
+    out: &mut [f32],
+) -> Result<(), OpsError> {
+    const OP: &str = "rms_norm";
+    let dim = weight.len();
+    check_nonzero(OP, "weight", dim)?;
+    if dim >= MAX_DIM {
+        return Err(OpsError::TooLarge {
+            op: OP,
+            what: "row length",
+            got: dim,
+            max: MAX_DIM - 1,
+        });
+    }
+    whole_rows(OP, "x", x.len(), dim)?;
+    check_len(OP, "out", x.len(), out.len())?;
+    if !(params.eps >= 0.0 && params.eps.is_finite()) {
+        return Err(OpsError::InvalidParam {
+            op: OP,
+            param: "eps",
+            value: params.eps as f64,
+            reason: "must be finite and >= 0",
+        });
+    }
+    let eps = domain(params.eps);
+    let inv_n = recip_with::<A>(dim as f32);
+    let scales: Vec<f32> = weight
+        .iter()
+        .map(|&w| match params.weight {
+            NormWeight::Scale => ftz(w),
+            NormWeight::OnePlus => ftz(1.0 + ftz(w)),
+        })
+        .collect();
+    for (row, out_row) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+        let sum_sq = lane_sum(dim, |i, acc| {
+            let (head, tail) = split(row[i]);
+            let acc = A::mul_add(head, head, acc);
+            let acc = A::mul_add(2.0 * head, tail, acc);
+            A::mul_add(tail, tail, acc)
+        });
+        let inv_rms = rsqrt_with::<A>(split_mul_add::<A>(sum_sq, inv_n, eps));
+        for ((o, &v), &s) in out_row.iter_mut().zip(row).zip(&scales) {
+            *o = canonical(ftz(ftz(v) * inv_rms) * s);
+        }
+    }
+    Ok(())
+}
