@@ -81,7 +81,7 @@ pub fn attention_with<A: MulAdd>(
     check_nonzero(OP, "n_heads", n_heads)?;
     check_nonzero(OP, "n_kv_heads", n_kv_heads)?;
     check_nonzero(OP, "head_dim", head_dim)?;
-    if n_heads % n_kv_heads != 0 {
+    if !n_heads.is_multiple_of(n_kv_heads) {
         return Err(OpsError::NotDivisible {
             op: OP,
             what: "n_heads by n_kv_heads",

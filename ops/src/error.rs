@@ -118,7 +118,7 @@ pub(crate) fn whole_rows(
     unit: usize,
 ) -> Result<usize, OpsError> {
     check_nonzero(op, what, len)?;
-    if len % unit != 0 {
+    if !len.is_multiple_of(unit) {
         return Err(OpsError::NotMultiple {
             op,
             what,
