@@ -45,7 +45,7 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
             "override",
             3,
             true,
-            r"\b(?:ignore|disregard|forget|override|bypass|abandon|drop)\b[^.!?\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|all|any|your|the|system|original|initial|existing)\b[^.!?\n]{0,30}?\b(?:instructions?|directions?|prompts?|rules|guidelines|directives?|guardrails|constraints|programming|polic(?:y|ies))\b",
+            r"\b(?:ignore|disregard|forget|override|bypass|abandon|drop)\b[^.!?\n]{0,40}?\b(?:previous|prior|above|earlier|preceding|all|any|your|system|original|initial|existing)\b[^.!?\n]{0,30}?\b(?:instructions?|directions?|prompts?|rules|guidelines|directives?|guardrails|constraints|programming|polic(?:y|ies))\b",
         ),
         signal(
             "override_glued",
@@ -75,7 +75,7 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
             "addressed_to_ai",
             2,
             true,
-            r"\b(?:attention|note|message|instructions?|important|notice)\b[^.\n]{0,20}?\b(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|assistant|agent|llm|language\s+model|chatbot|bot)s?\b|\bif\s+you\s+are\s+an?\s+(?:ai|llm|assistant|agent|language\s+model)\b|\b(?:ai|llm)\s+(?:assistant|agent|model)s?\s+(?:reading|processing|summari[sz]ing|parsing|viewing|must|should|shall)\b|\bdear\s+(?:ai|assistant|agent|llm)\b",
+            r"\b(?:attention|note|message|instructions?|important|notice)\b[^.\n]{0,20}?\b(?:(?:to|for)\s+)?(?:the\s+|any\s+|all\s+)?(?:ai|assistant|agent|llm|language\s+model|chatbot|bot)s?\b\s*:|\b(?:attention|note|message|instructions?|important|notice)\b[^.\n]{0,20}?\b(?:to|for)\s+(?:the\s+|any\s+|all\s+)?(?:ai|assistant|agent|llm|language\s+model|chatbot|bot)s?\b|\bif\s+you\s+are\s+an?\s+(?:ai|llm|assistant|agent|language\s+model)\b|\b(?:ai|llm)\s+(?:assistant|agent|model)s?\s+(?:reading|processing|summari[sz]ing|parsing|viewing|must|should|shall)\b|\bdear\s+(?:ai|assistant|agent|llm)\b",
         ),
         signal(
             "conceal_from_user",
@@ -87,7 +87,7 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
             "tool_command",
             1,
             false,
-            r"\b(?:call|invoke|execute|run|use|trigger)\s+(?:the\s+)?[`'\x22]?[a-z_][a-z0-9_.]*[`'\x22]?\s+(?:tool|function|endpoint|command)\b",
+            r"\b(?:call|invoke|execute|run|use|trigger)\s+(?:\w+\s+)?(?:the\s+)?[`'\x22]?[a-z_][a-z0-9_.]*[`'\x22]?\s+(?:tool|function|endpoint|command)\b",
         ),
         signal(
             "destructive_command",
@@ -104,15 +104,21 @@ static SIGNALS: LazyLock<Vec<Signal>> = LazyLock::new(|| {
     ]
 });
 
-/// Words that frame a quoted phrase as an example.
+/// Words that frame a quoted phrase as an example or a quotation.
+static FRAME_QUOTED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b(?:such\s+as|like|e\.g\.|for\s+example|for\s+instance|phrases?|strings?|patterns?|payloads?|attacks?|attackers?|known\s+as|called|examples?|detect\w*|classif\w*|look\s+for|contain\w*|says?|said|wrote|reads?|words?|text|sentences?|injections?|jailbreaks?|techniques?)\b")
+        .expect("frame regex compiles")
+});
+
+/// Words that, right before an unquoted phrase, make it an example.
 static FRAME_NEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:such\s+as|like|e\.g\.|for\s+example|for\s+instance|phrases?|strings?|patterns?|payloads?|attacks?|known\s+as|called|examples?|detect\w*|classif\w*|look\s+for|contain\w*|says?|said|wrote|reads?)\b")
+    Regex::new(r"\b(?:such\s+as|like|e\.g\.|for\s+example|for\s+instance|known\s+as|called)\s*:?\s*$")
         .expect("frame regex compiles")
 });
 
 /// A reported instruction: "telling the model to ...", "tricks it into ...".
 static REPORTED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:tell\w*|told|instruct\w*|ask\w*|trick\w*|convinc\w*|mak\w+|get\w*|caus\w+|coax\w*|persuad\w+|manipulat\w+)\b(?:\s+\w+){0,3}\s+(?:to|into)\s+$")
+    Regex::new(r"\b(?:tell\w*|told|instruct\w*|ask\w*|trick\w*|convinc\w*|mak\w+|get\w*|caus\w+|coax\w*|persuad\w+|manipulat\w+|tr(?:y|ies|ied|ying)|attempt\w*|designed|meant|aim\w*|seek\w*)\b(?:\s+\w+){0,3}\s+(?:to|into)\s+$|^\s*(?:how\s+)?to\s+$")
         .expect("reported-speech regex compiles")
 });
 
@@ -174,16 +180,15 @@ fn assess_text(text: &str) -> Assessment {
 fn is_mention(text: &str, start: usize) -> bool {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let before_in_line = &text[line_start..start];
-    let quoted = before_in_line.matches(['"', '`']).count() % 2 == 1;
+    // Inside a double-quoted or backticked span, or right after an opening single quote.
+    let quoted = before_in_line.matches(['"', '`']).count() % 2 == 1
+        || before_in_line.ends_with('\'');
     let window_start = text.floor_char_boundary(start.saturating_sub(80));
     let window = &text[window_start..start];
-    if quoted && FRAME_NEAR.is_match(window) {
+    if quoted && FRAME_QUOTED.is_match(window) {
         return true;
     }
-    let near_start = text.floor_char_boundary(start.saturating_sub(16));
-    if let Some(m) = FRAME_NEAR.find_iter(&text[near_start..start]).last()
-        && text[near_start + m.end()..start].trim().is_empty()
-    {
+    if FRAME_NEAR.is_match(window) {
         return true;
     }
     let sentence_start = window

@@ -71,8 +71,9 @@ static HEX_RUN: LazyLock<Regex> = LazyLock::new(|| {
 static URL_ENCODED: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"%[0-9a-fA-F]{2}").expect("url escape regex"));
 static SPACED_RUN: LazyLock<Regex> = LazyLock::new(|| {
-    // Four or more single letters or digits, each followed by one separator.
-    Regex::new(r"(?:\b[a-z0-9][ .\-_*|·]{1,2}){3,}[a-z0-9]\b").expect("spaced run regex")
+    // Two or more single letters or digits, each followed by one separator character (a
+    // wider gap separates words, so "i g n o r e   a l l" becomes "ignore   all").
+    Regex::new(r"(?:\b[a-z0-9][ .\-_*|·]){1,}[a-z0-9]\b").expect("spaced run regex")
 });
 static HTML_TAG: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?s)<!--|-->|<[a-zA-Z/!][^>]{0,2000}>").expect("html tag regex")
