@@ -3,7 +3,7 @@
 use super::exp::exp_with;
 use super::recip::recip_with;
 use crate::arith::{MulAdd, Unfused};
-use crate::canonical::ftz;
+use crate::canonical::{canonical, ftz};
 
 /// sigmoid with the default (unfused) evaluation; see [`sigmoid_with`].
 pub fn sigmoid(x: f32) -> f32 {
@@ -21,9 +21,10 @@ pub fn silu(x: f32) -> f32 {
     silu_with::<Unfused>(x)
 }
 
-/// `x * sigmoid(x)`, one rounded product that feeds no add, denormal results flushed.
+/// `x * sigmoid(x)`, one rounded product that feeds no add, made [`canonical`]: a NaN's
+/// payload after a multiply depends on operand order, which compilers may swap.
 pub fn silu_with<A: MulAdd>(x: f32) -> f32 {
-    ftz(ftz(x) * sigmoid_with::<A>(x))
+    canonical(ftz(x) * sigmoid_with::<A>(x))
 }
 
 #[cfg(test)]

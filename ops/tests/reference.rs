@@ -1,0 +1,208 @@
+//! Each op computes what its name says: compared with a straightforward f64 evaluation of
+//! the same formula (on the same bf16-rounded inputs where the contract rounds them).
+
+mod common;
+
+use common::{Gen, to_bf16, to_f16};
+use fak_ops::{
+    AttentionConfig, KvView, NormWeight, RmsNormParams, RopeLayout, RopeTable, WeightView, add,
+    attention, bf16_factor, embed_gather, inv_freq_from_base, matmul, rms_norm, rope_apply,
+    softmax, swiglu,
+};
+use half::bf16;
+
+/// Largest |got - want| relative to the largest |want| (a scale-aware error for vectors).
+fn rel_error(got: &[f32], want: &[f64]) -> f64 {
+    let scale = want.iter().fold(0.0f64, |m, w| m.max(w.abs())).max(1e-30);
+    got.iter()
+        .zip(want)
+        .fold(0.0f64, |m, (g, w)| m.max((*g as f64 - w).abs()))
+        / scale
+}
+
+#[test]
+fn matmul_matches_f64_dot_products_for_each_weight_type() {
+    let mut g = Gen::new(1);
+    let (rows, cols, tokens) = (37, 333, 3);
+    let w = g.vec(rows * cols, 0.5);
+    let x = g.vec(tokens * cols, 2.0);
+    let (wb, wh) = (to_bf16(&w), to_f16(&w));
+    let widened: [Vec<f64>; 3] = [
+        wb.iter().map(|v| v.to_f64()).collect(),
+        wh.iter().map(|v| v.to_f64()).collect(),
+        w.iter().map(|&v| v as f64).collect(),
+    ];
+    let views = [
+        WeightView::bf16(&wb, rows, cols).unwrap(),
+        WeightView::f16(&wh, rows, cols).unwrap(),
+        WeightView::f32(&w, rows, cols).unwrap(),
+    ];
+    for (view, wide) in views.into_iter().zip(&widened) {
+        let mut out = vec![0.0; tokens * rows];
+        matmul(view, &x, &mut out).unwrap();
+        let want: Vec<f64> = (0..tokens)
+            .flat_map(|t| (0..rows).map(move |r| (t, r)))
+            .map(|(t, r)| {
+                (0..cols)
+                    .map(|i| wide[r * cols + i] * bf16_factor(x[t * cols + i]) as f64)
+                    .sum()
+            })
+            .collect();
+        let err = rel_error(&out, &want);
+        assert!(err < 1e-6, "{:?}: relative error {err}", view.data());
+    }
+}
+
+#[test]
+fn rms_norm_matches_f64_for_both_weight_styles() {
+    let mut g = Gen::new(2);
+    let (dim, rows) = (896, 3);
+    let x = g.vec(rows * dim, 40.0);
+    let w = g.vec(dim, 1.0);
+    for (style, offset) in [(NormWeight::Scale, 0.0), (NormWeight::OnePlus, 1.0)] {
+        let params = RmsNormParams {
+            eps: 1e-6,
+            weight: style,
+        };
+        let mut out = vec![0.0; x.len()];
+        rms_norm(&x, &w, params, &mut out).unwrap();
+        for r in 0..rows {
+            let row = &x[r * dim..(r + 1) * dim];
+            let ms = row.iter().map(|&v| (v as f64).powi(2)).sum::<f64>() / dim as f64;
+            let inv = 1.0 / (ms + 1e-6).sqrt();
+            let want: Vec<f64> = row
+                .iter()
+                .zip(&w)
+                .map(|(&v, &s)| v as f64 * inv * (s as f64 + offset))
+                .collect();
+            let err = rel_error(&out[r * dim..(r + 1) * dim], &want);
+            assert!(err < 1e-6, "{style:?} row {r}: relative error {err}");
+        }
+    }
+}
+
+#[test]
+fn rope_rotates_the_pairs_each_layout_names() {
+    let mut g = Gen::new(3);
+    let (head_dim, n_heads, max_pos) = (64, 2, 5000);
+    let inv_freq = inv_freq_from_base(10_000.0, head_dim).unwrap();
+    let table = RopeTable::new(&inv_freq, max_pos).unwrap();
+    let positions = [0u32, 1, 17, 4999];
+    let x = g.vec(positions.len() * n_heads * head_dim, 3.0);
+    let half = head_dim / 2;
+    for layout in [RopeLayout::RotateHalf, RopeLayout::Interleaved] {
+        let mut y = x.clone();
+        rope_apply(&table, layout, &positions, &mut y, n_heads).unwrap();
+        let mut want = vec![0.0f64; x.len()];
+        for (t, &p) in positions.iter().enumerate() {
+            for h in 0..n_heads {
+                let base = (t * n_heads + h) * head_dim;
+                for i in 0..half {
+                    let (ia, ib) = match layout {
+                        RopeLayout::RotateHalf => (i, i + half),
+                        RopeLayout::Interleaved => (2 * i, 2 * i + 1),
+                    };
+                    let angle = p as f64 * inv_freq[i] as f64;
+                    let (a, b) = (x[base + ia] as f64, x[base + ib] as f64);
+                    want[base + ia] = a * angle.cos() - b * angle.sin();
+                    want[base + ib] = b * angle.cos() + a * angle.sin();
+                }
+            }
+        }
+        let err = rel_error(&y, &want);
+        assert!(err < 1e-6, "{layout:?}: relative error {err}");
+    }
+    assert_eq!(
+        &table.cos()[..half],
+        &vec![1.0; half][..],
+        "position 0 is the identity"
+    );
+}
+
+#[test]
+fn attention_matches_f64_causal_softmax_with_grouped_heads() {
+    let mut g = Gen::new(4);
+    let (n_heads, n_kv_heads, head_dim, len) = (6, 2, 16, 75);
+    let scale = 0.25;
+    let config = AttentionConfig {
+        n_heads,
+        n_kv_heads,
+        head_dim,
+        scale,
+    };
+    let k = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));
+    let v = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));
+    let q = g.vec(len * n_heads * head_dim, 2.0);
+    let positions: Vec<u32> = (0..len as u32).collect();
+    let mut out = vec![0.0; q.len()];
+    attention(&config, &q, &positions, KvView { k: &k, v: &v }, &mut out).unwrap();
+
+    let kv_at = |cache: &[bf16], p: usize, kvh: usize, d: usize| {
+        cache[(p * n_kv_heads + kvh) * head_dim + d].to_f64()
+    };
+    let mut want = vec![0.0f64; q.len()];
+    for t in 0..len {
+        for h in 0..n_heads {
+            let kvh = h / (n_heads / n_kv_heads);
+            let qv: Vec<f64> = (0..head_dim)
+                .map(|d| bf16_factor(q[(t * n_heads + h) * head_dim + d] * scale) as f64)
+                .collect();
+            let scores: Vec<f64> = (0..=t)
+                .map(|p| (0..head_dim).map(|d| qv[d] * kv_at(&k, p, kvh, d)).sum())
+                .collect();
+            let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
+            let total: f64 = e.iter().sum();
+            for d in 0..head_dim {
+                want[(t * n_heads + h) * head_dim + d] =
+                    (0..=t).map(|p| e[p] * kv_at(&v, p, kvh, d)).sum::<f64>() / total;
+            }
+        }
+    }
+    let err = rel_error(&out, &want);
+    assert!(err < 2e-6, "relative error {err}");
+}
+
+#[test]
+fn softmax_swiglu_add_and_embed_match_their_definitions() {
+    let mut g = Gen::new(5);
+    let logits = g.vec(1000, 20.0);
+    let mut p = vec![0.0; logits.len()];
+    softmax(&logits, &mut p).unwrap();
+    let m = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+    let total: f64 = logits.iter().map(|&l| (l as f64 - m).exp()).sum();
+    let want: Vec<f64> = logits
+        .iter()
+        .map(|&l| (l as f64 - m).exp() / total)
+        .collect();
+    assert!(rel_error(&p, &want) < 1e-6);
+
+    let (gate, up) = (g.vec(500, 10.0), g.vec(500, 2.0));
+    let mut act = vec![0.0; 500];
+    swiglu(&gate, &up, &mut act).unwrap();
+    let want: Vec<f64> = gate
+        .iter()
+        .zip(&up)
+        .map(|(&a, &b)| a as f64 / (1.0 + (-(a as f64)).exp()) * b as f64)
+        .collect();
+    assert!(rel_error(&act, &want) < 1e-6);
+
+    let (mut x, y) = (g.vec(64, 1.0), g.vec(64, 1.0));
+    let want: Vec<f32> = x.iter().zip(&y).map(|(a, b)| a + b).collect();
+    add(&mut x, &y).unwrap();
+    assert_eq!(x, want);
+
+    let table = to_bf16(&g.vec(10 * 8, 1.0));
+    let mut rows = vec![0.0; 3 * 8];
+    embed_gather(
+        WeightView::bf16(&table, 10, 8).unwrap(),
+        &[9, 0, 9],
+        &mut rows,
+    )
+    .unwrap();
+    let want: Vec<f32> = [9, 0, 9]
+        .iter()
+        .flat_map(|&t| table[t * 8..(t + 1) * 8].iter().map(|v| v.to_f32()))
+        .collect();
+    assert_eq!(rows, want);
+}
