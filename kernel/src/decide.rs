@@ -268,12 +268,8 @@ fn touches_protected(ctx: &DecideContext<'_>, value: &str) -> bool {
     let Ok(lexical) = paths::normalize_lexical(ctx.policy.base_dir(), value) else {
         return false;
     };
-    // Only path-shaped strings are worth the file-system calls of symlink resolution.
-    let candidate = if value.contains('/') {
-        paths::resolve_existing_prefix(&lexical)
-    } else {
-        lexical
-    };
+    // Resolved even for a bare name: a link named "notes.txt" may point at the policy.
+    let candidate = paths::resolve_existing_prefix(&lexical);
     let globs = ctx.policy.protect_globs();
     files.iter().any(|f| f.starts_with(&candidate))
         || globs.is_match(&candidate)
