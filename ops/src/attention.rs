@@ -11,7 +11,7 @@ use rayon::prelude::*;
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
-use crate::error::{OpsError, check_len, check_nonzero, whole_rows};
+use crate::error::{OpsError, check_len, check_nonzero, shape_product, whole_rows};
 use crate::exact_product::{domain, split, split_mul_add};
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16};
 use crate::math::{exp_with, recip_with};
@@ -98,9 +98,14 @@ pub fn attention_with<A: MulAdd>(
         });
     }
     check_nonzero(OP, "positions", positions.len())?;
-    check_len(OP, "q", positions.len() * n_heads * head_dim, q.len())?;
+    let q_len = shape_product(
+        OP,
+        "q (positions x n_heads x head_dim)",
+        &[positions.len(), n_heads, head_dim],
+    )?;
+    check_len(OP, "q", q_len, q.len())?;
     check_len(OP, "out", q.len(), out.len())?;
-    let kv_row = n_kv_heads * head_dim;
+    let kv_row = shape_product(OP, "n_kv_heads x head_dim", &[n_kv_heads, head_dim])?;
     let cached = whole_rows(OP, "k", kv.k.len(), kv_row)?;
     check_len(OP, "v", kv.k.len(), kv.v.len())?;
     if let Some(&p) = positions.iter().find(|&&p| p as usize >= cached) {

@@ -1,7 +1,7 @@
 //! Embedding lookup: the rows of a token table, widened to f32.
 
 use crate::canonical::canonical;
-use crate::error::{OpsError, check_len, check_nonzero};
+use crate::error::{OpsError, check_len, check_nonzero, shape_product};
 use crate::half_float::{widen_bf16, widen_f16};
 use crate::weights::{WeightData, WeightView};
 
@@ -15,7 +15,12 @@ pub fn embed_gather(
     const OP: &str = "embed_gather";
     check_nonzero(OP, "tokens", tokens.len())?;
     let dim = table.cols();
-    check_len(OP, "out", tokens.len() * dim, out.len())?;
+    check_len(
+        OP,
+        "out",
+        shape_product(OP, "out", &[tokens.len(), dim])?,
+        out.len(),
+    )?;
     if let Some(&token) = tokens.iter().find(|&&t| t as usize >= table.rows()) {
         return Err(OpsError::OutOfRange {
             op: OP,

@@ -148,3 +148,20 @@ pub(crate) fn check_no_nan_or_pos_inf(
         None => Ok(()),
     }
 }
+
+/// The product of shape dimensions, refusing one that overflows `usize` (dimensions come
+/// from configuration, not from allocated buffers, so they can be anything).
+pub(crate) fn shape_product(
+    op: &'static str,
+    what: &'static str,
+    dims: &[usize],
+) -> Result<usize, OpsError> {
+    dims.iter().try_fold(1usize, |acc, &d| {
+        acc.checked_mul(d).ok_or(OpsError::TooLarge {
+            op,
+            what,
+            got: d,
+            max: usize::MAX / acc.max(1),
+        })
+    })
+}

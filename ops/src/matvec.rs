@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::canonical;
-use crate::error::{OpsError, check_len, whole_rows};
+use crate::error::{OpsError, check_len, shape_product, whole_rows};
 use crate::exact_product::split;
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
 use crate::reduce::{LANES, fold_sum};
@@ -101,7 +101,12 @@ pub fn matmul_with<A: MulAdd>(
 ) -> Result<(), OpsError> {
     let (rows, cols) = (w.rows(), w.cols());
     let tokens = whole_rows("matmul", "x", x.len(), cols)?;
-    check_len("matmul", "out", tokens * rows, out.len())?;
+    check_len(
+        "matmul",
+        "out",
+        shape_product("matmul", "out", &[tokens, rows])?,
+        out.len(),
+    )?;
     let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
     match w.data() {
         WeightData::Bf16(data) => product::<A, bf16>(data, cols, &factors, tokens, out),

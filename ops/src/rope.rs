@@ -7,7 +7,7 @@
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::canonical;
-use crate::error::{OpsError, check_len, check_nonzero, whole_rows};
+use crate::error::{OpsError, check_len, check_nonzero, shape_product, whole_rows};
 use crate::exact_product::two_prod_sum;
 
 /// Which elements of a head vector form a rotated pair.
@@ -75,6 +75,18 @@ impl RopeTable {
             });
         }
         let pairs = inv_freq.len();
+        // A table is uploaded whole to every backend: cap it at 2^28 entries (1 GiB of f32
+        // per table) so a wrong max_positions fails here, not in the allocator.
+        const MAX_ENTRIES: usize = 1 << 28;
+        let entries = shape_product(OP, "pairs x max_positions", &[pairs, max_positions])?;
+        if entries > MAX_ENTRIES {
+            return Err(OpsError::TooLarge {
+                op: OP,
+                what: "pairs x max_positions",
+                got: entries,
+                max: MAX_ENTRIES,
+            });
+        }
         let mut cos = Vec::with_capacity(pairs * max_positions);
         let mut sin = Vec::with_capacity(pairs * max_positions);
         for p in 0..max_positions {
@@ -137,7 +149,12 @@ pub fn rope_apply_with<A: MulAdd>(
     check_nonzero(OP, "positions", positions.len())?;
     check_nonzero(OP, "n_heads", n_heads)?;
     let head_dim = 2 * table.pairs;
-    check_len(OP, "x", positions.len() * n_heads * head_dim, x.len())?;
+    let x_len = shape_product(
+        OP,
+        "x (positions x n_heads x head_dim)",
+        &[positions.len(), n_heads, head_dim],
+    )?;
+    check_len(OP, "x", x_len, x.len())?;
     if let Some(&p) = positions
         .iter()
         .find(|&&p| p as usize >= table.max_positions)
