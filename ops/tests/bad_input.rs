@@ -336,11 +336,9 @@ proptest! {
         let _ = swiglu(&x, &x, &mut out);
         let _ = softmax(&x, &mut out);
         let _ = argmax(&x);
-        if let Ok(inv) = inv_freq_from_base(10_000.0, head_dim) {
-            if let Ok(table) = RopeTable::new(&inv, 8) {
-                let mut y = x.clone();
-                let _ = rope_apply(&table, RopeLayout::Interleaved, &[pos], &mut y, heads);
-            }
+        if let Ok(table) = inv_freq_from_base(10_000.0, head_dim).and_then(|inv| RopeTable::new(&inv, 8)) {
+            let mut y = x.clone();
+            let _ = rope_apply(&table, RopeLayout::Interleaved, &[pos], &mut y, heads);
         }
         let config = AttentionConfig { n_heads: heads, n_kv_heads: kv_heads, head_dim, scale: 0.5 };
         let kv = to_bf16(&g.vec(m, 1.0));
