@@ -97,12 +97,12 @@ fn rope_rotates_the_pairs_each_layout_names() {
         for (t, &p) in positions.iter().enumerate() {
             for h in 0..n_heads {
                 let base = (t * n_heads + h) * head_dim;
-                for i in 0..half {
+                for (i, &freq) in inv_freq.iter().enumerate() {
                     let (ia, ib) = match layout {
                         RopeLayout::RotateHalf => (i, i + half),
                         RopeLayout::Interleaved => (2 * i, 2 * i + 1),
                     };
-                    let angle = p as f64 * inv_freq[i] as f64;
+                    let angle = p as f64 * freq as f64;
                     let (a, b) = (x[base + ia] as f64, x[base + ib] as f64);
                     want[base + ia] = a * angle.cos() - b * angle.sin();
                     want[base + ib] = b * angle.cos() + a * angle.sin();
