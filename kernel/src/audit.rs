@@ -119,7 +119,10 @@ pub enum AuditError {
 
 #[derive(Debug)]
 enum Sink {
-    File { file: File, path: PathBuf },
+    File {
+        file: File,
+        path: PathBuf,
+    },
     Memory(Vec<u8>),
     /// Chains and counts but stores nothing: for a kernel run without a journal file.
     Discard,
@@ -160,7 +163,11 @@ impl Journal {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (0, GENESIS.to_string()),
             Err(e) => return Err(io(e)),
         };
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(io)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(io)?;
         Ok(Journal::with_sink(
             Sink::File {
                 file,
@@ -269,7 +276,10 @@ pub enum VerifyError {
 }
 
 /// Verifies a journal; `expect_head` also checks the last hash against a known one.
-pub fn verify(reader: impl BufRead, expect_head: Option<&str>) -> Result<VerifySummary, VerifyError> {
+pub fn verify(
+    reader: impl BufRead,
+    expect_head: Option<&str>,
+) -> Result<VerifySummary, VerifyError> {
     let mut prev = GENESIS.to_string();
     let mut count: u64 = 0;
     for (i, line) in reader.lines().enumerate() {
@@ -279,16 +289,20 @@ pub fn verify(reader: impl BufRead, expect_head: Option<&str>) -> Result<VerifyS
             line: number,
             reason,
         };
-        let record: AuditRecord =
-            serde_json::from_str(&line).map_err(|e| broken(format!("not a journal record: {e}")))?;
+        let record: AuditRecord = serde_json::from_str(&line)
+            .map_err(|e| broken(format!("not a journal record: {e}")))?;
         if record.seq != count {
             return Err(broken(format!("seq is {}, expected {count}", record.seq)));
         }
         if record.prev != prev {
-            return Err(broken("prev does not match the hash of the line before".to_string()));
+            return Err(broken(
+                "prev does not match the hash of the line before".to_string(),
+            ));
         }
         if record.compute_hash() != record.hash {
-            return Err(broken("hash does not match the line's contents".to_string()));
+            return Err(broken(
+                "hash does not match the line's contents".to_string(),
+            ));
         }
         prev = record.hash;
         count += 1;

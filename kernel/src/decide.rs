@@ -47,7 +47,9 @@ pub enum RungOutcome {
     Pass,
     /// Not evaluated: an earlier rung already denied the call.
     Skipped,
-    Verdict { verdict: Verdict },
+    Verdict {
+        verdict: Verdict,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -332,7 +334,12 @@ fn taint(ctx: &DecideContext<'_>, tool: &str, sinks: &BTreeSet<SinkKind>) -> Opt
     }
     let kinds: Vec<String> = sinks
         .iter()
-        .map(|k| serde_json::to_value(k).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default())
+        .map(|k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(String::from))
+                .unwrap_or_default()
+        })
         .collect();
     Some(Verdict::Deny(Refusal::new(
         RefusalCode::TrustViolation,
@@ -355,7 +362,7 @@ fn redact(policy: &Policy, call: &ToolCall) -> Option<Verdict> {
         .filter(|k| args::has_key(&call.args, k))
         .map(String::from)
         .collect();
-    (!present.is_empty()).then(|| Verdict::Transform(Transform { redact: present }))
+    (!present.is_empty()).then_some(Verdict::Transform(Transform { redact: present }))
 }
 
 fn confirm(ctx: &DecideContext<'_>, input: DecideInput<'_>) -> Option<Verdict> {

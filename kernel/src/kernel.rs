@@ -178,7 +178,8 @@ impl Kernel {
             *self.protected.write().unwrap_or_else(|e| e.into_inner()) = protected;
             self.policy_epoch.fetch_add(1, Ordering::SeqCst);
         }
-        self.vdso.retain_epochs(self.world_epoch(), self.policy_epoch());
+        self.vdso
+            .retain_epochs(self.world_epoch(), self.policy_epoch());
     }
 
     pub fn policy_epoch(&self) -> u64 {
@@ -254,7 +255,12 @@ impl Kernel {
     }
 
     /// Journals and counts a decision; a journal failure turns it into UNWITNESSED.
-    pub(crate) fn settle_decision(&self, trace: &str, call: &ToolCall, mut decision: Decision) -> Decision {
+    pub(crate) fn settle_decision(
+        &self,
+        trace: &str,
+        call: &ToolCall,
+        mut decision: Decision,
+    ) -> Decision {
         let args = canonical_json(&call.args);
         let entry = self.entry(trace, EventKind::Decision, &call.tool, &decision.verdict);
         let entry = AuditEntry {
@@ -344,7 +350,15 @@ impl Kernel {
             },
             ScreenVerdict::Quarantine { refusal } => self.stub(refusal.code, text.len()),
         };
-        self.settle_admission(trace, EventKind::Admission, tool, trust, screening, view, text)
+        self.settle_admission(
+            trace,
+            EventKind::Admission,
+            tool,
+            trust,
+            screening,
+            view,
+            text,
+        )
     }
 
     fn stub(&self, code: RefusalCode, bytes: usize) -> ModelView {
@@ -411,8 +425,12 @@ impl Kernel {
             result_bytes: Some(answer.screening.bytes as u64),
             ..self.entry(trace, EventKind::VdsoHit, &answer.tool, &Verdict::Allow)
         };
-        self.record(entry)
-            .map_err(|_| Refusal::new(RefusalCode::Unwitnessed, "the local answer could not be journaled"))?;
+        self.record(entry).map_err(|_| {
+            Refusal::new(
+                RefusalCode::Unwitnessed,
+                "the local answer could not be journaled",
+            )
+        })?;
         self.counters.bump(Count::ServedLocally);
         Ok(())
     }
@@ -420,9 +438,17 @@ impl Kernel {
     /// Brings a paged-out result back, re-screened in full (it is not paged out again).
     /// Needs the host's explicit clearance; a page whose bytes no longer match its digest
     /// is refused.
-    pub fn page_in(&self, trace: &str, sha256: &str, clearance: Option<&Clearance>) -> Result<Admission, Refusal> {
+    pub fn page_in(
+        &self,
+        trace: &str,
+        sha256: &str,
+        clearance: Option<&Clearance>,
+    ) -> Result<Admission, Refusal> {
         let Some(_clearance) = clearance else {
-            return Err(Refusal::new(RefusalCode::Unwitnessed, "page-in needs an explicit clearance"));
+            return Err(Refusal::new(
+                RefusalCode::Unwitnessed,
+                "page-in needs an explicit clearance",
+            ));
         };
         let bytes = self
             .pages
@@ -444,6 +470,14 @@ impl Kernel {
             ScreenVerdict::Quarantine { refusal } => self.stub(refusal.code, text.len()),
             _ => ModelView::Text { text: text.clone() },
         };
-        Ok(self.settle_admission(trace, EventKind::PageIn, &tool, trust, screening, view, &text))
+        Ok(self.settle_admission(
+            trace,
+            EventKind::PageIn,
+            &tool,
+            trust,
+            screening,
+            view,
+            &text,
+        ))
     }
 }

@@ -70,5 +70,7 @@ pub use kernel::{Clearance, Kernel, KernelBuilder, Observer};
 pub use policy::{Policy, PolicyError};
 pub use refusal::{Disposition, Refusal, RefusalCode};
 pub use syscall::{Reply, SyscallOutcome};
-pub use tools::{InMemoryRegistry, RawArgs, RawCall, SinkKind, ToolCall, ToolDescriptor, ToolError, ToolRegistry};
+pub use tools::{
+    InMemoryRegistry, RawArgs, RawCall, SinkKind, ToolCall, ToolDescriptor, ToolError, ToolRegistry,
+};
 pub use verdict::Verdict;

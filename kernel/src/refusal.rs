@@ -180,7 +180,13 @@ impl Refusal {
 
 impl fmt::Display for Refusal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}({}): {}", self.code.name(), self.code.number(), self.item)?;
+        write!(
+            f,
+            "{}({}): {}",
+            self.code.name(),
+            self.code.number(),
+            self.item
+        )?;
         if let Some(ms) = self.retry_after_ms {
             write!(f, " (retry after {ms} ms)")?;
         }

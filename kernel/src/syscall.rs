@@ -56,7 +56,9 @@ impl SyscallOutcome {
                 "expires_at_ms": hold.expires_at_ms,
             }),
             Reply::Served {
-                admission, tool_error, ..
+                admission,
+                tool_error,
+                ..
             } => {
                 let text = admission.view.to_model_text();
                 if *tool_error {
@@ -141,7 +143,8 @@ impl Kernel {
             world_epoch: self.world_epoch(),
             policy_epoch: self.policy_epoch(),
         };
-        if cacheable && let Some(answer) = self.vdso.get(&key, self.now_ms(), policy.vdso_ttl_ms()) {
+        if cacheable && let Some(answer) = self.vdso.get(&key, self.now_ms(), policy.vdso_ttl_ms())
+        {
             let reply = match self.settle_vdso_hit(trace, &answer) {
                 Ok(()) => Reply::Served {
                     admission: answer,
@@ -173,8 +176,12 @@ impl Kernel {
         // 5. Admission (journaled inside), then remember a clean read for the vDSO.
         let admission = self.admit(trace, &call.tool, None, &text);
         if cacheable && !tool_error && !admission.is_quarantined() {
-            self.vdso
-                .put(key, admission.clone(), self.now_ms(), policy.vdso_max_entries());
+            self.vdso.put(
+                key,
+                admission.clone(),
+                self.now_ms(),
+                policy.vdso_max_entries(),
+            );
         }
         SyscallOutcome {
             tool: call.tool,

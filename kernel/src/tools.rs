@@ -68,7 +68,11 @@ impl ToolDescriptor {
         self
     }
 
-    pub fn with_alias(mut self, alias: impl Into<String>, param: impl Into<String>) -> ToolDescriptor {
+    pub fn with_alias(
+        mut self,
+        alias: impl Into<String>,
+        param: impl Into<String>,
+    ) -> ToolDescriptor {
         self.aliases.insert(alias.into(), param.into());
         self
     }

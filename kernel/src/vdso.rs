@@ -81,7 +81,8 @@ impl Vdso {
     /// Drops every answer not of the given epochs.
     pub fn retain_epochs(&self, world_epoch: u64, policy_epoch: u64) {
         if let Ok(mut inner) = self.inner.lock() {
-            let current = |k: &VdsoKey| k.world_epoch == world_epoch && k.policy_epoch == policy_epoch;
+            let current =
+                |k: &VdsoKey| k.world_epoch == world_epoch && k.policy_epoch == policy_epoch;
             inner.entries.retain(|k, _| current(k));
             inner.order.retain(current);
         }

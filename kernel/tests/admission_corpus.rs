@@ -28,11 +28,19 @@ fn every_payload_in_every_obfuscation_is_quarantined() {
             total += 1;
             let text = obfuscate(base);
             if quarantine_code(&text) != Some(RefusalCode::TrustViolation) {
-                missed.push(format!("payload {i} / {name}: {:?}", screen(&text, LIMITS, true)));
+                missed.push(format!(
+                    "payload {i} / {name}: {:?}",
+                    screen(&text, LIMITS, true)
+                ));
             }
         }
     }
-    assert!(missed.is_empty(), "{} of {total} payloads admitted:\n{}", missed.len(), missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "{} of {total} payloads admitted:\n{}",
+        missed.len(),
+        missed.join("\n")
+    );
 }
 
 #[test]
@@ -50,8 +58,16 @@ fn benign_false_positive_rate_is_under_two_percent() {
         samples.len(),
         rate * 100.0
     );
-    assert!(samples.len() >= 100, "corpus too small to measure 2%: {}", samples.len());
-    assert!(rate < 0.02, "false-positive rate {:.2}%: {flagged:?}", rate * 100.0);
+    assert!(
+        samples.len() >= 100,
+        "corpus too small to measure 2%: {}",
+        samples.len()
+    );
+    assert!(
+        rate < 0.02,
+        "false-positive rate {:.2}%: {flagged:?}",
+        rate * 100.0
+    );
 }
 
 #[test]
@@ -73,7 +89,11 @@ fn every_secret_shape_is_quarantined_as_secret_exfil() {
         assert_eq!(quarantine_code(s), Some(RefusalCode::SecretExfil), "{s}");
         // Hidden with zero-width characters, still caught.
         let hidden: String = s.chars().flat_map(|c| [c, '\u{200B}']).collect();
-        assert_eq!(quarantine_code(&hidden), Some(RefusalCode::SecretExfil), "zero-width {s}");
+        assert_eq!(
+            quarantine_code(&hidden),
+            Some(RefusalCode::SecretExfil),
+            "zero-width {s}"
+        );
     }
     let encoded = base64::Engine::encode(
         &base64::engine::general_purpose::STANDARD,

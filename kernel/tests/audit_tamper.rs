@@ -7,10 +7,14 @@ fn entry(i: u64) -> AuditEntry {
     AuditEntry {
         ts_ms: 1000 + i,
         trace: format!("trace-{}", i % 2),
-        event: if i % 2 == 0 { EventKind::Decision } else { EventKind::Admission },
+        event: if i.is_multiple_of(2) {
+            EventKind::Decision
+        } else {
+            EventKind::Admission
+        },
         tool: format!("tool{i}"),
-        outcome: if i % 3 == 0 { "DENY" } else { "ALLOW" }.to_string(),
-        code: (i % 3 == 0).then(|| "DEFAULT_DENY".to_string()),
+        outcome: if i.is_multiple_of(3) { "DENY" } else { "ALLOW" }.to_string(),
+        code: i.is_multiple_of(3).then(|| "DEFAULT_DENY".to_string()),
         args_sha256: Some(format!("{i:064x}")),
         args_bytes: Some(10 * i),
         result_sha256: Some(format!("{:064x}", i + 7)),
@@ -56,14 +60,20 @@ fn intact_journal_verifies() {
 fn changing_any_field_of_any_line_is_caught_at_that_line() {
     let lines = journal_lines(5);
     for (i, line) in lines.iter().enumerate() {
-        let record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line).unwrap();
+        let record: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(line).unwrap();
         assert_eq!(record.len(), 15, "every field is tested");
         for key in record.keys() {
             let mut tampered = record.clone();
             tampered.insert(key.clone(), altered(&record[key]));
             let mut copy = lines.clone();
             copy[i] = serde_json::Value::Object(tampered).to_string();
-            assert_eq!(broken_line(&copy), i as u64 + 1, "field {key} of line {}", i + 1);
+            assert_eq!(
+                broken_line(&copy),
+                i as u64 + 1,
+                "field {key} of line {}",
+                i + 1
+            );
         }
     }
 }
@@ -84,7 +94,10 @@ fn cutting_lines_off_the_end_is_caught_against_the_head() {
     let head = verify(lines.join("\n").as_bytes(), None).unwrap().head;
     let cut = &lines[..4];
     assert!(verify(cut.join("\n").as_bytes(), None).is_ok());
-    assert!(matches!(verify(cut.join("\n").as_bytes(), Some(&head)), Err(VerifyError::Head { .. })));
+    assert!(matches!(
+        verify(cut.join("\n").as_bytes(), Some(&head)),
+        Err(VerifyError::Head { .. })
+    ));
 }
 
 #[test]
@@ -94,7 +107,13 @@ fn swapping_any_two_lines_is_caught_at_the_first() {
         for j in i + 1..lines.len() {
             let mut copy = lines.clone();
             copy.swap(i, j);
-            assert_eq!(broken_line(&copy), i as u64 + 1, "swapped {} and {}", i + 1, j + 1);
+            assert_eq!(
+                broken_line(&copy),
+                i as u64 + 1,
+                "swapped {} and {}",
+                i + 1,
+                j + 1
+            );
         }
     }
 }
@@ -135,7 +154,9 @@ fn broken_file_journal_refuses_to_open() {
         j.append(entry(0)).unwrap();
         j.append(entry(1)).unwrap();
     }
-    let text = std::fs::read_to_string(&path).unwrap().replace("tool1", "tool9");
+    let text = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace("tool1", "tool9");
     std::fs::write(&path, text).unwrap();
     let err = Journal::open(&path).unwrap_err();
     assert!(err.to_string().contains("line 2"), "{err}");

@@ -112,8 +112,10 @@ static FRAME_QUOTED: LazyLock<Regex> = LazyLock::new(|| {
 
 /// Words that, right before an unquoted phrase, make it an example.
 static FRAME_NEAR: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b(?:such\s+as|like|e\.g\.|for\s+example|for\s+instance|known\s+as|called)\s*:?\s*$")
-        .expect("frame regex compiles")
+    Regex::new(
+        r"\b(?:such\s+as|like|e\.g\.|for\s+example|for\s+instance|known\s+as|called)\s*:?\s*$",
+    )
+    .expect("frame regex compiles")
 });
 
 /// A reported instruction: "telling the model to ...", "tricks it into ...".
@@ -181,8 +183,8 @@ fn is_mention(text: &str, start: usize) -> bool {
     let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
     let before_in_line = &text[line_start..start];
     // Inside a double-quoted or backticked span, or right after an opening single quote.
-    let quoted = before_in_line.matches(['"', '`']).count() % 2 == 1
-        || before_in_line.ends_with('\'');
+    let quoted =
+        before_in_line.matches(['"', '`']).count() % 2 == 1 || before_in_line.ends_with('\'');
     let window_start = text.floor_char_boundary(start.saturating_sub(80));
     let window = &text[window_start..start];
     if quoted && FRAME_QUOTED.is_match(window) {
@@ -191,9 +193,7 @@ fn is_mention(text: &str, start: usize) -> bool {
     if FRAME_NEAR.is_match(window) {
         return true;
     }
-    let sentence_start = window
-        .rfind(['.', '!', '?', '\n'])
-        .map_or(0, |i| i + 1);
+    let sentence_start = window.rfind(['.', '!', '?', '\n']).map_or(0, |i| i + 1);
     REPORTED.is_match(&window[sentence_start..])
 }
 
@@ -215,13 +215,16 @@ mod tests {
 
     #[test]
     fn quoted_example_is_a_mention() {
-        let a = score(r#"Attacks often use phrases such as "ignore previous instructions" to hijack a model."#);
+        let a = score(
+            r#"Attacks often use phrases such as "ignore previous instructions" to hijack a model."#,
+        );
         assert!(!a.is_injection(), "{a:?}");
     }
 
     #[test]
     fn reported_instruction_is_a_mention() {
-        let a = score("The attacker hides text telling the model to ignore its previous instructions.");
+        let a =
+            score("The attacker hides text telling the model to ignore its previous instructions.");
         assert!(!a.is_injection(), "{a:?}");
     }
 

@@ -77,7 +77,10 @@ pub fn screen(text: &str, limits: ScreenLimits, page_out: bool) -> Screening {
     if bytes > limits.max_result_bytes {
         out.verdict = quarantine(
             RefusalCode::Oversize,
-            format!("result is {bytes} bytes, bound {} bytes", limits.max_result_bytes),
+            format!(
+                "result is {bytes} bytes, bound {} bytes",
+                limits.max_result_bytes
+            ),
         );
         return out;
     }
@@ -91,11 +94,17 @@ pub fn screen(text: &str, limits: ScreenLimits, page_out: bool) -> Screening {
     out.injection_score = assessment.score;
     out.signals = assessment.signals.clone();
     out.verdict = if let Some(kind) = out.secret {
-        quarantine(RefusalCode::SecretExfil, format!("result holds a secret ({kind})"))
+        quarantine(
+            RefusalCode::SecretExfil,
+            format!("result holds a secret ({kind})"),
+        )
     } else if assessment.is_injection() {
         quarantine(
             RefusalCode::TrustViolation,
-            format!("result carries instructions aimed at the model (score {})", assessment.score),
+            format!(
+                "result carries instructions aimed at the model (score {})",
+                assessment.score
+            ),
         )
     } else if page_out && bytes > limits.page_out_bytes {
         ScreenVerdict::PageOut
@@ -198,7 +207,9 @@ mod tests {
     fn secret_wins_over_page_out() {
         let text = format!("{} AKIAIOSFODNN7EXAMPLE", "x y ".repeat(600));
         let s = screen(&text, LIMITS, true);
-        assert!(matches!(s.verdict, ScreenVerdict::Quarantine { ref refusal } if refusal.code == RefusalCode::SecretExfil));
+        assert!(
+            matches!(s.verdict, ScreenVerdict::Quarantine { ref refusal } if refusal.code == RefusalCode::SecretExfil)
+        );
         assert_eq!(s.secret, Some("aws_access_key_id"));
     }
 
@@ -216,6 +227,8 @@ mod tests {
             page_out_bytes: 5,
         };
         let s = screen("0123456789a", limits, true);
-        assert!(matches!(s.verdict, ScreenVerdict::Quarantine { ref refusal } if refusal.code == RefusalCode::Oversize));
+        assert!(
+            matches!(s.verdict, ScreenVerdict::Quarantine { ref refusal } if refusal.code == RefusalCode::Oversize)
+        );
     }
 }

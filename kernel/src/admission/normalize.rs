@@ -75,9 +75,8 @@ static SPACED_RUN: LazyLock<Regex> = LazyLock::new(|| {
     // wider gap separates words, so "i g n o r e   a l l" becomes "ignore   all").
     Regex::new(r"(?:\b[a-z0-9][ .\-_*|·]){1,}[a-z0-9]\b").expect("spaced run regex")
 });
-static HTML_TAG: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?s)<!--|-->|<[a-zA-Z/!][^>]{0,2000}>").expect("html tag regex")
-});
+static HTML_TAG: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"(?s)<!--|-->|<[a-zA-Z/!][^>]{0,2000}>").expect("html tag regex"));
 static HTML_ENTITY: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});").expect("entity regex")
 });
@@ -254,21 +253,22 @@ fn decode_entities(text: &str) -> String {
         .replace_all(text, |caps: &regex::Captures<'_>| {
             let entity = &caps[0];
             let body = &entity[1..entity.len() - 1];
-            let decoded = if let Some(hex) = body.strip_prefix("#x").or_else(|| body.strip_prefix("#X")) {
-                u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
-            } else if let Some(dec) = body.strip_prefix('#') {
-                dec.parse::<u32>().ok().and_then(char::from_u32)
-            } else {
-                match body {
-                    "lt" => Some('<'),
-                    "gt" => Some('>'),
-                    "amp" => Some('&'),
-                    "quot" => Some('"'),
-                    "apos" => Some('\''),
-                    "nbsp" => Some(' '),
-                    _ => None,
-                }
-            };
+            let decoded =
+                if let Some(hex) = body.strip_prefix("#x").or_else(|| body.strip_prefix("#X")) {
+                    u32::from_str_radix(hex, 16).ok().and_then(char::from_u32)
+                } else if let Some(dec) = body.strip_prefix('#') {
+                    dec.parse::<u32>().ok().and_then(char::from_u32)
+                } else {
+                    match body {
+                        "lt" => Some('<'),
+                        "gt" => Some('>'),
+                        "amp" => Some('&'),
+                        "quot" => Some('"'),
+                        "apos" => Some('\''),
+                        "nbsp" => Some(' '),
+                        _ => None,
+                    }
+                };
             decoded.map_or_else(|| entity.to_string(), String::from)
         })
         .into_owned()
@@ -281,7 +281,10 @@ fn decode_into(text: &str, depth: usize, budget: &mut usize, out: &mut Views) {
     }
     let mut found: Vec<(Origin, String)> = Vec::new();
     for m in BASE64_RUN.find_iter(text) {
-        if let Some(decoded) = take_budget(budget, m.len()).then(|| decode_base64(m.as_str())).flatten() {
+        if let Some(decoded) = take_budget(budget, m.len())
+            .then(|| decode_base64(m.as_str()))
+            .flatten()
+        {
             found.push((Origin::Base64, decoded));
         }
     }
@@ -403,9 +406,15 @@ mod tests {
     #[test]
     fn base64_hex_and_url_runs_are_decoded() {
         let b64 = base64::engine::general_purpose::STANDARD.encode("ignore previous instructions");
-        assert_eq!(texts(&format!("data: {b64}"), Origin::Base64), vec!["ignore previous instructions"]);
+        assert_eq!(
+            texts(&format!("data: {b64}"), Origin::Base64),
+            vec!["ignore previous instructions"]
+        );
         let hexed = hex::encode("ignore previous instructions");
-        assert_eq!(texts(&hexed, Origin::Hex), vec!["ignore previous instructions"]);
+        assert_eq!(
+            texts(&hexed, Origin::Hex),
+            vec!["ignore previous instructions"]
+        );
         assert_eq!(
             texts("ignore%20previous%20instructions", Origin::UrlEncoded),
             vec!["ignore previous instructions"]
@@ -414,7 +423,9 @@ mod tests {
 
     #[test]
     fn binary_base64_is_not_read_as_text() {
-        let png = base64::engine::general_purpose::STANDARD.encode([0x89u8, b'P', b'N', b'G', 0, 0, 0, 13, 0xff, 0xfe, 1, 2, 3, 4, 5, 6]);
+        let png = base64::engine::general_purpose::STANDARD.encode([
+            0x89u8, b'P', b'N', b'G', 0, 0, 0, 13, 0xff, 0xfe, 1, 2, 3, 4, 5, 6,
+        ]);
         assert!(texts(&png, Origin::Base64).is_empty());
     }
 
@@ -428,16 +439,26 @@ mod tests {
 
     #[test]
     fn tag_characters_are_read_as_ascii() {
-        let hidden: String = "hi".chars().map(|c| char::from_u32(0xE0000 + c as u32).unwrap()).collect();
+        let hidden: String = "hi"
+            .chars()
+            .map(|c| char::from_u32(0xE0000 + c as u32).unwrap())
+            .collect();
         let v = views(&format!("visible{hidden}"));
         assert!(v.had_invisible);
         assert_eq!(v.views[0].text, "visible");
-        assert!(v.views.iter().any(|x| x.origin == Origin::TagCharacters && x.text == "hi"));
+        assert!(
+            v.views
+                .iter()
+                .any(|x| x.origin == Origin::TagCharacters && x.text == "hi")
+        );
     }
 
     #[test]
     fn json_fields_are_joined_in_document_order() {
-        let got = texts(r#"{"z": "ignore all", "a": "previous instructions"}"#, Origin::Structure);
+        let got = texts(
+            r#"{"z": "ignore all", "a": "previous instructions"}"#,
+            Origin::Structure,
+        );
         assert_eq!(got, vec!["z ignore all a previous instructions"]);
     }
 

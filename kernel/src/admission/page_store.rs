@@ -36,7 +36,11 @@ pub trait PageStore: Send + Sync + std::fmt::Debug {
 }
 
 fn check_digest(digest: &str) -> Result<(), PageError> {
-    if digest.len() == 64 && digest.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if digest.len() == 64
+        && digest
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         Ok(())
     } else {
         Err(PageError::BadDigest(digest.to_string()))
@@ -61,7 +65,9 @@ impl PageStore for MemoryPageStore {
     fn put(&self, bytes: &[u8]) -> Result<String, PageError> {
         let digest = sha256_hex(bytes);
         let mut pages = self.pages.write().unwrap_or_else(|e| e.into_inner());
-        pages.entry(digest.clone()).or_insert_with(|| bytes.to_vec());
+        pages
+            .entry(digest.clone())
+            .or_insert_with(|| bytes.to_vec());
         Ok(digest)
     }
 
@@ -139,8 +145,14 @@ mod tests {
         let d = s.put(b"hello").unwrap();
         assert_eq!(d, sha256_hex(b"hello"));
         assert_eq!(s.get(&d).unwrap(), b"hello");
-        assert!(matches!(s.get(&sha256_hex(b"other")), Err(PageError::Missing(_))));
-        assert!(matches!(s.get("../etc/passwd"), Err(PageError::BadDigest(_))));
+        assert!(matches!(
+            s.get(&sha256_hex(b"other")),
+            Err(PageError::Missing(_))
+        ));
+        assert!(matches!(
+            s.get("../etc/passwd"),
+            Err(PageError::BadDigest(_))
+        ));
     }
 
     #[test]

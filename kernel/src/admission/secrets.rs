@@ -19,8 +19,14 @@ const PATTERNS: [(&str, &str); 12] = [
         "aws_secret_access_key",
         r"(?i)aws_?secret_?access_?key\W{0,5}[A-Za-z0-9/+=]{40}",
     ),
-    ("private_key", r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----"),
-    ("github_token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b"),
+    (
+        "private_key",
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----",
+    ),
+    (
+        "github_token",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36}\b",
+    ),
     ("github_pat", r"\bgithub_pat_[A-Za-z0-9_]{60,}\b"),
     ("slack_token", r"\bxox[abposr]-[0-9]{6,}-[A-Za-z0-9-]{8,}"),
     (
@@ -31,7 +37,10 @@ const PATTERNS: [(&str, &str); 12] = [
         "openai_key",
         r"\bsk-(?:(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}|[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20}|[A-Za-z0-9]{48})\b",
     ),
-    ("anthropic_key", r"\bsk-ant-[a-z]{3,8}[0-9]{2}-[A-Za-z0-9_-]{80,}"),
+    (
+        "anthropic_key",
+        r"\bsk-ant-[a-z]{3,8}[0-9]{2}-[A-Za-z0-9_-]{80,}",
+    ),
     (
         "jwt",
         r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}",

@@ -46,7 +46,8 @@ impl ConfirmBook {
         now_ms: u64,
         ttl_ms: u64,
     ) -> ConfirmCheck {
-        let unwitnessed = |why: &str| ConfirmCheck::Refused(Refusal::new(RefusalCode::Unwitnessed, why));
+        let unwitnessed =
+            |why: &str| ConfirmCheck::Refused(Refusal::new(RefusalCode::Unwitnessed, why));
         let Ok(mut pending) = self.pending.lock() else {
             return unwitnessed("confirm book unavailable");
         };

@@ -182,7 +182,10 @@ mod tests {
 
     #[test]
     fn empty_object_parses_to_empty_policy() {
-        assert_eq!(PolicyFile::parse("{}", "p.json").unwrap(), PolicyFile::default());
+        assert_eq!(
+            PolicyFile::parse("{}", "p.json").unwrap(),
+            PolicyFile::default()
+        );
     }
 
     #[test]
@@ -206,11 +209,16 @@ mod tests {
 
     #[test]
     fn wrong_type_names_its_path() {
-        let err =
-            PolicyFile::parse(r#"{"rate_limit": {"global": {"calls": "ten", "per_s": 1}}}"#, "p.json")
-                .unwrap_err();
+        let err = PolicyFile::parse(
+            r#"{"rate_limit": {"global": {"calls": "ten", "per_s": 1}}}"#,
+            "p.json",
+        )
+        .unwrap_err();
         let text = err.to_string();
-        assert!(text.starts_with("p.json: rate_limit.global.calls: invalid type"), "{text}");
+        assert!(
+            text.starts_with("p.json: rate_limit.global.calls: invalid type"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -33,7 +33,11 @@ impl Flow {
                 .iter()
                 .map(|p| (p.source.clone(), p.sink.clone()))
                 .collect(),
-            egress_hosts: file.egress_hosts.iter().map(|h| h.to_ascii_lowercase()).collect(),
+            egress_hosts: file
+                .egress_hosts
+                .iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
         }
     }
 
@@ -60,12 +64,14 @@ impl Flow {
     /// Whether an egress sink may reach `host` (exact, or `*.suffix` for any subdomain).
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.egress_hosts.iter().any(|allowed| match allowed.strip_prefix("*.") {
-            Some(suffix) => host
-                .strip_suffix(suffix)
-                .is_some_and(|head| head.ends_with('.') && head.len() > 1),
-            None => *allowed == host,
-        })
+        self.egress_hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix("*.") {
+                Some(suffix) => host
+                    .strip_suffix(suffix)
+                    .is_some_and(|head| head.ends_with('.') && head.len() > 1),
+                None => *allowed == host,
+            })
     }
 }
 

@@ -106,7 +106,12 @@ impl Policy {
             .per_trace
             .iter()
             .map(|l| ("rate_limit.per_trace".to_string(), l))
-            .chain(file.rate_limit.global.iter().map(|l| ("rate_limit.global".to_string(), l)))
+            .chain(
+                file.rate_limit
+                    .global
+                    .iter()
+                    .map(|l| ("rate_limit.global".to_string(), l)),
+            )
             .chain(
                 file.rate_limit
                     .per_tool
@@ -120,10 +125,16 @@ impl Policy {
         }
         let admission = &file.admission;
         if admission.page_out_bytes == Some(0) {
-            return Err(rule_err("admission.page_out_bytes".into(), "must be at least 1"));
+            return Err(rule_err(
+                "admission.page_out_bytes".into(),
+                "must be at least 1",
+            ));
         }
         if admission.max_result_bytes == Some(0) {
-            return Err(rule_err("admission.max_result_bytes".into(), "must be at least 1"));
+            return Err(rule_err(
+                "admission.max_result_bytes".into(),
+                "must be at least 1",
+            ));
         }
         if file.vdso.max_entries == Some(0) {
             return Err(rule_err("vdso.max_entries".into(), "must be at least 1"));
@@ -149,7 +160,9 @@ impl Policy {
             vdso_ttl_ms: file.vdso.ttl_s.map(|s| s * 1000),
             vdso_max_entries: file.vdso.max_entries.unwrap_or(DEFAULT_VDSO_MAX_ENTRIES),
             page_out_bytes: admission.page_out_bytes.unwrap_or(DEFAULT_PAGE_OUT_BYTES),
-            max_result_bytes: admission.max_result_bytes.unwrap_or(DEFAULT_MAX_RESULT_BYTES),
+            max_result_bytes: admission
+                .max_result_bytes
+                .unwrap_or(DEFAULT_MAX_RESULT_BYTES),
             file,
         })
     }
@@ -182,8 +195,7 @@ impl Policy {
 
     /// `{}`: allows nothing.
     pub fn deny_all(base_dir: &Path) -> Policy {
-        Policy::compile(PolicyFile::default(), "{}", base_dir)
-            .expect("the empty policy compiles")
+        Policy::compile(PolicyFile::default(), "{}", base_dir).expect("the empty policy compiles")
     }
 
     pub fn name(&self) -> &str {
@@ -207,7 +219,12 @@ impl Policy {
     pub fn name_rule(&self, tool: &str) -> NameRule {
         if let Some(code) = self.deny.get(tool) {
             NameRule::Denied(*code)
-        } else if self.allow.contains(tool) || self.allow_prefix.iter().any(|p| tool.starts_with(p.as_str())) {
+        } else if self.allow.contains(tool)
+            || self
+                .allow_prefix
+                .iter()
+                .any(|p| tool.starts_with(p.as_str()))
+        {
             NameRule::Allowed
         } else {
             NameRule::Unlisted
@@ -310,7 +327,8 @@ mod tests {
         )
         .unwrap_err();
         assert!(
-            err.to_string().starts_with("p.json: rules.fs.read.path.allow_glob[1]:"),
+            err.to_string()
+                .starts_with("p.json: rules.fs.read.path.allow_glob[1]:"),
             "{err}"
         );
     }
@@ -323,7 +341,11 @@ mod tests {
             Path::new("/"),
         )
         .unwrap_err();
-        assert!(err.to_string().starts_with("p.json: rules.*.cmd.deny_regex[0]:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("p.json: rules.*.cmd.deny_regex[0]:"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -63,7 +63,10 @@ pub fn resolve_existing_prefix(path: &Path) -> PathBuf {
                 }
                 return resolved;
             }
-            Err(_) => match (prefix.file_name().map(|f| f.to_os_string()), prefix.parent()) {
+            Err(_) => match (
+                prefix.file_name().map(|f| f.to_os_string()),
+                prefix.parent(),
+            ) {
                 (Some(name), Some(parent)) => {
                     rest.push(name);
                     prefix = parent.to_path_buf();

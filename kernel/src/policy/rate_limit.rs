@@ -54,15 +54,28 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// Takes one token from each applicable bucket, or refuses without taking any.
     /// A poisoned lock refuses (fail closed).
-    pub fn take(&self, limits: &RateLimitFile, trace: &str, tool: &str, now_ms: u64) -> Result<(), Refusal> {
+    pub fn take(
+        &self,
+        limits: &RateLimitFile,
+        trace: &str,
+        tool: &str,
+        now_ms: u64,
+    ) -> Result<(), Refusal> {
         let applicable: Vec<(BucketKey, LimitFile, String)> = [
-            limits
-                .per_trace
-                .map(|l| (BucketKey::Trace(trace.to_string()), l, "per_trace".to_string())),
-            limits
-                .per_tool
-                .get(tool)
-                .map(|l| (BucketKey::Tool(tool.to_string()), *l, format!("per_tool \"{tool}\""))),
+            limits.per_trace.map(|l| {
+                (
+                    BucketKey::Trace(trace.to_string()),
+                    l,
+                    "per_trace".to_string(),
+                )
+            }),
+            limits.per_tool.get(tool).map(|l| {
+                (
+                    BucketKey::Tool(tool.to_string()),
+                    *l,
+                    format!("per_tool \"{tool}\""),
+                )
+            }),
             limits
                 .global
                 .map(|l| (BucketKey::Global, l, "global".to_string())),

@@ -42,7 +42,9 @@ pub fn compile_globs(
         let pattern = if Path::new(glob).is_absolute() {
             glob.clone()
         } else {
-            base.join(glob.trim_start_matches("./")).to_string_lossy().into_owned()
+            base.join(glob.trim_start_matches("./"))
+                .to_string_lossy()
+                .into_owned()
         };
         let compiled = GlobBuilder::new(&pattern)
             .literal_separator(true)

@@ -98,7 +98,10 @@ fn read_string(chars: &[char], start: usize, quote: char) -> (String, usize, boo
                 'b' => value.push('\u{8}'),
                 'f' => value.push('\u{c}'),
                 'u' => {
-                    let hex: String = chars.get(i + 2..i + 6).map(|h| h.iter().collect()).unwrap_or_default();
+                    let hex: String = chars
+                        .get(i + 2..i + 6)
+                        .map(|h| h.iter().collect())
+                        .unwrap_or_default();
                     if let Some(ch) = u32::from_str_radix(&hex, 16).ok().and_then(char::from_u32) {
                         value.push(ch);
                         i += 6;
@@ -139,14 +142,20 @@ mod tests {
 
     #[test]
     fn trailing_commas_are_dropped() {
-        assert_eq!(fixed(r#"{"a": [1, 2,], "b": 3,}"#), json!({"a": [1, 2], "b": 3}));
+        assert_eq!(
+            fixed(r#"{"a": [1, 2,], "b": 3,}"#),
+            json!({"a": [1, 2], "b": 3})
+        );
     }
 
     #[test]
     fn unclosed_brackets_and_strings_are_closed() {
         let (text, closed) = rewrite(r#"{"q": "sfo to jfk"#);
         assert!(closed);
-        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), json!({"q": "sfo to jfk"}));
+        assert_eq!(
+            serde_json::from_str::<Value>(&text).unwrap(),
+            json!({"q": "sfo to jfk"})
+        );
     }
 
     #[test]
@@ -157,6 +166,9 @@ mod tests {
 
     #[test]
     fn words_inside_strings_are_untouched() {
-        assert_eq!(fixed(r#"{"note": "True story, None left"}"#), json!({"note": "True story, None left"}));
+        assert_eq!(
+            fixed(r#"{"note": "True story, None left"}"#),
+            json!({"note": "True story, None left"})
+        );
     }
 }

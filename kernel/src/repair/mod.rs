@@ -78,7 +78,10 @@ fn parse_text(text: &str, steps: &mut Vec<RepairStep>) -> Result<Value, Refusal>
     if text.len() > MAX_ARGS_BYTES {
         return Err(Refusal::new(
             RefusalCode::Oversize,
-            format!("arguments are {} bytes, bound {MAX_ARGS_BYTES} bytes", text.len()),
+            format!(
+                "arguments are {} bytes, bound {MAX_ARGS_BYTES} bytes",
+                text.len()
+            ),
         ));
     }
     if text.trim().is_empty() {
@@ -144,7 +147,10 @@ mod tests {
     }
 
     fn fix(args: &str) -> Result<Repaired, Refusal> {
-        repair(&RawCall::text("convert_currency", args), Some(&convert_tool()))
+        repair(
+            &RawCall::text("convert_currency", args),
+            Some(&convert_tool()),
+        )
     }
 
     #[test]
@@ -155,20 +161,32 @@ mod tests {
 
     #[test]
     fn alias_style_and_coercion_are_repaired() {
-        let r = fix(r#"{"amount": "12.5", "from": "usd", "toCurrency": "EUR", "round": "yes"}"#).unwrap();
+        let r = fix(r#"{"amount": "12.5", "from": "usd", "toCurrency": "EUR", "round": "yes"}"#)
+            .unwrap();
         assert_eq!(
             r.call.args,
             json!({"amount": 12.5, "from_currency": "USD", "to_currency": "EUR", "round": true})
         );
-        assert!(r.steps.contains(&RepairStep::Alias { from: "from".into(), to: "from_currency".into() }));
-        assert!(r.steps.contains(&RepairStep::Alias { from: "toCurrency".into(), to: "to_currency".into() }));
-        assert!(r.steps.contains(&RepairStep::EnumCase { arg: "from_currency".into() }));
+        assert!(r.steps.contains(&RepairStep::Alias {
+            from: "from".into(),
+            to: "from_currency".into()
+        }));
+        assert!(r.steps.contains(&RepairStep::Alias {
+            from: "toCurrency".into(),
+            to: "to_currency".into()
+        }));
+        assert!(r.steps.contains(&RepairStep::EnumCase {
+            arg: "from_currency".into()
+        }));
     }
 
     #[test]
     fn positional_arguments_follow_required_order() {
         let r = fix(r#"[3, "EUR", "USD"]"#).unwrap();
-        assert_eq!(r.call.args, json!({"amount": 3, "from_currency": "EUR", "to_currency": "USD"}));
+        assert_eq!(
+            r.call.args,
+            json!({"amount": 3, "from_currency": "EUR", "to_currency": "USD"})
+        );
         assert_eq!(r.steps, vec![RepairStep::Positional]);
     }
 
@@ -187,7 +205,9 @@ mod tests {
 
     #[test]
     fn unknown_parameter_of_closed_schema_is_misroute() {
-        let err = fix(r#"{"amount": 1, "from_currency": "USD", "to_currency": "EUR", "flight": "UA1"}"#).unwrap_err();
+        let err =
+            fix(r#"{"amount": 1, "from_currency": "USD", "to_currency": "EUR", "flight": "UA1"}"#)
+                .unwrap_err();
         assert_eq!(err.code, RefusalCode::Misroute);
         assert!(err.item.contains("\"flight\""), "{}", err.item);
     }
@@ -197,10 +217,15 @@ mod tests {
         let missing = fix(r#"{"amount": 1, "from_currency": "USD"}"#).unwrap_err();
         assert_eq!(missing.code, RefusalCode::Malformed);
         assert_eq!(missing.item, "missing required argument \"to_currency\"");
-        let bad_type = fix(r#"{"amount": "lots", "from_currency": "USD", "to_currency": "EUR"}"#).unwrap_err();
+        let bad_type =
+            fix(r#"{"amount": "lots", "from_currency": "USD", "to_currency": "EUR"}"#).unwrap_err();
         assert_eq!(bad_type.item, "argument \"amount\" must be number");
-        let bad_enum = fix(r#"{"amount": 1, "from_currency": "GBP", "to_currency": "EUR"}"#).unwrap_err();
-        assert_eq!(bad_enum.item, "argument \"from_currency\" is not one of its allowed values");
+        let bad_enum =
+            fix(r#"{"amount": 1, "from_currency": "GBP", "to_currency": "EUR"}"#).unwrap_err();
+        assert_eq!(
+            bad_enum.item,
+            "argument \"from_currency\" is not one of its allowed values"
+        );
         let not_json = fix("amount is five").unwrap_err();
         assert_eq!(not_json.code, RefusalCode::Malformed);
     }

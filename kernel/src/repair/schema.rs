@@ -14,7 +14,11 @@ fn malformed(item: String) -> Refusal {
 }
 
 /// Brings `args` into the shape the schema asks for, recording each change.
-pub fn fit(args: Value, desc: &ToolDescriptor, steps: &mut Vec<RepairStep>) -> Result<Value, Refusal> {
+pub fn fit(
+    args: Value,
+    desc: &ToolDescriptor,
+    steps: &mut Vec<RepairStep>,
+) -> Result<Value, Refusal> {
     let schema = &desc.schema;
     let properties = schema.get("properties").and_then(Value::as_object);
     let required: Vec<&str> = schema
@@ -75,12 +79,18 @@ pub fn fit(args: Value, desc: &ToolDescriptor, steps: &mut Vec<RepairStep>) -> R
                 }
                 let value = object.remove(&key).unwrap_or(Value::Null);
                 object.insert(target.clone(), value);
-                steps.push(RepairStep::Alias { from: key, to: target });
+                steps.push(RepairStep::Alias {
+                    from: key,
+                    to: target,
+                });
             }
             None if closed => {
                 return Err(Refusal::new(
                     RefusalCode::Misroute,
-                    format!("argument \"{key}\" is not a parameter of tool \"{}\"", desc.name),
+                    format!(
+                        "argument \"{key}\" is not a parameter of tool \"{}\"",
+                        desc.name
+                    ),
                 ));
             }
             None => {}
@@ -92,7 +102,9 @@ pub fn fit(args: Value, desc: &ToolDescriptor, steps: &mut Vec<RepairStep>) -> R
         }
     }
     if let Some(missing) = required.iter().find(|k| !object.contains_key(**k)) {
-        return Err(malformed(format!("missing required argument \"{missing}\"")));
+        return Err(malformed(format!(
+            "missing required argument \"{missing}\""
+        )));
     }
     Ok(Value::Object(object))
 }
@@ -114,14 +126,21 @@ fn style_match(key: &str, properties: &Map<String, Value>) -> Option<String> {
     }
 }
 
-fn coerce(name: &str, value: &mut Value, prop: &Value, steps: &mut Vec<RepairStep>) -> Result<(), Refusal> {
+fn coerce(
+    name: &str,
+    value: &mut Value,
+    prop: &Value,
+    steps: &mut Vec<RepairStep>,
+) -> Result<(), Refusal> {
     let types: Vec<&str> = match prop.get("type") {
         Some(Value::String(t)) => vec![t.as_str()],
         Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
         _ => Vec::new(),
     };
     if !types.is_empty() && !types.iter().any(|t| has_type(value, t)) {
-        let converted = types.iter().find_map(|t| convert(value, t).map(|v| (*t, v)));
+        let converted = types
+            .iter()
+            .find_map(|t| convert(value, t).map(|v| (*t, v)));
         match converted {
             Some((t, v)) => {
                 *value = v;
@@ -153,9 +172,15 @@ fn coerce(name: &str, value: &mut Value, prop: &Value, steps: &mut Vec<RepairSte
         match folded {
             Some(v) => {
                 *value = v;
-                steps.push(RepairStep::EnumCase { arg: name.to_string() });
+                steps.push(RepairStep::EnumCase {
+                    arg: name.to_string(),
+                });
             }
-            None => return Err(malformed(format!("argument \"{name}\" is not one of its allowed values"))),
+            None => {
+                return Err(malformed(format!(
+                    "argument \"{name}\" is not one of its allowed values"
+                )));
+            }
         }
     }
     Ok(())
@@ -200,10 +225,14 @@ fn convert(value: &Value, t: &str) -> Option<Value> {
         },
         ("string", Value::Number(_) | Value::Bool(_)) => Some(Value::String(value.to_string())),
         ("array", Value::String(s)) if s.trim_start().starts_with('[') => {
-            serde_json::from_str::<Value>(s).ok().filter(Value::is_array)
+            serde_json::from_str::<Value>(s)
+                .ok()
+                .filter(Value::is_array)
         }
         ("array", other) if !other.is_null() => Some(Value::Array(vec![other.clone()])),
-        ("object", Value::String(s)) => serde_json::from_str::<Value>(s).ok().filter(Value::is_object),
+        ("object", Value::String(s)) => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(Value::is_object),
         _ => None,
     }
 }

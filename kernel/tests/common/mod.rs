@@ -5,7 +5,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use fak_kernel::{InMemoryRegistry, Kernel, ManualClock, Policy, SinkKind, ToolDescriptor, ToolError};
+use fak_kernel::{
+    InMemoryRegistry, Kernel, ManualClock, Policy, SinkKind, ToolDescriptor, ToolError,
+};
 use serde_json::{Value, json};
 
 /// Compiles a policy from JSON text with `base` as its base directory.
@@ -50,7 +52,11 @@ pub fn registry(page: &'static str, counts: Arc<Dispatches>) -> InMemoryRegistry
     );
     let c = counts.clone();
     r.register(
-        ToolDescriptor::new("fetch_page", json!({"type": "object", "properties": {"url": {"type": "string"}}})).pure_read(),
+        ToolDescriptor::new(
+            "fetch_page",
+            json!({"type": "object", "properties": {"url": {"type": "string"}}}),
+        )
+        .pure_read(),
         move |_| {
             c.fetch.fetch_add(1, Ordering::SeqCst);
             Ok(page.to_string())
@@ -68,15 +74,17 @@ pub fn registry(page: &'static str, counts: Arc<Dispatches>) -> InMemoryRegistry
         },
     );
     r.register(
-        ToolDescriptor::new("delete_account", json!({"type": "object"})).with_sink(SinkKind::Destructive),
+        ToolDescriptor::new("delete_account", json!({"type": "object"}))
+            .with_sink(SinkKind::Destructive),
         |_| Ok("deleted".to_string()),
     );
     r.register(
         ToolDescriptor::new("send_email", json!({"type": "object"})).with_sink(SinkKind::Egress),
         |_| Ok("sent".to_string()),
     );
-    r.register(ToolDescriptor::new("fail", json!({"type": "object"})), |_| {
-        Err(ToolError("backend unavailable".to_string()))
-    });
+    r.register(
+        ToolDescriptor::new("fail", json!({"type": "object"})),
+        |_| Err(ToolError("backend unavailable".to_string())),
+    );
     r
 }

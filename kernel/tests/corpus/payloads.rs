@@ -26,21 +26,42 @@ pub const OBFUSCATIONS: [Obfuscation; 14] = [
     ("zero_width", zero_width),
     ("bidi", bidi),
     ("homoglyph", homoglyph),
-    ("base64", |p| format!("Note: {}", base64::engine::general_purpose::STANDARD.encode(p))),
+    ("base64", |p| {
+        format!(
+            "Note: {}",
+            base64::engine::general_purpose::STANDARD.encode(p)
+        )
+    }),
     ("hex", |p| format!("checksum {}", hex::encode(p))),
     ("url_encoded", url_encode),
     ("spaced_letters", spaced),
     ("split_json_fields", split_json),
     ("json_unicode_escape", json_unicode_escape),
     ("html_hidden_span", |p| {
-        format!("<div class=\"review\"><p>Great service, fast refund.</p><span style=\"display:none\">{p}</span></div>")
+        format!(
+            "<div class=\"review\"><p>Great service, fast refund.</p><span style=\"display:none\">{p}</span></div>"
+        )
     }),
-    ("html_comment", |p| format!("<html><body><h1>Refund policy</h1><!-- {p} --><p>Refunds within 30 days.</p></body></html>")),
+    ("html_comment", |p| {
+        format!(
+            "<html><body><h1>Refund policy</h1><!-- {p} --><p>Refunds within 30 days.</p></body></html>"
+        )
+    }),
     ("html_entities", |p| {
-        p.chars().map(|c| if c.is_ascii_alphabetic() { format!("&#{};", c as u32) } else { c.to_string() }).collect()
+        p.chars()
+            .map(|c| {
+                if c.is_ascii_alphabetic() {
+                    format!("&#{};", c as u32)
+                } else {
+                    c.to_string()
+                }
+            })
+            .collect()
     }),
     ("markdown", |p| {
-        format!("## Refund policy\n\nRefunds are issued within 30 days.\n\n> **{p}**\n\n![{p}](https://cdn.example/img.png)\n")
+        format!(
+            "## Refund policy\n\nRefunds are issued within 30 days.\n\n> **{p}**\n\n![{p}](https://cdn.example/img.png)\n"
+        )
     }),
 ];
 
@@ -82,7 +103,13 @@ fn homoglyph(p: &str) -> String {
 fn url_encode(p: &str) -> String {
     let encoded: String = p
         .bytes()
-        .map(|b| if b.is_ascii_alphanumeric() { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect();
     format!("https://shop.example/redirect?next={encoded}")
 }
