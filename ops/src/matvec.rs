@@ -8,9 +8,10 @@
 
 use half::{bf16, f16};
 use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
-use crate::arith::{MulAdd, Unfused};
+use crate::arith::{Fused, MulAdd, Unfused};
 use crate::canonical::canonical;
 use crate::error::{OpsError, check_len, shape_product, whole_rows};
 use crate::exact_product::split;
@@ -70,9 +71,16 @@ impl WeightElement for f32 {
     }
 }
 
-/// `out = W x` for one activation vector, with the default (unfused) evaluation.
+/// The signature of a row-block kernel: rows of `block` against `tokens` activation rows.
+type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [f32]);
+
+/// `out = W x` for one activation vector, with the fastest evaluation this CPU has (FMA
+/// where available); the contract makes the bits the same as [`matvec_with`] under any
+/// [`MulAdd`].
 pub fn matvec(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
-    matvec_with::<Unfused>(w, x, out)
+    check_len("matvec", "x", w.cols(), x.len())?;
+    check_len("matvec", "out", w.rows(), out.len())?;
+    matmul(w, x, out)
 }
 
 /// `out = W x`: `x` has `w.cols()` values, `out` gets `w.rows()`. Identical bits under any
@@ -87,9 +95,17 @@ pub fn matvec_with<A: MulAdd>(
     matmul_with::<A>(w, x, out)
 }
 
-/// `out[t] = W x[t]` for a block of activation rows, with the default (unfused) evaluation.
+/// `out[t] = W x[t]` for a block of activation rows, with the fastest evaluation this CPU
+/// has; see [`matvec`] and [`matmul_with`].
 pub fn matmul(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
-    matmul_with::<Unfused>(w, x, out)
+    dispatch(
+        w,
+        x,
+        out,
+        row_block_native::<bf16>,
+        row_block_native::<f16>,
+        row_block_native::<f32>,
+    )
 }
 
 /// `out[t] = W x[t]` for `tokens = x.len() / w.cols()` row-major activation rows; `out` is
@@ -98,6 +114,25 @@ pub fn matmul_with<A: MulAdd>(
     w: WeightView<'_>,
     x: &[f32],
     out: &mut [f32],
+) -> Result<(), OpsError> {
+    dispatch(
+        w,
+        x,
+        out,
+        row_block::<A, bf16>,
+        row_block::<A, f16>,
+        row_block::<A, f32>,
+    )
+}
+
+/// Checks shapes, rounds the activations once, and runs the kernel of the weight type.
+fn dispatch(
+    w: WeightView<'_>,
+    x: &[f32],
+    out: &mut [f32],
+    bf16_kernel: RowKernel<bf16>,
+    f16_kernel: RowKernel<f16>,
+    f32_kernel: RowKernel<f32>,
 ) -> Result<(), OpsError> {
     let (rows, cols) = (w.rows(), w.cols());
     let tokens = whole_rows("matmul", "x", x.len(), cols)?;
@@ -109,16 +144,17 @@ pub fn matmul_with<A: MulAdd>(
     )?;
     let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
     match w.data() {
-        WeightData::Bf16(data) => product::<A, bf16>(data, cols, &factors, tokens, out),
-        WeightData::F16(data) => product::<A, f16>(data, cols, &factors, tokens, out),
-        WeightData::F32(data) => product::<A, f32>(data, cols, &factors, tokens, out),
+        WeightData::Bf16(data) => product(bf16_kernel, data, cols, &factors, tokens, out),
+        WeightData::F16(data) => product(f16_kernel, data, cols, &factors, tokens, out),
+        WeightData::F32(data) => product(f32_kernel, data, cols, &factors, tokens, out),
     }
     Ok(())
 }
 
 /// Runs row blocks in parallel. A single token writes `out` directly; several tokens are
 /// computed weight-row-major (each task owns a contiguous slice) and transposed after.
-fn product<A: MulAdd, W: WeightElement>(
+fn product<W: WeightElement>(
+    kernel: RowKernel<W>,
     w: &[W],
     cols: usize,
     x: &[f32],
@@ -129,14 +165,14 @@ fn product<A: MulAdd, W: WeightElement>(
     if tokens == 1 {
         out.par_chunks_mut(ROW_BLOCK)
             .zip(w.par_chunks(ROW_BLOCK * cols))
-            .for_each(|(o, block)| row_block::<A, W>(block, cols, x, 1, o));
+            .for_each(|(o, block)| kernel(block, cols, x, 1, o));
         return;
     }
     let mut by_row = vec![0.0f32; rows * tokens];
     by_row
         .par_chunks_mut(ROW_BLOCK * tokens)
         .zip(w.par_chunks(ROW_BLOCK * cols))
-        .for_each(|(o, block)| row_block::<A, W>(block, cols, x, tokens, o));
+        .for_each(|(o, block)| kernel(block, cols, x, tokens, o));
     for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
         for (t, &v) in row_out.iter().enumerate() {
             out[t * rows + r] = v;
@@ -144,13 +180,46 @@ fn product<A: MulAdd, W: WeightElement>(
     }
 }
 
-/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`.
+/// [`rows`] with the evaluation `A`, compiled for each SIMD level and picked at run time.
 #[multiversion(targets(
     "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
     "x86_64+avx2+fma+f16c",
     "aarch64+neon"
 ))]
 fn row_block<A: MulAdd, W: WeightElement>(
+    block: &[W],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    rows::<A, W>(block, cols, x, tokens, out);
+}
+
+/// [`rows`] with FMA in the clones whose target has it and separate multiply and add in
+/// the others: the same bits (the contract), fewer instructions.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn row_block_native<W: WeightElement>(
+    block: &[W],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    if target_cfg_f!(target_feature = "fma") {
+        rows::<Fused, W>(block, cols, x, tokens, out);
+    } else {
+        rows::<Unfused, W>(block, cols, x, tokens, out);
+    }
+}
+
+/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`.
+#[inline(always)]
+fn rows<A: MulAdd, W: WeightElement>(
     block: &[W],
     cols: usize,
     x: &[f32],
