@@ -86,8 +86,14 @@ def cases(family: Family) -> list[dict]:
     if family.name == "qwen3":
         out.append(dict(name="reasoning", messages=WITH_REASONING, tools=None, variables={}))
     for key, value in family.template_switches.items():
-        out.append(dict(name=f"plain_{key}_{value}".lower(), messages=PLAIN, tools=None,
-                        variables={key: value}))
+        out.append(
+            dict(
+                name=f"plain_{key}_{value}".lower(),
+                messages=PLAIN,
+                tools=None,
+                variables={key: value},
+            )
+        )
     return out
 
 

@@ -52,8 +52,13 @@ def write(
     `shape` overrides the family's config keys (the benchmark checkpoint keeps the family's
     tokenizer and template but takes full-size shapes and its own vocab_size).
     """
-    tokenizer = tok_mod.wrap(family, tok_mod.train(family.tokenizer, corpus), chat_template(family))
     config_keys = dict(family.config, **(shape or {}))
+    tokenizer = tok_mod.wrap(
+        family,
+        tok_mod.train(family.tokenizer, corpus),
+        chat_template(family),
+        model_max_length=config_keys["max_position_embeddings"],
+    )
     config_keys.setdefault("vocab_size", family.tokenizer.size + family.vocab_padding)
     if config_keys["vocab_size"] < family.tokenizer.size:
         raise CheckpointError(
@@ -81,12 +86,18 @@ def write(
     model.generation_config = GenerationConfig(**generation)
 
     out.mkdir(parents=True, exist_ok=True)
+    # Weight files of an earlier run with another shard count would sit beside the new ones
+    # and make the directory ambiguous to a loader.
+    for stale in out.glob("model*.safetensors*"):
+        stale.unlink()
     model.save_pretrained(out, max_shard_size=_shard_size(model, family.shards))
     written = sorted(p.name for p in out.glob("model*.safetensors"))
     expected = (
         ["model.safetensors"]
         if family.shards == 1
-        else [f"model-{i:05d}-of-{family.shards:05d}.safetensors" for i in range(1, family.shards + 1)]
+        else [
+            f"model-{i:05d}-of-{family.shards:05d}.safetensors" for i in range(1, family.shards + 1)
+        ]
     )
     if written != expected:
         raise CheckpointError(f"{family.name}: wrote weight files {written}, expected {expected}")

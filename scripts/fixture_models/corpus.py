@@ -33,6 +33,7 @@ PARAGRAPHS = [
     "Q: What is 12 times 12?\nA: 144.\nQ: And 7 plus 8?\nA: 15.\n",
 ]
 
+# fmt: off
 SUBJECTS = [
     "the agent", "a small model", "the kernel", "the policy", "a tool call", "the cache",
     "the harbour master", "a red fox", "the old library", "every request", "the journal",
@@ -51,6 +52,7 @@ ENDINGS = [
     ".", "!", "?", " again.", " before noon.", " twice.", " in order.", " at 9:30.",
     " for 42 seconds.", " without a copy.", " (as expected).", " -- quickly.",
 ]
+# fmt: on
 
 # Enough generated sentences that every merge in a vocabulary of about a thousand tokens
 # is seen several times; measured to train in well under a second.

@@ -76,11 +76,9 @@ def build(family: Family, out: Path, seed: int, corpus: list[str]) -> dict:
     long_text = _long_text(family, tokenizer)
     sequences = [
         dict(name="long", text=long_text, ids=tokenizer.encode(long_text)),
-        dict(
-            name="greedy_0",
-            text=None,
-            ids=chosen[0].ids + chosen[0].continuation.tokens,
-        ),
+        # The first greedy prompt followed by its continuation: the logits a decode loop
+        # produces step by step, for a per-step comparison.
+        dict(name="greedy_0", text=None, ids=chosen[0].ids + chosen[0].continuation.tokens),
     ]
     tensors = {}
     for seq in sequences:
@@ -97,43 +95,8 @@ def build(family: Family, out: Path, seed: int, corpus: list[str]) -> dict:
         ),
         stop_token_ids=stop_ids,
         sequences=sequences,
-        greedy=dict(
-            steps=prompts.STEPS,
-            selection=dict(
-                rule=(
-                    f"candidates: the first {prompts.CANDIDATES} sentences of the corpus generator "
-                    f"seeded with seed+1; kept: continuations free of stop tokens and padded "
-                    f"vocabulary rows, identical under bf16 matmul inputs, and with every "
-                    f"top-1/top-2 margin >= {prompts.MARGIN_OVER_BF16_ERROR} x that emulation's "
-                    f"max|logit delta|; of those, the {prompts.PROMPTS_KEPT} with the most "
-                    f"distinct continuation tokens"
-                ),
-                candidates=prompts.CANDIDATES,
-                passed=passed,
-            ),
-            prompts=[
-                dict(
-                    pool_index=c.pool_index,
-                    text=c.text,
-                    ids=c.ids,
-                    continuation=c.continuation.tokens,
-                    continuation_text=tokenizer.decode(c.continuation.tokens),
-                    margins=c.continuation.margins,
-                    min_margin=c.min_margin,
-                    bf16_input_emulation_max_abs_delta=c.emulated_max_abs_delta,
-                )
-                for c in chosen
-            ],
-        ),
-        tokenizer_cases=[
-            dict(
-                text=text,
-                ids=tokenizer.encode(text),
-                ids_without_special=tokenizer.encode(text, add_special_tokens=False),
-                decoded=tokenizer.decode(tokenizer.encode(text, add_special_tokens=False)),
-            )
-            for text in TOKENIZER_TEXTS
-        ],
+        greedy=_greedy_record(chosen, passed, tokenizer),
+        tokenizer_cases=_tokenizer_cases(tokenizer),
         chat=chats,
     )
     (out / "reference.json").write_text(
@@ -149,6 +112,48 @@ def build(family: Family, out: Path, seed: int, corpus: list[str]) -> dict:
         distinct_tokens=[len(set(c.continuation.tokens)) for c in chosen],
         emulated_max_abs_delta=max(s["bf16_input_emulation"]["max_abs_delta"] for s in sequences),
     )
+
+
+def _greedy_record(chosen: list[prompts.Chosen], passed: int, tokenizer) -> dict:
+    rule = (
+        f"candidates: the first {prompts.CANDIDATES} sentences of the corpus generator seeded "
+        f"with seed+1; kept: continuations free of stop tokens and padded vocabulary rows, "
+        f"identical under bf16 matmul inputs, and with every top-1/top-2 margin >= "
+        f"{prompts.MARGIN_OVER_BF16_ERROR} x that emulation's max|logit delta|; of those, the "
+        f"{prompts.PROMPTS_KEPT} with the most distinct continuation tokens"
+    )
+    return dict(
+        steps=prompts.STEPS,
+        selection=dict(rule=rule, candidates=prompts.CANDIDATES, passed=passed),
+        prompts=[
+            dict(
+                pool_index=c.pool_index,
+                text=c.text,
+                ids=c.ids,
+                continuation=c.continuation.tokens,
+                continuation_text=tokenizer.decode(c.continuation.tokens),
+                margins=c.continuation.margins,
+                min_margin=c.min_margin,
+                bf16_input_emulation_max_abs_delta=c.emulated_max_abs_delta,
+            )
+            for c in chosen
+        ],
+    )
+
+
+def _tokenizer_cases(tokenizer) -> list[dict]:
+    cases = []
+    for text in TOKENIZER_TEXTS:
+        plain = tokenizer.encode(text, add_special_tokens=False)
+        cases.append(
+            dict(
+                text=text,
+                ids=tokenizer.encode(text),
+                ids_without_special=plain,
+                decoded=tokenizer.decode(plain),
+            )
+        )
+    return cases
 
 
 def _long_text(family: Family, tokenizer) -> str:

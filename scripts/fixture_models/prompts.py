@@ -70,8 +70,11 @@ def choose(model, tokenizer, texts: list[str], forbidden: set[int]) -> tuple[lis
         )
     ranked = sorted(
         passed,
-        key=lambda c: (-len(set(c.continuation.tokens)), -c.min_margin / c.emulated_max_abs_delta,
-                       c.pool_index),
+        key=lambda c: (
+            -len(set(c.continuation.tokens)),
+            -c.min_margin / c.emulated_max_abs_delta,
+            c.pool_index,
+        ),
     )
     kept = sorted(ranked[:PROMPTS_KEPT], key=lambda c: c.pool_index)
     return kept, len(passed)

@@ -47,13 +47,17 @@ def train(spec: TokenizerSpec, corpus: list[str]) -> Tokenizer:
             special_tokens=[(spec.bos, bos_id)],
         )
     else:
-        tok.post_processor = processors.ByteLevel(trim_offsets=False)
+        tok.post_processor = processors.ByteLevel(add_prefix_space=False, trim_offsets=False)
     if tok.get_vocab_size() != spec.size:
-        raise TokenizerBuildError(f"tokenizer has {tok.get_vocab_size()} tokens, wanted {spec.size}")
+        raise TokenizerBuildError(
+            f"tokenizer has {tok.get_vocab_size()} tokens, wanted {spec.size}"
+        )
     return tok
 
 
-def wrap(family: Family, tok: Tokenizer, chat_template: str) -> PreTrainedTokenizerFast:
+def wrap(
+    family: Family, tok: Tokenizer, chat_template: str, model_max_length: int
+) -> PreTrainedTokenizerFast:
     spec = family.tokenizer
     return PreTrainedTokenizerFast(
         tokenizer_object=tok,
@@ -62,7 +66,7 @@ def wrap(family: Family, tok: Tokenizer, chat_template: str) -> PreTrainedTokeni
         pad_token=spec.pad,
         unk_token=spec.unk,
         chat_template=chat_template,
-        model_max_length=family.config["max_position_embeddings"],
+        model_max_length=model_max_length,
         clean_up_tokenization_spaces=False,
     )
 
