@@ -1,0 +1,27 @@
+//! Why a backend could not be used.
+
+use crate::BackendKind;
+
+/// A backend request that cannot be served, with enough context to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The name is not one of `cpu`, `vulkan`, `metal`, `cuda`.
+    #[error("unknown backend {name:?}: expected one of cpu, vulkan, metal, cuda")]
+    UnknownName { name: String },
+    /// The backend exists but this binary was built without its cargo feature.
+    #[error(
+        "backend {requested} is not compiled into this build (rebuild with `--features {requested}`); \
+         compiled in: {compiled}"
+    )]
+    NotCompiled {
+        requested: BackendKind,
+        compiled: String,
+    },
+    /// The backend is compiled in but the machine offers no device for it.
+    #[error("no {requested} device found on this machine ({why}); available: {available}")]
+    NoDevice {
+        requested: BackendKind,
+        why: String,
+        available: String,
+    },
+}

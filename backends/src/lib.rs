@@ -1,0 +1,27 @@
+//! Where fak's ops run.
+//!
+//! One [`BackendKind`] per place an op can execute: `cpu` (the pure-Rust reference in
+//! `fak-ops`, which is also the oracle every other backend is held to, bit for bit), and the
+//! CubeCL runtimes `vulkan` (wgpu, SPIR-V), `metal` (wgpu, MSL) and `cuda` (NVRTC). Each GPU
+//! runtime sits behind a cargo feature of the same name; `vulkan` is on by default.
+//!
+//! # Why CubeCL 0.10.0, pinned
+//!
+//! Measured on the project's build machine (no internet beyond the package registries):
+//! CubeCL 0.11 downloads an LLVM bundle from its build script for the `cuda` and `cpu`
+//! runtimes, so `cargo build --features cuda` fails offline. 0.10.0 builds `cuda` (kernels
+//! are compiled at run time by NVRTC, the driver is loaded dynamically), `wgpu` and
+//! `wgpu-spirv` with nothing but crates.io, and its wgpu runtime runs on Mesa's llvmpipe.
+//! CubeCL's own CPU runtime needs the LLVM download in every version, so it is not offered:
+//! the `cpu` backend here is the reference implementation, not a CubeCL runtime.
+//!
+//! Choosing a backend at run time goes through [`probe`]: asking for one that this build
+//! lacks, or that this machine has no device for, is an error that lists what is there.
+
+mod error;
+mod kind;
+mod probe;
+
+pub use error::BackendError;
+pub use kind::BackendKind;
+pub use probe::{DeviceInfo, DeviceLimits, probe, probe_all};
