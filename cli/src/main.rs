@@ -1,3 +1,50 @@
-//! The `fak` binary.
+//! The `fak` binary: parses the command line and hands each subcommand to its module.
 
-fn main() {}
+mod audit;
+mod exit;
+mod policy;
+mod preflight;
+mod screen;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fak",
+    version,
+    about = "The kernel between an AI agent and its tools."
+)]
+#[command(after_help = exit::HELP)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Preflight(preflight::Args),
+    #[command(subcommand)]
+    Policy(policy::Command),
+    Screen(screen::Args),
+    #[command(subcommand)]
+    Audit(audit::Command),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Preflight(args) => preflight::run(args),
+        Command::Policy(cmd) => policy::run(cmd),
+        Command::Screen(args) => screen::run(args),
+        Command::Audit(cmd) => audit::run(cmd),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            exit::Status::UsageOrFile.into()
+        }
+    }
+}
