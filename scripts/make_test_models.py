@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from fixture_models import bench, corpus, fixture
+from fixture_models.errors import GenerationError
 from fixture_models.families import FAMILIES
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -42,6 +43,14 @@ def main() -> int:
     torch.use_deterministic_algorithms(True)
     text = corpus.training_text(args.seed)
 
+    try:
+        return _run(args, text)
+    except GenerationError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+
+
+def _run(args: argparse.Namespace, text: list[str]) -> int:
     if args.qwen05b_bench is not None:
         start = time.monotonic()
         bench.write(args.qwen05b_bench, REPO_ROOT, args.seed, text)
@@ -51,6 +60,7 @@ def main() -> int:
     for family in FAMILIES:
         if args.only and family.name not in args.only:
             continue
+        print(f"{family.name}: building", file=sys.stderr, flush=True)
         start = time.monotonic()
         summary = fixture.build(family, args.out / family.name, args.seed, text)
         summary["seconds"] = round(time.monotonic() - start, 1)

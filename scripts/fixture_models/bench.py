@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from . import checkpoint
+from .errors import GenerationError
 from .families import FAMILIES
 
 # Qwen2.5-0.5B's shapes: 24 layers, 14 query heads over 2 KV heads (head_dim 64), tied
@@ -20,7 +21,7 @@ QWEN05B_SHAPE = dict(
 )
 
 
-class BenchOutputError(ValueError):
+class BenchOutputError(GenerationError):
     pass
 
 

@@ -12,6 +12,7 @@ import jinja2
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from transformers import PreTrainedTokenizerFast
 
+from .errors import GenerationError
 from .families import Family
 
 PLAIN = [
@@ -97,7 +98,7 @@ def cases(family: Family) -> list[dict]:
     return out
 
 
-class TemplateWhitespaceError(RuntimeError):
+class TemplateWhitespaceError(GenerationError):
     pass
 
 

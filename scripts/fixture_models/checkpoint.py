@@ -12,12 +12,13 @@ from transformers import GenerationConfig, PreTrainedTokenizerFast
 
 from . import tokenizer as tok_mod
 from . import weights
+from .errors import GenerationError
 from .families import Family
 
 TEMPLATES = Path(__file__).parent / "templates"
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(GenerationError):
     pass
 
 

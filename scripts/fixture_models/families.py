@@ -66,26 +66,40 @@ class Family:
         return self.model_class.__name__
 
 
+def shape(hidden: int, mlp: int, heads: int, kv_heads: int, positions: int, **keys) -> dict:
+    """Config keys every fixture sets (two layers), followed by the family's own keys."""
+    return dict(
+        hidden_size=hidden,
+        intermediate_size=mlp,
+        num_hidden_layers=2,
+        num_attention_heads=heads,
+        num_key_value_heads=kv_heads,
+        max_position_embeddings=positions,
+        **keys,
+    )
+
+
 # Llama 3 reserves a block of unused special tokens that fills the vocabulary up to the
 # embedding size; the fixture does the same with a short block.
 LLAMA3_RESERVED = tuple(f"<|reserved_special_token_{i}|>" for i in range(8))
+LLAMA3_STOPS = ("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>")
+CHATML_SPECIAL = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
+# Qwen's config keys as its checkpoints ship them (every layer full attention).
+QWEN_KEYS = dict(
+    max_window_layers=2,
+    rms_norm_eps=1e-6,
+    rope_theta=1000000.0,
+    tie_word_embeddings=True,
+    use_sliding_window=False,
+)
+QWEN_STOPS = ("<|im_end|>", "<|endoftext|>")
 
 FAMILIES = [
     Family(
         name="llama2",
         config_class=transformers.LlamaConfig,
         model_class=transformers.LlamaForCausalLM,
-        config=dict(
-            hidden_size=64,
-            intermediate_size=192,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=4,
-            max_position_embeddings=512,
-            rms_norm_eps=1e-5,
-            rope_theta=10000.0,
-            tie_word_embeddings=False,
-        ),
+        config=shape(64, 192, 4, 4, 512, rms_norm_eps=1e-5, rope_theta=10000.0),
         tokenizer=TokenizerSpec(
             size=512,
             leading_special=("<unk>", "<s>", "</s>"),
@@ -104,13 +118,12 @@ FAMILIES = [
         name="llama3",
         config_class=transformers.LlamaConfig,
         model_class=transformers.LlamaForCausalLM,
-        config=dict(
-            hidden_size=128,
-            intermediate_size=192,
-            num_hidden_layers=2,
-            num_attention_heads=8,
-            num_key_value_heads=2,
-            max_position_embeddings=2048,
+        config=shape(
+            128,
+            192,
+            8,
+            2,
+            2048,
             rms_norm_eps=1e-5,
             rope_theta=500000.0,
             # With head_dim 16 and theta 5e5 the RoPE wavelengths are 6, 32, 167, 862, 4443,
@@ -123,7 +136,6 @@ FAMILIES = [
                 high_freq_factor=4.0,
                 original_max_position_embeddings=256,
             ),
-            tie_word_embeddings=False,
         ),
         tokenizer=TokenizerSpec(
             size=576,
@@ -143,8 +155,8 @@ FAMILIES = [
         ),
         template="llama3.jinja",
         config_bos="<|begin_of_text|>",
-        config_eos=("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"),
-        stop_tokens=("<|end_of_text|>", "<|eom_id|>", "<|eot_id|>"),
+        config_eos=LLAMA3_STOPS,
+        stop_tokens=LLAMA3_STOPS,
         sampling=dict(do_sample=True, temperature=0.6, top_p=0.9),
         tools=True,
     ),
@@ -152,22 +164,10 @@ FAMILIES = [
         name="qwen2",
         config_class=transformers.Qwen2Config,
         model_class=transformers.Qwen2ForCausalLM,
-        config=dict(
-            hidden_size=224,
-            intermediate_size=128,
-            num_hidden_layers=2,
-            num_attention_heads=14,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            max_window_layers=2,
-            rms_norm_eps=1e-6,
-            rope_theta=1000000.0,
-            tie_word_embeddings=True,
-            use_sliding_window=False,
-        ),
+        config=shape(224, 128, 14, 2, 1024, **QWEN_KEYS),
         tokenizer=TokenizerSpec(
             size=500,
-            trailing_special=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            trailing_special=CHATML_SPECIAL,
             trailing_plain=("<tool_call>", "</tool_call>"),
             eos="<|im_end|>",
             pad="<|endoftext|>",
@@ -176,7 +176,7 @@ FAMILIES = [
         template="qwen2.jinja",
         config_bos="<|endoftext|>",
         config_eos="<|im_end|>",
-        stop_tokens=("<|im_end|>", "<|endoftext|>"),
+        stop_tokens=QWEN_STOPS,
         sampling=dict(do_sample=True, temperature=0.7, top_p=0.8, top_k=20),
         vocab_padding=12,
         tools=True,
@@ -185,24 +185,11 @@ FAMILIES = [
         name="qwen3",
         config_class=transformers.Qwen3Config,
         model_class=transformers.Qwen3ForCausalLM,
-        config=dict(
-            hidden_size=64,
-            intermediate_size=192,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            # Wider than hidden_size / heads, as in real Qwen3 (q_proj maps 64 -> 128).
-            head_dim=32,
-            max_position_embeddings=1024,
-            max_window_layers=2,
-            rms_norm_eps=1e-6,
-            rope_theta=1000000.0,
-            tie_word_embeddings=True,
-            use_sliding_window=False,
-        ),
+        # head_dim 32 is wider than hidden_size / heads, as in real Qwen3 (q_proj 64 -> 128).
+        config=shape(64, 192, 4, 2, 1024, head_dim=32, **QWEN_KEYS),
         tokenizer=TokenizerSpec(
             size=460,
-            trailing_special=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            trailing_special=CHATML_SPECIAL,
             trailing_plain=(
                 "<tool_call>",
                 "</tool_call>",
@@ -218,7 +205,7 @@ FAMILIES = [
         template="qwen3.jinja",
         config_bos="<|endoftext|>",
         config_eos="<|im_end|>",
-        stop_tokens=("<|im_end|>", "<|endoftext|>"),
+        stop_tokens=QWEN_STOPS,
         sampling=dict(do_sample=True, temperature=0.6, top_p=0.95, top_k=20),
         vocab_padding=52,
         tools=True,
@@ -228,13 +215,12 @@ FAMILIES = [
         name="smollm2",
         config_class=transformers.LlamaConfig,
         model_class=transformers.LlamaForCausalLM,
-        config=dict(
-            hidden_size=96,
-            intermediate_size=192,
-            num_hidden_layers=2,
-            num_attention_heads=6,
-            num_key_value_heads=3,
-            max_position_embeddings=1024,
+        config=shape(
+            96,
+            192,
+            6,
+            3,
+            1024,
             rms_norm_eps=1e-5,
             rope_theta=100000.0,
             tie_word_embeddings=True,
@@ -244,7 +230,7 @@ FAMILIES = [
         ),
         tokenizer=TokenizerSpec(
             size=448,
-            leading_special=("<|endoftext|>", "<|im_start|>", "<|im_end|>"),
+            leading_special=CHATML_SPECIAL,
             bos="<|im_start|>",
             eos="<|im_end|>",
             pad="<|im_end|>",
@@ -260,17 +246,8 @@ FAMILIES = [
         name="mistral",
         config_class=transformers.MistralConfig,
         model_class=transformers.MistralForCausalLM,
-        config=dict(
-            hidden_size=64,
-            intermediate_size=192,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=1024,
-            rms_norm_eps=1e-5,
-            rope_theta=1000000.0,
-            sliding_window=None,
-            tie_word_embeddings=False,
+        config=shape(
+            64, 192, 4, 2, 1024, rms_norm_eps=1e-5, rope_theta=1000000.0, sliding_window=None
         ),
         tokenizer=TokenizerSpec(
             size=512,

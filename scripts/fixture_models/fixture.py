@@ -13,6 +13,7 @@ import transformers
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from . import chat, checkpoint, prompts, reference
+from .errors import GenerationError
 from .families import Family
 from .tokenizer import token_id
 
@@ -53,7 +54,7 @@ TOKENIZER_TEXTS = [
 ]
 
 
-class FixtureError(RuntimeError):
+class FixtureError(GenerationError):
     pass
 
 

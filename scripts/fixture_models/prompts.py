@@ -11,6 +11,7 @@ engine whose deviation is up to half that factor larger than the emulation's.
 from dataclasses import dataclass
 
 from . import corpus, reference
+from .errors import GenerationError
 
 STEPS = 32
 PROMPTS_KEPT = 3
@@ -18,7 +19,7 @@ CANDIDATES = 64
 MARGIN_OVER_BF16_ERROR = 3.0
 
 
-class SelectionError(RuntimeError):
+class SelectionError(GenerationError):
     pass
 
 

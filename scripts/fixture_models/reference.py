@@ -10,6 +10,12 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from .errors import GenerationError
+
+
+class ReferenceMismatchError(GenerationError):
+    pass
+
 
 @torch.no_grad()
 def logits(model: torch.nn.Module, ids: list[int]) -> torch.Tensor:
@@ -46,7 +52,7 @@ def continuation(model: torch.nn.Module, prompt: list[int], steps: int) -> Conti
     if argmax != tokens:
         # The cached decode and the full forward disagree on a token: the margins below
         # would describe a different continuation, so do not record them.
-        raise RuntimeError(f"teacher-forced argmax {argmax} differs from greedy {tokens}")
+        raise ReferenceMismatchError(f"teacher-forced argmax {argmax} differs from greedy {tokens}")
     margins = (top2.values[:, 0] - top2.values[:, 1]).tolist()
     return Continuation(tokens=tokens, margins=margins)
 

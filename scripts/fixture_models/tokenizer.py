@@ -2,14 +2,23 @@
 
 from pathlib import Path
 
-from tokenizers import AddedToken, Tokenizer, decoders, models, normalizers, pre_tokenizers
-from tokenizers import processors, trainers
+from tokenizers import (
+    AddedToken,
+    Tokenizer,
+    decoders,
+    models,
+    normalizers,
+    pre_tokenizers,
+    processors,
+    trainers,
+)
 from transformers import PreTrainedTokenizerFast
 
+from .errors import GenerationError
 from .families import Family, TokenizerSpec
 
 
-class TokenizerBuildError(RuntimeError):
+class TokenizerBuildError(GenerationError):
     pass
 
 

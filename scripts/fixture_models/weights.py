@@ -21,6 +21,8 @@ greedy continuations are short cycles, with clear margins.
 
 import torch
 
+from .errors import GenerationError
+
 # Logit standard deviation the output projection is scaled for. Larger values make the
 # softmax sharper but do not change the relative top-1/top-2 gaps; 4 keeps logits in the
 # range real checkpoints produce.
@@ -31,6 +33,10 @@ NORM_SPREAD = 0.25
 BIAS_STD = 0.5
 # Weight of the planted embedding in an untied output row, relative to its random part.
 BIGRAM_STRENGTH = 2.0
+
+
+class UnknownParameterError(GenerationError):
+    pass
 
 
 def randomize(model: torch.nn.Module, seed: int) -> None:
@@ -70,4 +76,4 @@ def _draw(name: str, shape: torch.Size, hidden: int, tied: bool, gen: torch.Gene
     if name.endswith(".weight") and len(shape) == 2:
         fan_in = shape[1]
         return torch.randn(shape, generator=gen) / fan_in**0.5
-    raise ValueError(f"no init rule for parameter {name} of shape {tuple(shape)}")
+    raise UnknownParameterError(f"no init rule for parameter {name} of shape {tuple(shape)}")
