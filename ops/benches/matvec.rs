@@ -1,8 +1,8 @@
 //! The price of the determinism contract: `fak_ops::matvec` against plain f32 dot products
 //! over the same bf16 weights and activations, at the Qwen2.5-0.5B projection shapes.
 //!
-//! Three variants per shape, all single-threaded (a one-thread rayon pool) so the figures
-//! measure arithmetic and memory traffic rather than scheduling on a shared machine:
+//! Three variants per shape, all on the bench thread alone (a one-thread rayon pool made of
+//! it), so the figures measure arithmetic and memory traffic, not scheduling:
 //! - `deterministic`: `fak_ops::matvec` (bf16 rounding and clamping of x, weight clamping,
 //!   32-lane canonical order, canonical output).
 //! - `plain_serial`: one running f32 sum per row, the textbook loop. Rust may not reorder
@@ -69,8 +69,11 @@ fn plain_lanes(w: &[bf16], cols: usize, x: &[f32], out: &mut [f32]) {
 }
 
 fn bench_matvec(c: &mut Criterion) {
+    // The bench thread itself is the pool's one worker, so `install` runs inline: no
+    // hand-off to another thread is timed, just as the plain loops run inline.
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(1)
+        .use_current_thread()
         .build()
         .expect("one-thread pool");
     let mut group = c.benchmark_group("matvec_bf16");

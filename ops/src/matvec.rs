@@ -28,7 +28,7 @@ const TOKEN_GROUP: usize = 4;
 /// How one weight element enters a lane accumulator next to an activation factor `x`.
 trait WeightElement: Copy + Send + Sync {
     /// The element widened (and, for f32, split) once per column, reused for every token.
-    type Factor: Copy + Default;
+    type Factor: Copy;
     fn factor(self) -> Self::Factor;
     fn accumulate<A: MulAdd>(factor: Self::Factor, x: f32, acc: f32) -> f32;
 }
@@ -71,7 +71,8 @@ impl WeightElement for f32 {
     }
 }
 
-/// The signature of a row-block kernel: rows of `block` against `tokens` activation rows.
+/// The signature of a row-block kernel: the outputs of the rows of `block` against
+/// `tokens` activation rows (`block`, `cols`, `x`, `tokens`, `out[row * tokens + token]`).
 type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [f32]);
 
 /// `out = W x` for one activation vector, with the fastest evaluation this CPU has (FMA
@@ -217,7 +218,8 @@ fn row_block_native<W: WeightElement>(
     }
 }
 
-/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`.
+/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`, taking
+/// the tokens in groups that share one pass over the weight row.
 #[inline(always)]
 fn rows<A: MulAdd, W: WeightElement>(
     block: &[W],
@@ -233,8 +235,8 @@ fn rows<A: MulAdd, W: WeightElement>(
             dot_tokens::<A, W, TOKEN_GROUP>(row, &x[t * cols..(t + TOKEN_GROUP) * cols], group);
             t += TOKEN_GROUP;
         }
-        for o in groups.into_remainder().chunks_exact_mut(1) {
-            dot_tokens::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], o);
+        for one in groups.into_remainder().chunks_exact_mut(1) {
+            dot_tokens::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], one);
             t += 1;
         }
     }
@@ -242,35 +244,32 @@ fn rows<A: MulAdd, W: WeightElement>(
 
 /// The canonical dot products of one weight row with the `T` activation rows packed in
 /// `x`: element `i` enters lane `i % 32` in increasing `i`, then the halving tree, then
-/// [`canonical`]. Plain indexed loops only: iterator adaptors such as `array::from_fn`
-/// are not inlined into the SIMD clones and cost a call per chunk.
+/// [`canonical`]. Plain loops over fixed arrays:
+/// iterator adaptors such as `array::from_fn` are not inlined into the SIMD clones, and
+/// LLVM keeps the 32 accumulators in whole vector registers only in this simple shape.
 #[inline(always)]
 fn dot_tokens<A: MulAdd, W: WeightElement, const T: usize>(row: &[W], x: &[f32], out: &mut [f32]) {
     let cols = row.len();
     let mut acc = [[0.0f32; LANES]; T];
-    let mut factors = [W::Factor::default(); LANES];
-    let full = cols - cols % LANES;
-    let mut offset = 0;
-    while offset < full {
-        let w = &row[offset..offset + LANES];
-        for j in 0..LANES {
-            factors[j] = w[j].factor();
-        }
-        for t in 0..T {
-            let xt = &x[t * cols + offset..][..LANES];
+    let mut chunks = row.chunks_exact(LANES);
+    for (c, w) in (&mut chunks).enumerate() {
+        for (t, lanes) in acc.iter_mut().enumerate() {
+            let xt = &x[t * cols + c * LANES..][..LANES];
             for j in 0..LANES {
-                acc[t][j] = W::accumulate::<A>(factors[j], xt[j], acc[t][j]);
+                // The factor is recomputed per token in the source and shared by the
+                // compiler; staging it in an array made LLVM split the accumulators.
+                lanes[j] = W::accumulate::<A>(w[j].factor(), xt[j], lanes[j]);
             }
         }
-        offset += LANES;
     }
-    for j in 0..cols - full {
-        let factor = row[full + j].factor();
-        for t in 0..T {
-            acc[t][j] = W::accumulate::<A>(factor, x[t * cols + full + j], acc[t][j]);
+    let full = cols - chunks.remainder().len();
+    for (j, &w) in chunks.remainder().iter().enumerate() {
+        let factor = w.factor();
+        for (t, lanes) in acc.iter_mut().enumerate() {
+            lanes[j] = W::accumulate::<A>(factor, x[t * cols + full + j], lanes[j]);
         }
     }
-    for t in 0..T {
-        out[t] = canonical(fold_sum(acc[t]));
+    for (o, lanes) in out.iter_mut().zip(acc) {
+        *o = canonical(fold_sum(lanes));
     }
 }
