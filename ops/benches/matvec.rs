@@ -3,8 +3,10 @@
 //!
 //! Three variants per shape, all on the bench thread alone (a one-thread rayon pool made of
 //! it), so the figures measure arithmetic and memory traffic, not scheduling:
-//! - `deterministic`: `fak_ops::matvec` (bf16 rounding and clamping of x, weight clamping,
-//!   32-lane canonical order, canonical output).
+//! - `deterministic`: `fak_ops::matvec` over a plain view (bf16 rounding and clamping of x,
+//!   per-element weight clamping, 32-lane canonical order, canonical output).
+//! - `deterministic_prepared`: the same over `PreparedWeights` (weights clamped once at
+//!   load, same bits), the path a model that owns its weights takes.
 //! - `plain_serial`: one running f32 sum per row, the textbook loop. Rust may not reorder
 //!   it, so it runs as a scalar dependency chain.
 //! - `plain_lanes`: 32 independent f32 accumulators summed at the end, no rounding or
@@ -17,7 +19,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fak_ops::{WeightView, matvec};
+use fak_ops::{PreparedWeights, WeightView, matvec};
 use half::bf16;
 use multiversion::multiversion;
 
@@ -88,10 +90,16 @@ fn bench_matvec(c: &mut Criterion) {
         let x: Vec<f32> = values(cols, 11).map(|v| v * 2.0).collect();
         let mut out = vec![0.0f32; rows];
         let view = WeightView::bf16(&w, rows, cols).expect("bench shape is valid");
+        let prepared = PreparedWeights::bf16(w.clone(), rows, cols).expect("bench shape is valid");
         let id = format!("{cols}x{rows}");
         group.throughput(Throughput::Bytes((rows * cols * 2) as u64));
         group.bench_function(BenchmarkId::new("deterministic", &id), |b| {
             b.iter(|| pool.install(|| matvec(view, black_box(&x), &mut out).expect("valid")))
+        });
+        group.bench_function(BenchmarkId::new("deterministic_prepared", &id), |b| {
+            b.iter(|| {
+                pool.install(|| matvec(prepared.view(), black_box(&x), &mut out).expect("valid"))
+            })
         });
         group.bench_function(BenchmarkId::new("plain_lanes", &id), |b| {
             b.iter(|| plain_lanes(black_box(&w), cols, black_box(&x), &mut out))

@@ -57,4 +57,4 @@ pub use rope::{RopeLayout, RopeTable, inv_freq_from_base, rope_apply, rope_apply
 pub use sampling::{Sampler, SamplingParams};
 pub use softmax::{softmax, softmax_with};
 pub use swiglu::{swiglu, swiglu_with};
-pub use weights::{WeightData, WeightView};
+pub use weights::{PreparedWeights, WeightData, WeightView};

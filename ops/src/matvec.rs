@@ -6,6 +6,9 @@
 //! kernel whatever the number of tokens, threads or rows, so a prompt prefilled in one
 //! matmul equals the same tokens pushed through matvec one by one.
 
+use std::marker::PhantomData;
+
+use bytemuck::{Pod, Zeroable, cast_slice};
 use half::{bf16, f16};
 use multiversion::multiversion;
 use multiversion::target::target_cfg_f;
@@ -45,6 +48,24 @@ impl WeightElement for bf16 {
     }
 }
 
+/// A bf16 weight that [`PreparedWeights`] has already put inside the factor domain: the
+/// clamp of the plain bf16 path is the identity on it, so it is skipped.
+#[derive(Debug, Clone, Copy, Pod, Zeroable)]
+#[repr(transparent)]
+struct PreparedBf16(u16);
+
+impl WeightElement for PreparedBf16 {
+    type Factor = f32;
+    #[inline(always)]
+    fn factor(self) -> f32 {
+        widen_bf16(self.0)
+    }
+    #[inline(always)]
+    fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
+        A::mul_add(w, x, acc)
+    }
+}
+
 impl WeightElement for f16 {
     type Factor = f32;
     #[inline(always)]
@@ -75,13 +96,36 @@ impl WeightElement for f32 {
 /// `tokens` activation rows (`block`, `cols`, `x`, `tokens`, `out[row * tokens + token]`).
 type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [f32]);
 
+/// Which row-block kernels a product runs: the fastest this CPU has, or one [`MulAdd`].
+trait Evaluation {
+    fn kernel<W: WeightElement>() -> RowKernel<W>;
+}
+
+/// FMA in the SIMD clones that have it, separate multiply and add elsewhere.
+struct Native;
+
+impl Evaluation for Native {
+    fn kernel<W: WeightElement>() -> RowKernel<W> {
+        row_block_native::<W>
+    }
+}
+
+/// Exactly the evaluation `A`.
+struct With<A>(PhantomData<A>);
+
+impl<A: MulAdd> Evaluation for With<A> {
+    fn kernel<W: WeightElement>() -> RowKernel<W> {
+        row_block::<A, W>
+    }
+}
+
 /// `out = W x` for one activation vector, with the fastest evaluation this CPU has (FMA
 /// where available); the contract makes the bits the same as [`matvec_with`] under any
 /// [`MulAdd`].
 pub fn matvec(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
     check_len("matvec", "x", w.cols(), x.len())?;
     check_len("matvec", "out", w.rows(), out.len())?;
-    matmul(w, x, out)
+    dispatch::<Native>(w, x, out)
 }
 
 /// `out = W x`: `x` has `w.cols()` values, `out` gets `w.rows()`. Identical bits under any
@@ -93,20 +137,13 @@ pub fn matvec_with<A: MulAdd>(
 ) -> Result<(), OpsError> {
     check_len("matvec", "x", w.cols(), x.len())?;
     check_len("matvec", "out", w.rows(), out.len())?;
-    matmul_with::<A>(w, x, out)
+    dispatch::<With<A>>(w, x, out)
 }
 
 /// `out[t] = W x[t]` for a block of activation rows, with the fastest evaluation this CPU
 /// has; see [`matvec`] and [`matmul_with`].
 pub fn matmul(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
-    dispatch(
-        w,
-        x,
-        out,
-        row_block_native::<bf16>,
-        row_block_native::<f16>,
-        row_block_native::<f32>,
-    )
+    dispatch::<Native>(w, x, out)
 }
 
 /// `out[t] = W x[t]` for `tokens = x.len() / w.cols()` row-major activation rows; `out` is
@@ -116,25 +153,11 @@ pub fn matmul_with<A: MulAdd>(
     x: &[f32],
     out: &mut [f32],
 ) -> Result<(), OpsError> {
-    dispatch(
-        w,
-        x,
-        out,
-        row_block::<A, bf16>,
-        row_block::<A, f16>,
-        row_block::<A, f32>,
-    )
+    dispatch::<With<A>>(w, x, out)
 }
 
 /// Checks shapes, rounds the activations once, and runs the kernel of the weight type.
-fn dispatch(
-    w: WeightView<'_>,
-    x: &[f32],
-    out: &mut [f32],
-    bf16_kernel: RowKernel<bf16>,
-    f16_kernel: RowKernel<f16>,
-    f32_kernel: RowKernel<f32>,
-) -> Result<(), OpsError> {
+fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Result<(), OpsError> {
     let (rows, cols) = (w.rows(), w.cols());
     let tokens = whole_rows("matmul", "x", x.len(), cols)?;
     check_len(
@@ -145,9 +168,13 @@ fn dispatch(
     )?;
     let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
     match w.data() {
-        WeightData::Bf16(data) => product(bf16_kernel, data, cols, &factors, tokens, out),
-        WeightData::F16(data) => product(f16_kernel, data, cols, &factors, tokens, out),
-        WeightData::F32(data) => product(f32_kernel, data, cols, &factors, tokens, out),
+        WeightData::Bf16(data) if w.is_prepared() => {
+            let data: &[PreparedBf16] = cast_slice(data);
+            product(E::kernel(), data, cols, &factors, tokens, out)
+        }
+        WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
+        WeightData::F16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
+        WeightData::F32(data) => product(E::kernel(), data, cols, &factors, tokens, out),
     }
     Ok(())
 }

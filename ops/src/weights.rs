@@ -3,6 +3,7 @@
 use half::{bf16, f16};
 
 use crate::error::{OpsError, check_nonzero};
+use crate::half_float::domain_bf16;
 
 /// The element type and data of a weight matrix, borrowed from wherever it lives (a memory
 /// map, a loaded tensor).
@@ -39,6 +40,9 @@ pub struct WeightView<'a> {
     data: WeightData<'a>,
     rows: usize,
     cols: usize,
+    /// Set only by [`PreparedWeights::view`]: every bf16 element is already inside the
+    /// factor domain, so products skip the per-element clamp.
+    prepared: bool,
 }
 
 impl<'a> WeightView<'a> {
@@ -55,7 +59,12 @@ impl<'a> WeightView<'a> {
             max: usize::MAX / cols,
         })?;
         crate::error::check_len(OP, "data", expected, data.len())?;
-        Ok(WeightView { data, rows, cols })
+        Ok(WeightView {
+            data,
+            rows,
+            cols,
+            prepared: false,
+        })
     }
 
     /// A bf16 view; see [`WeightView::new`].
@@ -86,6 +95,52 @@ impl<'a> WeightView<'a> {
     /// The borrowed elements.
     pub fn data(&self) -> WeightData<'a> {
         self.data
+    }
+
+    /// True for views of [`PreparedWeights`].
+    pub fn is_prepared(&self) -> bool {
+        self.prepared
+    }
+}
+
+/// An owned bf16 weight matrix with the factor domain (DETERMINISM.md §3) applied to every
+/// element once, at load, instead of inside every product.
+///
+/// Preparing changes no result: the clamp is idempotent, so a matmul over
+/// [`PreparedWeights::view`] gives the bits of a matmul over a plain view of the original
+/// weights, while its kernel skips the per-element clamp (the price of the contract on a
+/// cache-resident matrix). Backends may upload the prepared bytes and skip the clamp too.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedWeights {
+    data: Vec<bf16>,
+    rows: usize,
+    cols: usize,
+}
+
+impl PreparedWeights {
+    /// Takes ownership of `rows x cols` bf16 weights and clamps each into the factor domain
+    /// (magnitudes below 2^-40 become signed zero, from 2^64 up the canonical NaN).
+    pub fn bf16(mut data: Vec<bf16>, rows: usize, cols: usize) -> Result<Self, OpsError> {
+        WeightView::bf16(&data, rows, cols)?;
+        for w in &mut data {
+            *w = bf16::from_bits(domain_bf16(w.to_bits()));
+        }
+        Ok(PreparedWeights { data, rows, cols })
+    }
+
+    /// A view for matmul and matvec that skips the per-element clamp.
+    pub fn view(&self) -> WeightView<'_> {
+        WeightView {
+            data: WeightData::Bf16(&self.data),
+            rows: self.rows,
+            cols: self.cols,
+            prepared: true,
+        }
+    }
+
+    /// The prepared elements, row-major: the bytes a backend uploads.
+    pub fn data(&self) -> &[bf16] {
+        &self.data
     }
 }
 

@@ -8,8 +8,8 @@ mod common;
 use common::{Gen, bits, to_bf16, to_f16};
 use fak_ops::math::{exp_with, recip_with, rsqrt_with, sigmoid_with, silu_with};
 use fak_ops::{
-    AttentionConfig, Fused, KvView, MulAdd, NormWeight, RmsNormParams, RopeLayout, RopeTable,
-    Unfused, WeightView, attention_with, inv_freq_from_base, matmul_with, rms_norm_with,
+    AttentionConfig, Fused, KvView, MulAdd, NormWeight, PreparedWeights, RmsNormParams, RopeLayout,
+    RopeTable, Unfused, WeightView, attention_with, inv_freq_from_base, matmul_with, rms_norm_with,
     rope_apply_with, softmax_with, split_mul_add, swiglu_with, two_prod_sum,
 };
 use proptest::prelude::*;
@@ -93,8 +93,10 @@ proptest! {
         let w = inputs(&mut g, rows * cols, 0.5, wild);
         let x = inputs(&mut g, tokens * cols, 4.0, wild);
         let (wb, wh) = (to_bf16(&w), to_f16(&w));
+        let prepared = PreparedWeights::bf16(wb.clone(), rows, cols).unwrap();
         let views = [
             WeightView::bf16(&wb, rows, cols).unwrap(),
+            prepared.view(),
             WeightView::f16(&wh, rows, cols).unwrap(),
             WeightView::f32(&w, rows, cols).unwrap(),
         ];

@@ -5,8 +5,8 @@ mod common;
 
 use common::{Gen, bits, random_chunks, to_bf16};
 use fak_ops::{
-    AttentionConfig, KvView, NormWeight, RmsNormParams, RopeLayout, RopeTable, WeightView,
-    attention, inv_freq_from_base, matmul, matvec, rms_norm, rope_apply,
+    AttentionConfig, KvView, NormWeight, PreparedWeights, RmsNormParams, RopeLayout, RopeTable,
+    WeightView, attention, inv_freq_from_base, matmul, matvec, rms_norm, rope_apply,
 };
 use half::bf16;
 use proptest::prelude::*;
@@ -93,6 +93,20 @@ proptest! {
             chunked.extend(run_matmul(view, &x[range.start * cols..range.end * cols]));
         }
         prop_assert_eq!(bits(&chunked), bits(&whole));
+    }
+
+    #[test]
+    fn prepared_weights_give_the_bits_of_the_raw_weights(
+        seed in any::<u64>(), rows in 1usize..40, cols in 1usize..150, tokens in 1usize..6,
+    ) {
+        // Arbitrary bit patterns: tiny, huge, infinite and NaN weights all take the clamp.
+        let mut g = Gen::new(seed);
+        let w: Vec<bf16> = (0..rows * cols).map(|_| bf16::from_bits(g.next_u64() as u16)).collect();
+        let x = g.vec(tokens * cols, 3.0);
+        let raw = run_matmul(WeightView::bf16(&w, rows, cols).unwrap(), &x);
+        let prepared = PreparedWeights::bf16(w, rows, cols).unwrap();
+        prop_assert!(prepared.view().is_prepared());
+        prop_assert_eq!(bits(&run_matmul(prepared.view(), &x)), bits(&raw));
     }
 
     #[test]
