@@ -2,8 +2,8 @@
 //! hash-chained and written durably before the kernel acts on it.
 //!
 //! Each line holds digests and sizes, never raw arguments or results. Its `hash` is the
-//! sha256 of the line's canonical JSON without the `hash` field (which includes `prev`,
-//! the hash of the line before; the first line's `prev` is 64 zeros). Changing any field
+//! sha256 of the line's other fields as compact JSON in their fixed order (`seq` first,
+//! `prev` last; `prev` is the hash of the line before, 64 zeros for the first line). Changing any field
 //! of any line, deleting a line or swapping two breaks the chain at that line. Cutting
 //! lines off the end leaves a shorter valid chain: compare the head against one recorded
 //! elsewhere (`fak audit verify --head`) to catch that.
@@ -15,7 +15,7 @@ use std::sync::Mutex;
 
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::{canonical_json, sha256_hex};
+use crate::canonical::sha256_hex;
 
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -93,14 +93,60 @@ impl AuditRecord {
         record
     }
 
-    /// The hash this record should carry: sha256 of its canonical JSON without `hash`.
-    pub fn compute_hash(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or_default();
-        if let Some(map) = value.as_object_mut() {
-            map.remove("hash");
-        }
-        sha256_hex(canonical_json(&value).as_bytes())
+    /// The line's fields except `hash`, as compact JSON in declaration order: the bytes
+    /// the hash covers. Serializing a struct fixes the field order, so the same record
+    /// always gives the same bytes.
+    fn body_json(&self) -> String {
+        let body = Body {
+            seq: self.seq,
+            ts_ms: self.ts_ms,
+            trace: &self.trace,
+            event: self.event,
+            tool: &self.tool,
+            outcome: &self.outcome,
+            code: self.code.as_deref(),
+            args_sha256: self.args_sha256.as_deref(),
+            args_bytes: self.args_bytes,
+            result_sha256: self.result_sha256.as_deref(),
+            result_bytes: self.result_bytes,
+            policy_epoch: self.policy_epoch,
+            world_epoch: self.world_epoch,
+            prev: &self.prev,
+        };
+        // Serializing plain strings, integers and an enum cannot fail.
+        serde_json::to_string(&body).unwrap_or_default()
     }
+
+    /// The hash this record should carry: sha256 of its body.
+    pub fn compute_hash(&self) -> String {
+        sha256_hex(self.body_json().as_bytes())
+    }
+
+    /// The journal line: the body with `hash` as its last field.
+    fn to_line(&self) -> String {
+        let body = self.body_json();
+        let open = body.strip_suffix('}').unwrap_or(&body);
+        format!("{open},\"hash\":\"{}\"}}\n", self.hash)
+    }
+}
+
+/// A record's hashed fields, borrowed.
+#[derive(Serialize)]
+struct Body<'a> {
+    seq: u64,
+    ts_ms: u64,
+    trace: &'a str,
+    event: EventKind,
+    tool: &'a str,
+    outcome: &'a str,
+    code: Option<&'a str>,
+    args_sha256: Option<&'a str>,
+    args_bytes: Option<u64>,
+    result_sha256: Option<&'a str>,
+    result_bytes: Option<u64>,
+    policy_epoch: u64,
+    world_epoch: u64,
+    prev: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -202,8 +248,7 @@ impl Journal {
     pub fn append(&self, entry: AuditEntry) -> Result<AuditRecord, AuditError> {
         let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
         let record = AuditRecord::chain(inner.next_seq, entry, inner.head.clone());
-        let mut line = canonical_json(&serde_json::to_value(&record).unwrap_or_default());
-        line.push('\n');
+        let line = record.to_line();
         match &mut inner.sink {
             Sink::File { file, path } => {
                 let io = |source| AuditError::Io {

@@ -358,7 +358,6 @@ fn taint(ctx: &DecideContext<'_>, tool: &str, sinks: &BTreeSet<SinkKind>) -> Opt
 fn redact(policy: &Policy, call: &ToolCall) -> Option<Verdict> {
     let present: BTreeSet<String> = policy
         .redact_keys(&call.tool)
-        .into_iter()
         .filter(|k| args::has_key(&call.args, k))
         .map(String::from)
         .collect();

@@ -244,15 +244,15 @@ impl Policy {
         &self.protect
     }
 
-    /// Keys redacted from this tool's arguments (its own and the `*` entry).
-    pub fn redact_keys(&self, tool: &str) -> BTreeSet<&str> {
+    /// Keys redacted from this tool's arguments (its own and the `*` entry; a key in both
+    /// comes twice).
+    pub fn redact_keys(&self, tool: &str) -> impl Iterator<Item = &str> {
         self.redact
             .get(tool)
             .into_iter()
             .chain(self.redact.get("*"))
             .flatten()
             .map(String::as_str)
-            .collect()
     }
 
     pub fn flow(&self) -> &Flow {
