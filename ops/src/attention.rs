@@ -11,7 +11,9 @@ use rayon::prelude::*;
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
-use crate::error::{OpsError, check_len, check_nonzero, shape_product, whole_rows};
+use crate::error::{
+    OpsError, check_len, check_nonzero, check_positions, shape_product, whole_rows,
+};
 use crate::exact_product::{domain, split, split_mul_add};
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16};
 use crate::math::{exp_with, recip_with};
@@ -108,14 +110,7 @@ pub fn attention_with<A: MulAdd>(
     let kv_row = shape_product(OP, "n_kv_heads x head_dim", &[n_kv_heads, head_dim])?;
     let cached = whole_rows(OP, "k", kv.k.len(), kv_row)?;
     check_len(OP, "v", kv.k.len(), kv.v.len())?;
-    if let Some(&p) = positions.iter().find(|&&p| p as usize >= cached) {
-        return Err(OpsError::OutOfRange {
-            op: OP,
-            what: "query position",
-            index: p as usize,
-            len: cached,
-        });
-    }
+    check_positions(OP, "query position", positions, cached)?;
 
     let group = n_heads / n_kv_heads;
     out.par_chunks_mut(head_dim)

@@ -1,7 +1,7 @@
 //! Embedding lookup: the rows of a token table, widened to f32.
 
 use crate::canonical::canonical;
-use crate::error::{OpsError, check_len, check_nonzero, shape_product};
+use crate::error::{OpsError, check_len, check_nonzero, check_positions, shape_product};
 use crate::half_float::{widen_bf16, widen_f16};
 use crate::weights::{WeightData, WeightView};
 
@@ -21,14 +21,7 @@ pub fn embed_gather(
         shape_product(OP, "out", &[tokens.len(), dim])?,
         out.len(),
     )?;
-    if let Some(&token) = tokens.iter().find(|&&t| t as usize >= table.rows()) {
-        return Err(OpsError::OutOfRange {
-            op: OP,
-            what: "token",
-            index: token as usize,
-            len: table.rows(),
-        });
-    }
+    check_positions(OP, "token", tokens, table.rows())?;
     for (&token, row_out) in tokens.iter().zip(out.chunks_exact_mut(dim)) {
         let start = token as usize * dim;
         match table.data() {

@@ -165,3 +165,35 @@ pub(crate) fn shape_product(
         })
     })
 }
+
+/// Refuses `got > max` with [`OpsError::TooLarge`].
+pub(crate) fn check_at_most(
+    op: &'static str,
+    what: &'static str,
+    got: usize,
+    max: usize,
+) -> Result<(), OpsError> {
+    if got > max {
+        Err(OpsError::TooLarge { op, what, got, max })
+    } else {
+        Ok(())
+    }
+}
+
+/// Refuses the first position at or past `len` with [`OpsError::OutOfRange`].
+pub(crate) fn check_positions(
+    op: &'static str,
+    what: &'static str,
+    positions: &[u32],
+    len: usize,
+) -> Result<(), OpsError> {
+    match positions.iter().find(|&&p| p as usize >= len) {
+        Some(&p) => Err(OpsError::OutOfRange {
+            op,
+            what,
+            index: p as usize,
+            len,
+        }),
+        None => Ok(()),
+    }
+}

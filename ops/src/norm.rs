@@ -2,7 +2,7 @@
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
-use crate::error::{OpsError, check_len, check_nonzero, whole_rows};
+use crate::error::{OpsError, check_at_most, check_len, check_nonzero, whole_rows};
 use crate::exact_product::{domain, split, split_mul_add};
 use crate::math::{recip_with, rsqrt_with};
 use crate::reduce::lane_sum;
@@ -53,14 +53,7 @@ pub fn rms_norm_with<A: MulAdd>(
     const OP: &str = "rms_norm";
     let dim = weight.len();
     check_nonzero(OP, "weight", dim)?;
-    if dim >= MAX_DIM {
-        return Err(OpsError::TooLarge {
-            op: OP,
-            what: "row length",
-            got: dim,
-            max: MAX_DIM - 1,
-        });
-    }
+    check_at_most(OP, "row length", dim, MAX_DIM - 1)?;
     whole_rows(OP, "x", x.len(), dim)?;
     check_len(OP, "out", x.len(), out.len())?;
     if !(params.eps >= 0.0 && params.eps.is_finite()) {

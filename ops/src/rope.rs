@@ -7,7 +7,9 @@
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::canonical;
-use crate::error::{OpsError, check_len, check_nonzero, shape_product, whole_rows};
+use crate::error::{
+    OpsError, check_at_most, check_len, check_nonzero, check_positions, shape_product, whole_rows,
+};
 use crate::exact_product::two_prod_sum;
 
 /// Which elements of a head vector form a rotated pair.
@@ -57,15 +59,8 @@ impl RopeTable {
         const OP: &str = "RopeTable::new";
         check_nonzero(OP, "inv_freq", inv_freq.len())?;
         check_nonzero(OP, "max_positions", max_positions)?;
-        const MAX_POSITIONS: usize = 1 << 29;
-        if max_positions > MAX_POSITIONS {
-            return Err(OpsError::TooLarge {
-                op: OP,
-                what: "max_positions",
-                got: max_positions,
-                max: MAX_POSITIONS,
-            });
-        }
+        // Positions below 2^29 keep `p * inv_freq` exact in f64 (29 + 24 bits).
+        check_at_most(OP, "max_positions", max_positions, 1 << 29)?;
         if let Some((index, &value)) = inv_freq.iter().enumerate().find(|(_, f)| !f.is_finite()) {
             return Err(OpsError::NonFinite {
                 op: OP,
@@ -77,16 +72,8 @@ impl RopeTable {
         let pairs = inv_freq.len();
         // A table is uploaded whole to every backend: cap it at 2^28 entries (1 GiB of f32
         // per table) so a wrong max_positions fails here, not in the allocator.
-        const MAX_ENTRIES: usize = 1 << 28;
         let entries = shape_product(OP, "pairs x max_positions", &[pairs, max_positions])?;
-        if entries > MAX_ENTRIES {
-            return Err(OpsError::TooLarge {
-                op: OP,
-                what: "pairs x max_positions",
-                got: entries,
-                max: MAX_ENTRIES,
-            });
-        }
+        check_at_most(OP, "pairs x max_positions", entries, 1 << 28)?;
         let mut cos = Vec::with_capacity(pairs * max_positions);
         let mut sin = Vec::with_capacity(pairs * max_positions);
         for p in 0..max_positions {
@@ -155,17 +142,7 @@ pub fn rope_apply_with<A: MulAdd>(
         &[positions.len(), n_heads, head_dim],
     )?;
     check_len(OP, "x", x_len, x.len())?;
-    if let Some(&p) = positions
-        .iter()
-        .find(|&&p| p as usize >= table.max_positions)
-    {
-        return Err(OpsError::OutOfRange {
-            op: OP,
-            what: "position",
-            index: p as usize,
-            len: table.max_positions,
-        });
-    }
+    check_positions(OP, "position", positions, table.max_positions)?;
     let (first, stride) = match layout {
         RopeLayout::RotateHalf => (table.pairs, 1),
         RopeLayout::Interleaved => (1, 2),
