@@ -201,14 +201,11 @@ fn report(rung: Rung, verdict: Option<Verdict>) -> RungReport {
     }
 }
 
-fn verdicts(rungs: &[RungReport]) -> Vec<Verdict> {
-    rungs
-        .iter()
-        .filter_map(|r| match &r.outcome {
-            RungOutcome::Verdict { verdict } => Some(verdict.clone()),
-            _ => None,
-        })
-        .collect()
+fn verdicts(rungs: &[RungReport]) -> impl Iterator<Item = Verdict> + '_ {
+    rungs.iter().filter_map(|r| match &r.outcome {
+        RungOutcome::Verdict { verdict } => Some(verdict.clone()),
+        _ => None,
+    })
 }
 
 fn deny_all(refusals: Vec<Refusal>) -> Option<Verdict> {
