@@ -1,0 +1,109 @@
+//! The `harness` command line: argument types only. The binary dispatches each
+//! subcommand to the module that does the work; `claims --check` reads this tree to check
+//! that a `command: harness ...` witness names a real subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "harness",
+    about = "fak's research harness: the ledger, figures, authority, claims and webbench"
+)]
+pub struct Cli {
+    /// The repository root (where data/ledger.json, CLAIMS.md and figures/ live).
+    #[arg(long, global = true, default_value = ".")]
+    pub root: PathBuf,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Read or write data/ledger.json.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// The WebVoyager turn-tax geometry.
+    #[command(subcommand)]
+    Webbench(WebbenchCommand),
+    /// Draw figures/ from the ledger (SVG and PNG).
+    Figures(CheckArgs),
+    /// Write BENCHMARK-AUTHORITY.md from the ledger.
+    Authority(CheckArgs),
+    /// Check CLAIMS.md: one tag a capability line, every witness exists.
+    Claims(ClaimsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// List every entry: id, value, unit, provenance.
+    List,
+    /// Print one entry as JSON.
+    Show { id: String },
+    /// Add the entries of a measurement file; refuses an id already in the ledger.
+    Add(LedgerWriteArgs),
+    /// Replace entries from a measurement file; refuses an id not in the ledger.
+    Update(LedgerWriteArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerWriteArgs {
+    /// A measurement file: {"entries": [...]}, entries without date and commit.
+    #[arg(long = "from", value_name = "FILE.json")]
+    pub from: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// Regenerate into a temporary place and fail when the committed output differs.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ClaimsArgs {
+    /// Check CLAIMS.md (the only mode: the file is written by people).
+    #[arg(long, required = true)]
+    pub check: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebbenchCommand {
+    /// Prefill work of the three policies (naive re-prefill, private KV per agent, shared
+    /// prefix) over the WebVoyager tasks.
+    Describe(DescribeArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// The published turn-tax geometry, reproduced exactly.
+    Compat,
+    /// Per-turn sizes from recorded trajectories, tokenized.
+    Measured,
+}
+
+#[derive(Debug, Args)]
+pub struct DescribeArgs {
+    /// The task file (WebVoyager_data.jsonl).
+    #[arg(long, value_name = "FILE")]
+    pub tasks: PathBuf,
+    /// Fleet sizes: how many agents run each task.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub workers: Vec<u64>,
+    /// Directory of recorded trajectories (task<ID>.json); measured mode.
+    #[arg(long, value_name = "DIR")]
+    pub trajectories: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "compat")]
+    pub mode: Mode,
+    /// A tokenizer.json; measured mode.
+    #[arg(long, value_name = "PATH")]
+    pub tokenizer: Option<PathBuf>,
+    /// A model config.json whose shape prices the attention FLOP term; measured mode.
+    /// Defaults to the config.json beside the tokenizer.
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Write the results as a measurement file for `harness ledger add/update --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}

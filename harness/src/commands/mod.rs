@@ -1,0 +1,7 @@
+//! One module a subcommand: read the arguments, call the library, print.
+
+pub mod authority;
+pub mod claims;
+pub mod figures;
+pub mod ledger;
+pub mod webbench;

@@ -1,0 +1,11 @@
+//! The research harness: one ledger of every published number, the documents and figures
+//! generated from it, the check that every claim names a witness that exists, and the
+//! turn-tax geometry over the WebVoyager tasks.
+//!
+//! The binary (`harness`) is a thin front end: each subcommand parses its arguments in
+//! [`cli`] and calls one module here.
+
+pub mod cli;
+pub mod ledger;
+pub mod number;
+pub mod webbench;

@@ -1,0 +1,36 @@
+//! `harness`: the research harness's command line. Each subcommand is a thin shell over
+//! the fak-harness library.
+//!
+//! Exit status: 0 on success; 1 when a check (`--check`, `claims --check`) finds drift or
+//! a bad claim; 2 when the command could not run (bad input, unreadable file).
+
+mod commands;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fak_harness::cli::{Cli, Command};
+
+/// What a subcommand concluded, when it ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    CheckFailed,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Ledger(cmd) => commands::ledger::run(&cli.root, cmd),
+        Command::Webbench(cmd) => commands::webbench::run(cmd),
+        Command::Figures(_) | Command::Authority(_) | Command::Claims(_) => unreachable!(),
+    };
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::CheckFailed) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
