@@ -21,18 +21,22 @@ use crate::canonical::sha256_hex;
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
 /// What a journal line records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKind {
+    #[default]
     Decision,
     Admission,
     VdsoHit,
     PageIn,
 }
 
-/// The fields a caller supplies; the journal adds `seq`, `prev` and `hash`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AuditEntry {
+/// One journal line. A caller fills in the event's fields; [`Journal::append`] sets
+/// `seq`, `prev` and `hash`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditRecord {
+    pub seq: u64,
     pub ts_ms: u64,
     pub trace: String,
     pub event: EventKind,
@@ -47,106 +51,24 @@ pub struct AuditEntry {
     pub result_bytes: Option<u64>,
     pub policy_epoch: u64,
     pub world_epoch: u64,
-}
-
-/// One journal line: an entry's fields between `seq` and `prev`/`hash`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuditRecord {
-    pub seq: u64,
-    pub ts_ms: u64,
-    pub trace: String,
-    pub event: EventKind,
-    pub tool: String,
-    pub outcome: String,
-    pub code: Option<String>,
-    pub args_sha256: Option<String>,
-    pub args_bytes: Option<u64>,
-    pub result_sha256: Option<String>,
-    pub result_bytes: Option<u64>,
-    pub policy_epoch: u64,
-    pub world_epoch: u64,
     pub prev: String,
+    /// Left out of the serialization while empty, which is how the hashed body is made.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub hash: String,
 }
 
 impl AuditRecord {
-    fn chain(seq: u64, e: AuditEntry, prev: String) -> AuditRecord {
-        let mut record = AuditRecord {
-            seq,
-            ts_ms: e.ts_ms,
-            trace: e.trace,
-            event: e.event,
-            tool: e.tool,
-            outcome: e.outcome,
-            code: e.code,
-            args_sha256: e.args_sha256,
-            args_bytes: e.args_bytes,
-            result_sha256: e.result_sha256,
-            result_bytes: e.result_bytes,
-            policy_epoch: e.policy_epoch,
-            world_epoch: e.world_epoch,
-            prev,
-            hash: String::new(),
-        };
-        record.hash = record.compute_hash();
-        record
-    }
-
-    /// The line's fields except `hash`, as compact JSON in declaration order: the bytes
-    /// the hash covers. Serializing a struct fixes the field order, so the same record
-    /// always gives the same bytes.
-    fn body_json(&self) -> String {
-        let body = Body {
-            seq: self.seq,
-            ts_ms: self.ts_ms,
-            trace: &self.trace,
-            event: self.event,
-            tool: &self.tool,
-            outcome: &self.outcome,
-            code: self.code.as_deref(),
-            args_sha256: self.args_sha256.as_deref(),
-            args_bytes: self.args_bytes,
-            result_sha256: self.result_sha256.as_deref(),
-            result_bytes: self.result_bytes,
-            policy_epoch: self.policy_epoch,
-            world_epoch: self.world_epoch,
-            prev: &self.prev,
-        };
-        // Serializing plain strings, integers and an enum cannot fail.
-        serde_json::to_string(&body).unwrap_or_default()
-    }
-
-    /// The hash this record should carry: sha256 of its body.
+    /// The hash this record should carry: sha256 of its fields except `hash`, as compact
+    /// JSON in declaration order (serializing a struct fixes the order, so the same record
+    /// always gives the same bytes).
     pub fn compute_hash(&self) -> String {
-        sha256_hex(self.body_json().as_bytes())
+        let body = AuditRecord {
+            hash: String::new(),
+            ..self.clone()
+        };
+        // Plain strings, integers and a unit enum always serialize.
+        sha256_hex(serde_json::to_string(&body).unwrap_or_default().as_bytes())
     }
-
-    /// The journal line: the body with `hash` as its last field.
-    fn to_line(&self) -> String {
-        let body = self.body_json();
-        let open = body.strip_suffix('}').unwrap_or(&body);
-        format!("{open},\"hash\":\"{}\"}}\n", self.hash)
-    }
-}
-
-/// A record's hashed fields, borrowed.
-#[derive(Serialize)]
-struct Body<'a> {
-    seq: u64,
-    ts_ms: u64,
-    trace: &'a str,
-    event: EventKind,
-    tool: &'a str,
-    outcome: &'a str,
-    code: Option<&'a str>,
-    args_sha256: Option<&'a str>,
-    args_bytes: Option<u64>,
-    result_sha256: Option<&'a str>,
-    result_bytes: Option<u64>,
-    policy_epoch: u64,
-    world_epoch: u64,
-    prev: &'a str,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -245,10 +167,14 @@ impl Journal {
     }
 
     /// Appends one line and makes it durable (fsync for a file) before returning.
-    pub fn append(&self, entry: AuditEntry) -> Result<AuditRecord, AuditError> {
+    pub fn append(&self, mut record: AuditRecord) -> Result<AuditRecord, AuditError> {
         let mut inner = self.inner.lock().map_err(|_| AuditError::Poisoned)?;
-        let record = AuditRecord::chain(inner.next_seq, entry, inner.head.clone());
-        let line = record.to_line();
+        record.seq = inner.next_seq;
+        record.prev = inner.head.clone();
+        record.hash = String::new();
+        record.hash = record.compute_hash();
+        let mut line = serde_json::to_string(&record).unwrap_or_default();
+        line.push('\n');
         match &mut inner.sink {
             Sink::File { file, path } => {
                 let io = |source| AuditError::Io {

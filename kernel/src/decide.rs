@@ -232,7 +232,23 @@ fn self_modify(ctx: &DecideContext<'_>, input: DecideInput<'_>) -> Option<Verdic
     if input.descriptor.is_some_and(|d| d.read_only) {
         return None;
     }
-    let found = args::strings(&input.call.args);
+    check_strings(&input.call.args, |name, value, refusals| {
+        if touches_protected(ctx, value) {
+            refusals.push(Refusal::new(
+                RefusalCode::SelfModify,
+                format!("argument \"{name}\" names a protected path"),
+            ));
+        }
+    })
+}
+
+/// Runs `check` on every string in the arguments (with its top-level argument name); a
+/// walk cut short by its bounds is itself a refusal, since unseen strings went unchecked.
+fn check_strings(
+    args: &serde_json::Value,
+    mut check: impl FnMut(&str, &str, &mut Vec<Refusal>),
+) -> Option<Verdict> {
+    let found = args::strings(args);
     let mut refusals = Vec::new();
     if found.truncated {
         refusals.push(Refusal::new(
@@ -241,12 +257,7 @@ fn self_modify(ctx: &DecideContext<'_>, input: DecideInput<'_>) -> Option<Verdic
         ));
     }
     for (name, value) in found.strings {
-        if touches_protected(ctx, value) {
-            refusals.push(Refusal::new(
-                RefusalCode::SelfModify,
-                format!("argument \"{name}\" names a protected path"),
-            ));
-        }
+        check(name, value, &mut refusals);
     }
     deny_all(refusals)
 }
@@ -287,15 +298,7 @@ fn egress(policy: &Policy, call: &ToolCall, sinks: &BTreeSet<SinkKind>) -> Optio
     if !sinks.contains(&SinkKind::Egress) {
         return None;
     }
-    let found = args::strings(&call.args);
-    let mut refusals = Vec::new();
-    if found.truncated {
-        refusals.push(Refusal::new(
-            RefusalCode::Malformed,
-            "arguments nest too deep or hold too many strings to check",
-        ));
-    }
-    for (name, value) in found.strings {
+    check_strings(&call.args, |name, value, refusals| {
         if let Some(kind) = find_secret(value) {
             refusals.push(Refusal::new(
                 RefusalCode::SecretExfil,
@@ -311,8 +314,7 @@ fn egress(policy: &Policy, call: &ToolCall, sinks: &BTreeSet<SinkKind>) -> Optio
                 format!("argument \"{name}\" reaches host \"{host}\", not in egress_hosts"),
             ));
         }
-    }
-    deny_all(refusals)
+    })
 }
 
 fn taint(ctx: &DecideContext<'_>, tool: &str, sinks: &BTreeSet<SinkKind>) -> Option<Verdict> {
@@ -329,15 +331,7 @@ fn taint(ctx: &DecideContext<'_>, tool: &str, sinks: &BTreeSet<SinkKind>) -> Opt
     if blocking.is_empty() {
         return None;
     }
-    let kinds: Vec<String> = sinks
-        .iter()
-        .map(|k| {
-            serde_json::to_value(k)
-                .ok()
-                .and_then(|v| v.as_str().map(String::from))
-                .unwrap_or_default()
-        })
-        .collect();
+    let kinds: Vec<&str> = sinks.iter().map(|k| k.name()).collect();
     Some(Verdict::Deny(Refusal::new(
         RefusalCode::TrustViolation,
         format!(

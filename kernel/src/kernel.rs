@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use crate::admission::page_store::{MemoryPageStore, PageStore};
 use crate::admission::{self, Admission, ModelView, ScreenLimits, ScreenVerdict, Trust};
-use crate::audit::{AuditEntry, AuditRecord, EventKind, Journal};
+use crate::audit::{AuditRecord, EventKind, Journal};
 use crate::canonical::{canonical_json, sha256_hex};
 use crate::clock::{Clock, SystemClock};
 use crate::counters::{Count, Counters, CountersSnapshot};
@@ -263,7 +263,7 @@ impl Kernel {
     ) -> Decision {
         let args = canonical_json(&call.args);
         let entry = self.entry(trace, EventKind::Decision, &call.tool, &decision.verdict);
-        let entry = AuditEntry {
+        let entry = AuditRecord {
             args_sha256: Some(sha256_hex(args.as_bytes())),
             args_bytes: Some(args.len() as u64),
             ..entry
@@ -287,8 +287,8 @@ impl Kernel {
         decision
     }
 
-    fn entry(&self, trace: &str, event: EventKind, tool: &str, verdict: &Verdict) -> AuditEntry {
-        AuditEntry {
+    fn entry(&self, trace: &str, event: EventKind, tool: &str, verdict: &Verdict) -> AuditRecord {
+        AuditRecord {
             ts_ms: self.clock.now_ms(),
             trace: trace.to_string(),
             event,
@@ -301,10 +301,11 @@ impl Kernel {
             result_bytes: None,
             policy_epoch: self.policy_epoch(),
             world_epoch: self.world_epoch(),
+            ..AuditRecord::default()
         }
     }
 
-    pub(crate) fn record(&self, entry: AuditEntry) -> Result<(), crate::audit::AuditError> {
+    pub(crate) fn record(&self, entry: AuditRecord) -> Result<(), crate::audit::AuditError> {
         let record = self.journal.append(entry)?;
         for o in &self.observers {
             o.observe(&record);
@@ -389,7 +390,7 @@ impl Kernel {
             ModelView::Page { .. } => ("PAGE_OUT", None),
             ModelView::Quarantined { code, .. } => ("QUARANTINE", Some(code.name().to_string())),
         };
-        let entry = AuditEntry {
+        let entry = AuditRecord {
             outcome: outcome.to_string(),
             code,
             result_sha256: Some(sha256_hex(text.as_bytes())),
@@ -420,7 +421,7 @@ impl Kernel {
         if answer.trust == Trust::Untrusted {
             self.taint.taint(trace, &answer.tool);
         }
-        let entry = AuditEntry {
+        let entry = AuditRecord {
             outcome: "SERVED".to_string(),
             result_bytes: Some(answer.screening.bytes as u64),
             ..self.entry(trace, EventKind::VdsoHit, &answer.tool, &Verdict::Allow)

@@ -22,6 +22,17 @@ pub enum SinkKind {
     Exec,
 }
 
+impl SinkKind {
+    /// The name used in policies and refusals: `egress`, `destructive`, `exec`.
+    pub fn name(self) -> &'static str {
+        match self {
+            SinkKind::Egress => "egress",
+            SinkKind::Destructive => "destructive",
+            SinkKind::Exec => "exec",
+        }
+    }
+}
+
 /// What a tool declares about itself.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ToolDescriptor {

@@ -1,10 +1,10 @@
 //! The journal catches tampering: any field of any line changed, a line deleted, two
 //! lines swapped; and a cut-off tail is caught against a remembered head.
 
-use fak_kernel::audit::{AuditEntry, EventKind, Journal, VerifyError, verify};
+use fak_kernel::audit::{AuditRecord, EventKind, Journal, VerifyError, verify};
 
-fn entry(i: u64) -> AuditEntry {
-    AuditEntry {
+fn entry(i: u64) -> AuditRecord {
+    AuditRecord {
         ts_ms: 1000 + i,
         trace: format!("trace-{}", i % 2),
         event: if i.is_multiple_of(2) {
@@ -21,6 +21,7 @@ fn entry(i: u64) -> AuditEntry {
         result_bytes: Some(i),
         policy_epoch: 0,
         world_epoch: i / 2,
+        ..AuditRecord::default()
     }
 }
 
