@@ -307,3 +307,36 @@ fn kernel_is_shared_across_threads() {
     assert_eq!(c.served_locally + counts.lookup.load(Ordering::SeqCst), 200);
     assert!(verify(k.journal().memory_text().unwrap().as_bytes(), None).is_ok());
 }
+
+#[derive(Default)]
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl fak_kernel::Observer for Recorder {
+    fn observe(&self, record: &fak_kernel::audit::AuditRecord) {
+        let code = record.code.clone().unwrap_or_default();
+        self.0
+            .lock()
+            .unwrap()
+            .push(format!("{}:{}", record.outcome, code));
+    }
+}
+
+#[test]
+fn observers_see_every_journal_record_as_it_is_written() {
+    let recorder = Arc::new(Recorder::default());
+    let k = Kernel::builder(common::policy(POLICY, std::path::Path::new("/work")))
+        .observer(recorder.clone())
+        .build();
+    let reg = common::registry(POISON, Arc::new(Dispatches::default()));
+    k.syscall(&reg, "t", &RawCall::text("fetch_page", "{}"), None);
+    k.syscall(&reg, "t", &RawCall::text("send_email", "{}"), None);
+    assert_eq!(
+        *recorder.0.lock().unwrap(),
+        [
+            "ALLOW:",
+            "QUARANTINE:TRUST_VIOLATION",
+            "DENY:TRUST_VIOLATION"
+        ]
+    );
+    assert_eq!(k.journal().len(), 3);
+}
