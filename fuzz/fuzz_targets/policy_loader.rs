@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     {
         // A policy that loads must also decide without failing.
         let kernel = fak_kernel::Kernel::builder(policy).build();
-        let call = fak_kernel::ToolCall::new("read_file", serde_json::json!({"path": "a/../b", "k": [1, "x"]}));
+        let call = fak_kernel::ToolCall::new(
+            "read_file",
+            serde_json::json!({"path": "a/../b", "k": [1, "x"]}),
+        );
         let _ = kernel.decide("fuzz", &call, None, None);
     }
 });

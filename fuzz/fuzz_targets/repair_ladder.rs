@@ -28,7 +28,10 @@ fuzz_target!(|data: &[u8]| {
     .with_alias("amt", "amount");
     let raw = RawCall::text("convert", text.as_ref());
     if let Ok(r) = repair(&raw, Some(&schema)) {
-        assert!(r.call.args.is_object(), "repaired arguments must be an object");
+        assert!(
+            r.call.args.is_object(),
+            "repaired arguments must be an object"
+        );
     }
     let _ = repair(&raw, None);
 });

@@ -108,7 +108,7 @@ impl Kernel {
             Err(refusal) => {
                 let call = ToolCall::new(raw.tool.clone(), Value::Null);
                 let decision = self.settle_decision(trace, &call, Decision::refused(refusal));
-                return self.refused_outcome(raw.tool.clone(), Vec::new(), None, decision);
+                return refused(raw.tool.clone(), Vec::new(), None, &decision.verdict);
             }
         };
         if !repairs.is_empty() {
@@ -130,7 +130,8 @@ impl Kernel {
                 };
             }
             Verdict::Deny(_) => {
-                return self.refused_outcome(call.tool, repairs, Some(decision.clone()), decision);
+                let verdict = decision.verdict.clone();
+                return refused(call.tool, repairs, Some(decision), &verdict);
             }
         };
 
@@ -194,24 +195,23 @@ impl Kernel {
             },
         }
     }
+}
 
-    fn refused_outcome(
-        &self,
-        tool: String,
-        repairs: Vec<RepairStep>,
-        decision: Option<Decision>,
-        settled: Decision,
-    ) -> SyscallOutcome {
-        let refusal = settled
-            .verdict
-            .refusal()
-            .cloned()
-            .unwrap_or_else(|| Refusal::new(RefusalCode::Internal, "refusal without a code"));
-        SyscallOutcome {
-            tool,
-            repairs,
-            decision: decision.map(|_| settled),
-            reply: Reply::Refused { refusal },
-        }
+/// The outcome of a call refused by repair (no decision) or by decide.
+fn refused(
+    tool: String,
+    repairs: Vec<RepairStep>,
+    decision: Option<Decision>,
+    verdict: &Verdict,
+) -> SyscallOutcome {
+    let refusal = verdict
+        .refusal()
+        .cloned()
+        .unwrap_or_else(|| Refusal::new(RefusalCode::Internal, "refusal without a code"));
+    SyscallOutcome {
+        tool,
+        repairs,
+        decision,
+        reply: Reply::Refused { refusal },
     }
 }
