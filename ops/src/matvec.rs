@@ -30,6 +30,8 @@ const TOKEN_GROUP: usize = 4;
 
 /// How one weight element enters a lane accumulator next to an activation factor `x`.
 trait WeightElement: Copy + Send + Sync {
+    /// The weight +0.0, which pads the last partial chunk.
+    const ZERO: Self;
     /// The element widened (and, for f32, split) once per column, reused for every token.
     type Factor: Copy;
     fn factor(self) -> Self::Factor;
@@ -37,6 +39,7 @@ trait WeightElement: Copy + Send + Sync {
 }
 
 impl WeightElement for bf16 {
+    const ZERO: Self = bf16::ZERO;
     type Factor = f32;
     #[inline(always)]
     fn factor(self) -> f32 {
@@ -55,6 +58,7 @@ impl WeightElement for bf16 {
 struct PreparedBf16(u16);
 
 impl WeightElement for PreparedBf16 {
+    const ZERO: Self = PreparedBf16(0);
     type Factor = f32;
     #[inline(always)]
     fn factor(self) -> f32 {
@@ -67,6 +71,7 @@ impl WeightElement for PreparedBf16 {
 }
 
 impl WeightElement for f16 {
+    const ZERO: Self = f16::ZERO;
     type Factor = f32;
     #[inline(always)]
     fn factor(self) -> f32 {
@@ -81,6 +86,7 @@ impl WeightElement for f16 {
 }
 
 impl WeightElement for f32 {
+    const ZERO: Self = 0.0;
     type Factor = (f32, f32);
     #[inline(always)]
     fn factor(self) -> (f32, f32) {
@@ -92,9 +98,10 @@ impl WeightElement for f32 {
     }
 }
 
-/// The signature of a row-block kernel: the outputs of the rows of `block` against
-/// `tokens` activation rows (`block`, `cols`, `x`, `tokens`, `out[row * tokens + token]`).
-type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [f32]);
+/// The signature of a row-block kernel: the 32 lane accumulators of the rows of `block`
+/// against `tokens` activation rows (`block`, `cols`, `x`, `tokens`,
+/// `lanes[row * tokens + token]`).
+type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [[f32; LANES]]);
 
 /// Which row-block kernels a product runs: the fastest this CPU has, or one [`MulAdd`].
 trait Evaluation {
@@ -190,21 +197,38 @@ fn product<W: WeightElement>(
     out: &mut [f32],
 ) {
     let rows = w.len() / cols;
+    let block_task = |o: &mut [f32], block: &[W]| {
+        let mut lanes = vec![[0.0f32; LANES]; o.len()];
+        kernel(block, cols, x, tokens, &mut lanes);
+        fold_lanes(&lanes, o);
+    };
     if tokens == 1 {
         out.par_chunks_mut(ROW_BLOCK)
             .zip(w.par_chunks(ROW_BLOCK * cols))
-            .for_each(|(o, block)| kernel(block, cols, x, 1, o));
+            .for_each(|(o, block)| block_task(o, block));
         return;
     }
     let mut by_row = vec![0.0f32; rows * tokens];
     by_row
         .par_chunks_mut(ROW_BLOCK * tokens)
         .zip(w.par_chunks(ROW_BLOCK * cols))
-        .for_each(|(o, block)| kernel(block, cols, x, tokens, o));
+        .for_each(|(o, block)| block_task(o, block));
     for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
         for (t, &v) in row_out.iter().enumerate() {
             out[t * rows + r] = v;
         }
+    }
+}
+
+/// The tree and [`canonical`] for each set of lanes. Kept out of the SIMD kernels on
+/// purpose: with the tree inlined after the lane loop, LLVM (depending on the build's
+/// inlining) split the 32 loop accumulators into registers of the tree's 16/8/4/2/1
+/// widths and the loop ran up to 2.5x slower; ending the loop in a plain store of the 32
+/// lanes keeps them in whole vector registers.
+#[inline(never)]
+fn fold_lanes(lanes: &[[f32; LANES]], out: &mut [f32]) {
+    for (o, l) in out.iter_mut().zip(lanes) {
+        *o = canonical(fold_sum(*l));
     }
 }
 
@@ -219,9 +243,9 @@ fn row_block<A: MulAdd, W: WeightElement>(
     cols: usize,
     x: &[f32],
     tokens: usize,
-    out: &mut [f32],
+    lanes: &mut [[f32; LANES]],
 ) {
-    rows::<A, W>(block, cols, x, tokens, out);
+    rows::<A, W>(block, cols, x, tokens, lanes);
 }
 
 /// [`rows`] with FMA in the clones whose target has it and separate multiply and add in
@@ -236,16 +260,16 @@ fn row_block_native<W: WeightElement>(
     cols: usize,
     x: &[f32],
     tokens: usize,
-    out: &mut [f32],
+    lanes: &mut [[f32; LANES]],
 ) {
     if target_cfg_f!(target_feature = "fma") {
-        rows::<Fused, W>(block, cols, x, tokens, out);
+        rows::<Fused, W>(block, cols, x, tokens, lanes);
     } else {
-        rows::<Unfused, W>(block, cols, x, tokens, out);
+        rows::<Unfused, W>(block, cols, x, tokens, lanes);
     }
 }
 
-/// Computes `out[r * tokens + t]` for every row `r` of `block` and every token `t`, taking
+/// Fills `lanes[r * tokens + t]` for every row `r` of `block` and every token `t`, taking
 /// the tokens in groups that share one pass over the weight row.
 #[inline(always)]
 fn rows<A: MulAdd, W: WeightElement>(
@@ -253,50 +277,71 @@ fn rows<A: MulAdd, W: WeightElement>(
     cols: usize,
     x: &[f32],
     tokens: usize,
-    out: &mut [f32],
+    lanes: &mut [[f32; LANES]],
 ) {
-    for (row, row_out) in block.chunks_exact(cols).zip(out.chunks_exact_mut(tokens)) {
-        let mut groups = row_out.chunks_exact_mut(TOKEN_GROUP);
+    for (row, row_lanes) in block.chunks_exact(cols).zip(lanes.chunks_exact_mut(tokens)) {
+        let mut groups = row_lanes.chunks_exact_mut(TOKEN_GROUP);
         let mut t = 0;
         for group in &mut groups {
-            dot_tokens::<A, W, TOKEN_GROUP>(row, &x[t * cols..(t + TOKEN_GROUP) * cols], group);
+            lanes_of::<A, W, TOKEN_GROUP>(row, &x[t * cols..(t + TOKEN_GROUP) * cols], group);
             t += TOKEN_GROUP;
         }
         for one in groups.into_remainder().chunks_exact_mut(1) {
-            dot_tokens::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], one);
+            lanes_of::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], one);
             t += 1;
         }
     }
 }
 
-/// The canonical dot products of one weight row with the `T` activation rows packed in
-/// `x`: element `i` enters lane `i % 32` in increasing `i`, then the halving tree, then
-/// [`canonical`]. Plain loops over fixed arrays:
-/// iterator adaptors such as `array::from_fn` are not inlined into the SIMD clones, and
-/// LLVM keeps the 32 accumulators in whole vector registers only in this simple shape.
+/// The 32 lane accumulators of one weight row against the `T` activation rows packed in
+/// `x`: element `i` enters lane `i % 32` in increasing `i`.
+///
+/// The last partial chunk is padded with zero weights and zero activations and run as a
+/// full one: a lane that gets no element then adds `+0.0`, which leaves it unchanged (a
+/// lane is never `-0.0`), so the bits are those of the canonical order. Indexing the
+/// accumulators with a run-time lane number instead would force them into memory.
 #[inline(always)]
-fn dot_tokens<A: MulAdd, W: WeightElement, const T: usize>(row: &[W], x: &[f32], out: &mut [f32]) {
+fn lanes_of<A: MulAdd, W: WeightElement, const T: usize>(
+    row: &[W],
+    x: &[f32],
+    out: &mut [[f32; LANES]],
+) {
     let cols = row.len();
     let mut acc = [[0.0f32; LANES]; T];
     let mut chunks = row.chunks_exact(LANES);
     for (c, w) in (&mut chunks).enumerate() {
-        for (t, lanes) in acc.iter_mut().enumerate() {
-            let xt = &x[t * cols + c * LANES..][..LANES];
-            for j in 0..LANES {
-                // The factor is recomputed per token in the source and shared by the
-                // compiler; staging it in an array made LLVM split the accumulators.
-                lanes[j] = W::accumulate::<A>(w[j].factor(), xt[j], lanes[j]);
-            }
-        }
+        accumulate_chunk::<A, W, T>(&mut acc, w, &x[c * LANES..], cols);
     }
-    let full = cols - chunks.remainder().len();
-    for (j, &w) in chunks.remainder().iter().enumerate() {
-        let factor = w.factor();
-        for (t, lanes) in acc.iter_mut().enumerate() {
-            lanes[j] = W::accumulate::<A>(factor, x[t * cols + full + j], lanes[j]);
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let full = cols - rest.len();
+        let mut w_pad = [W::ZERO; LANES];
+        w_pad[..rest.len()].copy_from_slice(rest);
+        let mut x_pad = [[0.0f32; LANES]; T];
+        for (t, xp) in x_pad.iter_mut().enumerate() {
+            xp[..rest.len()].copy_from_slice(&x[t * cols + full..][..rest.len()]);
         }
+        accumulate_chunk::<A, W, T>(&mut acc, &w_pad, x_pad.as_flattened(), LANES);
     }
-    for (o, lanes) in out.iter_mut().zip(acc) {
-        *o = canonical(fold_sum(lanes));
+    out.copy_from_slice(&acc);
+}
+
+/// Adds one chunk of 32 weights to the lanes of `T` tokens; token `t`'s 32 activations start
+/// at `x[t * stride]`. Plain loops over fixed arrays: iterator adaptors such as
+/// `array::from_fn`, or staging the widened weights in an array, made LLVM split the
+/// accumulators across odd-sized registers (measured: up to 5x slower).
+#[inline(always)]
+fn accumulate_chunk<A: MulAdd, W: WeightElement, const T: usize>(
+    acc: &mut [[f32; LANES]; T],
+    w: &[W],
+    x: &[f32],
+    stride: usize,
+) {
+    let w = &w[..LANES];
+    for (t, lanes) in acc.iter_mut().enumerate() {
+        let xt = &x[t * stride..][..LANES];
+        for j in 0..LANES {
+            lanes[j] = W::accumulate::<A>(w[j].factor(), xt[j], lanes[j]);
+        }
     }
 }

@@ -9,7 +9,9 @@ use fak_ops::{
     attention, bf16_factor, embed_gather, inv_freq_from_base, matmul, rms_norm, rope_apply,
     softmax, swiglu,
 };
+use fak_ops::{MulAdd, Unfused, canonical, domain_bf16, lane_sum, split, widen_bf16, widen_f16};
 use half::bf16;
+use proptest::prelude::*;
 
 /// Largest |got - want| relative to the largest |want| (a scale-aware error for vectors).
 fn rel_error(got: &[f32], want: &[f64]) -> f64 {
@@ -205,4 +207,50 @@ fn softmax_swiglu_add_and_embed_match_their_definitions() {
         .flat_map(|&t| table[t * 8..(t + 1) * 8].iter().map(|v| v.to_f32()))
         .collect();
     assert_eq!(rows, want);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The kernels (SIMD, padded last chunk, token groups) compute exactly the order that
+    /// DETERMINISM.md §1 and §6 spell out, written here naively with `lane_sum`.
+    #[test]
+    fn matmul_follows_the_documented_lane_order_bit_for_bit(
+        seed in any::<u64>(), rows in 1usize..9, cols in 1usize..200, tokens in 1usize..7,
+    ) {
+        let mut g = Gen::new(seed);
+        let w = g.vec(rows * cols, 0.5);
+        let x = g.vec(tokens * cols, 3.0);
+        let (wb, wh) = (to_bf16(&w), to_f16(&w));
+        let xf: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
+        let spec = |t: usize, r: usize, kind: usize| -> u32 {
+            let at = |i: usize| (r * cols + i, xf[t * cols + i]);
+            let sum = lane_sum(cols, |i, acc| {
+                let (k, xv) = at(i);
+                match kind {
+                    0 => Unfused::mul_add(widen_bf16(domain_bf16(wb[k].to_bits())), xv, acc),
+                    1 => Unfused::mul_add(widen_f16(wh[k].to_bits()), xv, acc),
+                    _ => {
+                        let (head, tail) = split(w[k]);
+                        Unfused::mul_add(tail, xv, Unfused::mul_add(head, xv, acc))
+                    }
+                }
+            });
+            canonical(sum).to_bits()
+        };
+        let views = [
+            WeightView::bf16(&wb, rows, cols).unwrap(),
+            WeightView::f16(&wh, rows, cols).unwrap(),
+            WeightView::f32(&w, rows, cols).unwrap(),
+        ];
+        for (kind, view) in views.into_iter().enumerate() {
+            let mut out = vec![0.0; tokens * rows];
+            matmul(view, &x, &mut out).unwrap();
+            for t in 0..tokens {
+                for r in 0..rows {
+                    prop_assert_eq!(out[t * rows + r].to_bits(), spec(t, r, kind), "kind {} t {} r {}", kind, t, r);
+                }
+            }
+        }
+    }
 }
