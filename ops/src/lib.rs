@@ -19,6 +19,9 @@
 //! Accuracy of the math against f64 (measured by `tests/math_accuracy.rs`): exp <= 2 ulp,
 //! recip <= 1 ulp, rsqrt <= 1 ulp, sigmoid and SiLU <= 4 ulp where the result is normal.
 //!
+//! Weights a model owns can be held as [`PreparedWeights`]: the factor domain is applied
+//! once at load, and matvec/matmul over them skip the per-element clamp (same bits).
+//!
 //! Every op returns `Result<_, OpsError>` and checks shapes before reading a slice. Ops
 //! generic over [`MulAdd`] have a `_with` form; the plain form uses [`Unfused`].
 
