@@ -24,4 +24,10 @@ pub enum BackendError {
         why: String,
         available: String,
     },
+    /// An op refused its input (shape, range, value); the ops error names which.
+    #[error(transparent)]
+    Op(#[from] fak_ops::OpsError),
+    /// Shapes handed to the backend do not fit together.
+    #[error("{0}")]
+    Shape(String),
 }

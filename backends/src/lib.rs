@@ -18,10 +18,16 @@
 //! Choosing a backend at run time goes through [`probe`]: asking for one that this build
 //! lacks, or that this machine has no device for, is an error that lists what is there.
 
+mod backend;
+mod cpu;
 mod error;
+mod host;
 mod kind;
 mod probe;
 
+pub use backend::{Backend, KV_BLOCK_TOKENS, KvLayout, KvRows};
+pub use cpu::{CpuBackend, CpuKv, CpuTensor};
 pub use error::BackendError;
+pub use host::{HostBytes, HostMatrix, WeightDtype};
 pub use kind::BackendKind;
 pub use probe::{DeviceInfo, DeviceLimits, probe, probe_all};

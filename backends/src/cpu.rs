@@ -1,0 +1,304 @@
+//! The CPU backend: the `fak-ops` reference itself, behind the [`Backend`] interface.
+//!
+//! Weights are computed from the host bytes they arrive in (a memory map stays a memory map);
+//! activations are plain vectors.
+
+use std::ops::Range;
+
+use fak_ops::{AttentionConfig, KvView, RmsNormParams, RopeLayout, RopeTable};
+use half::bf16;
+
+use crate::backend::{Backend, KV_BLOCK_TOKENS, KvLayout, KvRows};
+use crate::{BackendError, BackendKind, DeviceInfo, HostMatrix, probe};
+
+/// Runs every op with the CPU reference in `fak-ops`.
+#[derive(Debug)]
+pub struct CpuBackend {
+    device: DeviceInfo,
+}
+
+impl CpuBackend {
+    pub fn new() -> Self {
+        let device = probe(BackendKind::Cpu)
+            .ok()
+            .and_then(|mut d| d.pop())
+            .expect("the CPU backend is always compiled in and always has its one device");
+        Self { device }
+    }
+}
+
+impl Default for CpuBackend {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// f32 activations in host memory.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CpuTensor(pub Vec<f32>);
+
+/// One layer's KV pool in host memory.
+#[derive(Debug, Clone)]
+pub struct CpuKv {
+    layout: KvLayout,
+    k: Vec<bf16>,
+    v: Vec<bf16>,
+}
+
+impl CpuKv {
+    /// The rows of `slot`'s range, checked against the pool.
+    fn row(&self, slot: u32) -> Result<Range<usize>, BackendError> {
+        let slot = slot as usize;
+        if slot >= self.layout.slots() {
+            return Err(BackendError::Shape(format!(
+                "KV slot {slot} is outside a pool of {} slots",
+                self.layout.slots()
+            )));
+        }
+        let n = self.layout.row_len();
+        Ok(slot * n..(slot + 1) * n)
+    }
+
+    /// Copies the rows of positions `0..=last` (through `block_table`) into contiguous
+    /// K and V, the layout [`fak_ops::attention`] reads.
+    fn gather(
+        &self,
+        block_table: &[u32],
+        last: usize,
+    ) -> Result<(Vec<bf16>, Vec<bf16>), BackendError> {
+        let n = self.layout.row_len();
+        let mut k = Vec::with_capacity((last + 1) * n);
+        let mut v = Vec::with_capacity((last + 1) * n);
+        for p in 0..=last {
+            let block = *block_table.get(p / KV_BLOCK_TOKENS).ok_or_else(|| {
+                BackendError::Shape(format!(
+                    "position {p} needs block {} but the block table has {}",
+                    p / KV_BLOCK_TOKENS,
+                    block_table.len()
+                ))
+            })?;
+            let slot = u32::try_from(block as usize * KV_BLOCK_TOKENS + p % KV_BLOCK_TOKENS)
+                .map_err(|_| {
+                    BackendError::Shape(format!("block {block} overflows a slot index"))
+                })?;
+            let r = self.row(slot)?;
+            k.extend_from_slice(&self.k[r.clone()]);
+            v.extend_from_slice(&self.v[r]);
+        }
+        Ok((k, v))
+    }
+}
+
+impl Backend for CpuBackend {
+    type Tensor = CpuTensor;
+    type Matrix = HostMatrix;
+    type Rope = RopeTable;
+    type Kv = CpuKv;
+
+    fn device(&self) -> &DeviceInfo {
+        &self.device
+    }
+
+    fn zeros(&self, len: usize) -> Result<CpuTensor, BackendError> {
+        Ok(CpuTensor(vec![0.0; len]))
+    }
+
+    fn upload(&self, data: &[f32]) -> Result<CpuTensor, BackendError> {
+        Ok(CpuTensor(data.to_vec()))
+    }
+
+    fn download(&self, t: &CpuTensor) -> Result<Vec<f32>, BackendError> {
+        Ok(t.0.clone())
+    }
+
+    fn slice(&self, src: &CpuTensor, range: Range<usize>) -> Result<CpuTensor, BackendError> {
+        src.0
+            .get(range.clone())
+            .map(|s| CpuTensor(s.to_vec()))
+            .ok_or_else(|| {
+                BackendError::Shape(format!(
+                    "slice {range:?} of a tensor of {} values",
+                    src.0.len()
+                ))
+            })
+    }
+
+    fn matrix(&self, w: &HostMatrix) -> Result<HostMatrix, BackendError> {
+        Ok(w.clone())
+    }
+
+    fn rope_table(&self, table: &RopeTable) -> Result<RopeTable, BackendError> {
+        Ok(table.clone())
+    }
+
+    fn kv_alloc(&self, layout: KvLayout) -> Result<CpuKv, BackendError> {
+        let len = layout
+            .slots()
+            .checked_mul(layout.row_len())
+            .ok_or_else(|| BackendError::Shape(format!("KV pool {layout:?} overflows")))?;
+        Ok(CpuKv {
+            layout,
+            k: vec![bf16::ZERO; len],
+            v: vec![bf16::ZERO; len],
+        })
+    }
+
+    fn embed(
+        &self,
+        table: &HostMatrix,
+        tokens: &[u32],
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::embed_gather(table.view()?, tokens, &mut out.0)?)
+    }
+
+    fn rms_norm(
+        &self,
+        x: &CpuTensor,
+        weight: &CpuTensor,
+        params: RmsNormParams,
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::rms_norm(&x.0, &weight.0, params, &mut out.0)?)
+    }
+
+    fn matmul(
+        &self,
+        w: &HostMatrix,
+        x: &CpuTensor,
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::matmul(w.view()?, &x.0, &mut out.0)?)
+    }
+
+    fn add(&self, x: &mut CpuTensor, y: &CpuTensor) -> Result<(), BackendError> {
+        Ok(fak_ops::add(&mut x.0, &y.0)?)
+    }
+
+    fn add_bias(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<(), BackendError> {
+        if bias.0.is_empty() || !x.0.len().is_multiple_of(bias.0.len()) {
+            return Err(BackendError::Shape(format!(
+                "add_bias: {} values are not whole rows of the bias length {}",
+                x.0.len(),
+                bias.0.len()
+            )));
+        }
+        for row in x.0.chunks_exact_mut(bias.0.len()) {
+            fak_ops::add(row, &bias.0)?;
+        }
+        Ok(())
+    }
+
+    fn rope(
+        &self,
+        table: &RopeTable,
+        layout: RopeLayout,
+        positions: &[u32],
+        x: &mut CpuTensor,
+        n_heads: usize,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::rope_apply(
+            table, layout, positions, &mut x.0, n_heads,
+        )?)
+    }
+
+    fn swiglu(
+        &self,
+        gate: &CpuTensor,
+        up: &CpuTensor,
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::swiglu(&gate.0, &up.0, &mut out.0)?)
+    }
+
+    fn kv_store(
+        &self,
+        kv: &mut CpuKv,
+        slots: &[u32],
+        k: &CpuTensor,
+        v: &CpuTensor,
+    ) -> Result<(), BackendError> {
+        let n = kv.layout.row_len();
+        let expected = slots.len() * n;
+        if k.0.len() != expected || v.0.len() != expected {
+            return Err(BackendError::Shape(format!(
+                "kv_store: {} slots of {n} values need K and V of {expected}, got {} and {}",
+                slots.len(),
+                k.0.len(),
+                v.0.len()
+            )));
+        }
+        for (t, &slot) in slots.iter().enumerate() {
+            let r = kv.row(slot)?;
+            fak_ops::to_bf16(&k.0[t * n..(t + 1) * n], &mut kv.k[r.clone()])?;
+            fak_ops::to_bf16(&v.0[t * n..(t + 1) * n], &mut kv.v[r])?;
+        }
+        Ok(())
+    }
+
+    fn attention(
+        &self,
+        config: &AttentionConfig,
+        q: &CpuTensor,
+        positions: &[u32],
+        kv: &CpuKv,
+        block_table: &[u32],
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        if config.n_kv_heads != kv.layout.n_kv_heads || config.head_dim != kv.layout.head_dim {
+            return Err(BackendError::Shape(format!(
+                "attention config {config:?} does not match the KV pool {:?}",
+                kv.layout
+            )));
+        }
+        let last = positions.iter().copied().max().unwrap_or(0) as usize;
+        let (k, v) = kv.gather(block_table, last)?;
+        Ok(fak_ops::attention(
+            config,
+            &q.0,
+            positions,
+            KvView { k: &k, v: &v },
+            &mut out.0,
+        )?)
+    }
+
+    fn kv_copy(&self, kv: &mut CpuKv, moves: &[(u32, u32)]) -> Result<(), BackendError> {
+        for &(from, to) in moves {
+            let src = kv.row(from)?;
+            let dst = kv.row(to)?.start;
+            kv.k.copy_within(src.clone(), dst);
+            kv.v.copy_within(src, dst);
+        }
+        Ok(())
+    }
+
+    fn kv_read(&self, kv: &CpuKv, slots: &[u32]) -> Result<KvRows, BackendError> {
+        let mut rows = KvRows::default();
+        for &slot in slots {
+            let r = kv.row(slot)?;
+            rows.k.extend(kv.k[r.clone()].iter().map(|b| b.to_bits()));
+            rows.v.extend(kv.v[r].iter().map(|b| b.to_bits()));
+        }
+        Ok(rows)
+    }
+
+    fn kv_write(&self, kv: &mut CpuKv, slots: &[u32], rows: &KvRows) -> Result<(), BackendError> {
+        let n = kv.layout.row_len();
+        if rows.k.len() != slots.len() * n || rows.v.len() != slots.len() * n {
+            return Err(BackendError::Shape(format!(
+                "kv_write: {} slots of {n} values, got K and V of {} and {}",
+                slots.len(),
+                rows.k.len(),
+                rows.v.len()
+            )));
+        }
+        for (t, &slot) in slots.iter().enumerate() {
+            let r = kv.row(slot)?;
+            for (i, dst) in r.clone().enumerate() {
+                kv.k[dst] = bf16::from_bits(rows.k[t * n + i]);
+                kv.v[dst] = bf16::from_bits(rows.v[t * n + i]);
+            }
+        }
+        Ok(())
+    }
+}

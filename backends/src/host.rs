@@ -1,0 +1,224 @@
+//! Weights as the host holds them before a backend takes them: shared bytes (usually a
+//! memory map) with a dtype and a shape.
+//!
+//! The CPU backend computes straight from these bytes, so a memory-mapped checkpoint is never
+//! copied into RAM; GPU backends upload them once.
+
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use fak_ops::{OpsError, WeightData, WeightView};
+use half::{bf16, f16};
+
+use crate::BackendError;
+
+/// The element types a weight matrix can be stored in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightDtype {
+    Bf16,
+    F16,
+    F32,
+}
+
+impl WeightDtype {
+    /// Bytes per element.
+    pub fn size(self) -> usize {
+        match self {
+            Self::Bf16 | Self::F16 => 2,
+            Self::F32 => 4,
+        }
+    }
+}
+
+/// A byte range of a shared, immutable owner (a memory map, a vector).
+#[derive(Clone)]
+pub struct HostBytes {
+    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    range: Range<usize>,
+}
+
+impl fmt::Debug for HostBytes {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostBytes")
+            .field("range", &self.range)
+            .finish_non_exhaustive()
+    }
+}
+
+impl HostBytes {
+    /// `range` of `owner`; an error when the range is not inside it.
+    pub fn new(
+        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+        range: Range<usize>,
+    ) -> Result<Self, BackendError> {
+        let len = (*owner).as_ref().len();
+        if range.start > range.end || range.end > len {
+            return Err(BackendError::Shape(format!(
+                "byte range {range:?} is outside a buffer of {len} bytes"
+            )));
+        }
+        Ok(Self { owner, range })
+    }
+
+    /// All of `bytes`, owned.
+    pub fn from_vec(bytes: Vec<u8>) -> Self {
+        let len = bytes.len();
+        Self {
+            owner: Arc::new(bytes),
+            range: 0..len,
+        }
+    }
+
+    /// The bytes.
+    pub fn as_slice(&self) -> &[u8] {
+        &(*self.owner).as_ref()[self.range.clone()]
+    }
+
+    /// These bytes, copied into a fresh allocation when they are not aligned to `align`
+    /// (safetensors does not promise alignment of tensor data).
+    fn aligned_to(self, align: usize) -> Self {
+        if (self.as_slice().as_ptr() as usize).is_multiple_of(align) {
+            return self;
+        }
+        // A Vec<u64> is 8-aligned, enough for every dtype here.
+        let bytes = self.as_slice();
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        let len = bytes.len();
+        Self {
+            owner: Arc::new(AlignedBytes(words)),
+            range: 0..len,
+        }
+    }
+}
+
+struct AlignedBytes(Vec<u64>);
+
+impl AsRef<[u8]> for AlignedBytes {
+    fn as_ref(&self) -> &[u8] {
+        bytemuck::cast_slice(&self.0)
+    }
+}
+
+/// A row-major `rows x cols` weight matrix on the host.
+#[derive(Debug, Clone)]
+pub struct HostMatrix {
+    bytes: HostBytes,
+    dtype: WeightDtype,
+    rows: usize,
+    cols: usize,
+}
+
+impl HostMatrix {
+    /// Checks that `bytes` holds exactly `rows * cols` elements of `dtype`.
+    pub fn new(
+        bytes: HostBytes,
+        dtype: WeightDtype,
+        rows: usize,
+        cols: usize,
+    ) -> Result<Self, BackendError> {
+        let expected = rows
+            .checked_mul(cols)
+            .and_then(|n| n.checked_mul(dtype.size()))
+            .ok_or_else(|| BackendError::Shape(format!("{rows} x {cols} overflows")))?;
+        if rows == 0 || cols == 0 || bytes.as_slice().len() != expected {
+            return Err(BackendError::Shape(format!(
+                "a {rows} x {cols} {dtype:?} matrix needs {expected} bytes, got {}",
+                bytes.as_slice().len()
+            )));
+        }
+        Ok(Self {
+            bytes: bytes.aligned_to(dtype.size()),
+            dtype,
+            rows,
+            cols,
+        })
+    }
+
+    /// An f32 matrix from values (tests, small tensors built on the host).
+    pub fn from_f32(values: &[f32], rows: usize, cols: usize) -> Result<Self, BackendError> {
+        Self::new(
+            HostBytes::from_vec(bytemuck::cast_slice(values).to_vec()),
+            WeightDtype::F32,
+            rows,
+            cols,
+        )
+    }
+
+    pub fn dtype(&self) -> WeightDtype {
+        self.dtype
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    /// The raw little-endian bytes.
+    pub fn bytes(&self) -> &[u8] {
+        self.bytes.as_slice()
+    }
+
+    /// The matrix as the ops library reads it.
+    pub fn view(&self) -> Result<WeightView<'_>, OpsError> {
+        let bytes = self.bytes.as_slice();
+        // Construction aligned the bytes to the element size, so these casts cannot fail.
+        let data = match self.dtype {
+            WeightDtype::Bf16 => WeightData::Bf16(bytemuck::cast_slice::<u8, bf16>(bytes)),
+            WeightDtype::F16 => WeightData::F16(bytemuck::cast_slice::<u8, f16>(bytes)),
+            WeightDtype::F32 => WeightData::F32(bytemuck::cast_slice::<u8, f32>(bytes)),
+        };
+        WeightView::new(data, self.rows, self.cols)
+    }
+
+    /// Every element widened to f32 (norm weights and biases are used as f32 vectors).
+    pub fn to_f32(&self) -> Vec<f32> {
+        let bytes = self.bytes.as_slice();
+        match self.dtype {
+            WeightDtype::Bf16 => bytemuck::cast_slice::<u8, bf16>(bytes)
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
+            WeightDtype::F16 => bytemuck::cast_slice::<u8, f16>(bytes)
+                .iter()
+                .map(|v| v.to_f32())
+                .collect(),
+            WeightDtype::F32 => bytemuck::cast_slice::<u8, f32>(bytes).to_vec(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn misaligned_bytes_are_copied_to_an_aligned_buffer() {
+        let mut raw = vec![0u8; 9];
+        raw[1..9].copy_from_slice(bytemuck::cast_slice(&[1.0f32, 2.0]));
+        let bytes = HostBytes::new(Arc::new(raw), 1..9).unwrap();
+        let m = HostMatrix::new(bytes, WeightDtype::F32, 1, 2).unwrap();
+        assert_eq!(m.to_f32(), vec![1.0, 2.0]);
+        assert!(m.view().is_ok());
+    }
+
+    #[test]
+    fn wrong_byte_count_names_the_shape() {
+        let err = HostMatrix::new(HostBytes::from_vec(vec![0; 6]), WeightDtype::Bf16, 2, 2)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("2 x 2 Bf16 matrix needs 8 bytes, got 6"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn range_outside_the_owner_is_refused() {
+        assert!(HostBytes::new(Arc::new(vec![0u8; 4]), 2..6).is_err());
+    }
+}
