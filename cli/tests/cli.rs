@@ -29,6 +29,21 @@ fn fak_stdin(args: &[&str], input: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// `fak preflight --policy policy.json --tool TOOL --args ARGS EXTRA...` in `dir`.
+fn preflight(dir: &Path, tool: &str, args: &str, extra: &[&str]) -> Output {
+    let mut argv = vec![
+        "preflight",
+        "--policy",
+        "policy.json",
+        "--tool",
+        tool,
+        "--args",
+        args,
+    ];
+    argv.extend_from_slice(extra);
+    fak(&argv, dir)
+}
+
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
@@ -49,18 +64,7 @@ const POLICY: &str = r#"{"version": "fak-policy/v1", "allow": ["read", "pay"],
 #[test]
 fn preflight_allow_prints_one_line_and_exits_zero() {
     let dir = workdir_with_policy(POLICY);
-    let o = fak(
-        &[
-            "preflight",
-            "--policy",
-            "policy.json",
-            "--tool",
-            "read",
-            "--args",
-            r#"{"path": "docs/a.md"}"#,
-        ],
-        dir.path(),
-    );
+    let o = preflight(dir.path(), "read", r#"{"path": "docs/a.md"}"#, &[]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     assert_eq!(stdout(&o), "ALLOW read\n");
 }
@@ -68,18 +72,7 @@ fn preflight_allow_prints_one_line_and_exits_zero() {
 #[test]
 fn preflight_refusal_names_code_and_item_and_exits_three() {
     let dir = workdir_with_policy(POLICY);
-    let o = fak(
-        &[
-            "preflight",
-            "--policy",
-            "policy.json",
-            "--tool",
-            "read",
-            "--args",
-            r#"{"path": "/etc/passwd"}"#,
-        ],
-        dir.path(),
-    );
+    let o = preflight(dir.path(), "read", r#"{"path": "/etc/passwd"}"#, &[]);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(
         stdout(&o),
@@ -96,19 +89,7 @@ fn preflight_refusal_names_code_and_item_and_exits_three() {
 #[test]
 fn preflight_json_is_a_decision_object() {
     let dir = workdir_with_policy(POLICY);
-    let o = fak(
-        &[
-            "preflight",
-            "--policy",
-            "policy.json",
-            "--tool",
-            "read",
-            "--args",
-            "{path: 'docs/x',}",
-            "--json",
-        ],
-        dir.path(),
-    );
+    let o = preflight(dir.path(), "read", "{path: 'docs/x',}", &["--json"]);
     assert_eq!(o.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
     assert_eq!(v["verdict"]["verdict"], "ALLOW");
@@ -120,19 +101,7 @@ fn preflight_json_is_a_decision_object() {
 #[test]
 fn preflight_explain_shows_every_rung_and_the_winner() {
     let dir = workdir_with_policy(POLICY);
-    let o = fak(
-        &[
-            "preflight",
-            "--policy",
-            "policy.json",
-            "--tool",
-            "read",
-            "--args",
-            r#"{"path": "x"}"#,
-            "--explain",
-        ],
-        dir.path(),
-    );
+    let o = preflight(dir.path(), "read", r#"{"path": "x"}"#, &["--explain"]);
     let out = stdout(&o);
     for rung in [
         "tool_name",
@@ -152,18 +121,7 @@ fn preflight_explain_shows_every_rung_and_the_winner() {
 #[test]
 fn preflight_hold_exits_four_and_taint_flag_refuses_sinks() {
     let dir = workdir_with_policy(POLICY);
-    let o = fak(
-        &[
-            "preflight",
-            "--policy",
-            "policy.json",
-            "--tool",
-            "pay",
-            "--args",
-            r#"{"amount": 3}"#,
-        ],
-        dir.path(),
-    );
+    let o = preflight(dir.path(), "pay", r#"{"amount": 3}"#, &[]);
     assert_eq!(o.status.code(), Some(4));
     assert!(
         stdout(&o).starts_with("HOLD pay: needs confirmation"),

@@ -15,7 +15,11 @@ fn code(v: &Verdict) -> Option<RefusalCode> {
 }
 
 fn decide(k: &Kernel, tool: &str, args: serde_json::Value) -> Verdict {
-    k.decide("t1", &ToolCall::new(tool, args), None, None)
+    decide_in(k, "t1", tool, args)
+}
+
+fn decide_in(k: &Kernel, trace: &str, tool: &str, args: serde_json::Value) -> Verdict {
+    k.decide(trace, &ToolCall::new(tool, args), None, None)
         .verdict
 }
 
@@ -252,13 +256,7 @@ fn tainted_trace_cannot_reach_a_sink_unless_the_pair_is_authorized() {
                      "authorized": [{"source": "fetch", "sink": "notify"}]}}"#,
     );
     assert_eq!(
-        k.decide(
-            "clean",
-            &ToolCall::new("delete_account", json!({})),
-            None,
-            None
-        )
-        .verdict,
+        decide_in(&k, "clean", "delete_account", json!({})),
         Verdict::Allow
     );
     k.admit("dirty", "fetch", None, "harmless looking page");
@@ -283,13 +281,7 @@ fn tainted_trace_cannot_reach_a_sink_unless_the_pair_is_authorized() {
         Verdict::Allow
     );
     assert_eq!(
-        k.decide(
-            "clean",
-            &ToolCall::new("delete_account", json!({})),
-            None,
-            None
-        )
-        .verdict,
+        decide_in(&k, "clean", "delete_account", json!({})),
         Verdict::Allow
     );
 }
