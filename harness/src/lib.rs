@@ -5,7 +5,11 @@
 //! The binary (`harness`) is a thin front end: each subcommand parses its arguments in
 //! [`cli`] and calls one module here.
 
+pub mod authority;
+pub mod capabilities;
+pub mod claims;
 pub mod cli;
+pub mod figures;
 pub mod ledger;
 pub mod number;
 pub mod webbench;

@@ -23,7 +23,9 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ledger(cmd) => commands::ledger::run(&cli.root, cmd),
         Command::Webbench(cmd) => commands::webbench::run(cmd),
-        Command::Figures(_) | Command::Authority(_) | Command::Claims(_) => unreachable!(),
+        Command::Figures(args) => commands::figures::run(&cli.root, args),
+        Command::Authority(args) => commands::authority::run(&cli.root, args),
+        Command::Claims(_) => commands::claims::run(&cli.root),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

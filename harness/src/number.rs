@@ -44,6 +44,35 @@ pub fn ratio(value: f64) -> String {
     format!("{value:.4}")
 }
 
+/// Axis-label form: `1.4G`, `250k`, `12`: short enough for a tick, exact to three
+/// significant digits.
+pub fn compact(value: f64) -> String {
+    const SCALES: [(f64, &str); 5] = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")];
+    let magnitude = value.abs();
+    for (scale, suffix) in SCALES {
+        if magnitude >= scale {
+            return format!("{}{suffix}", three_significant(value / scale));
+        }
+    }
+    three_significant(value)
+}
+
+fn three_significant(value: f64) -> String {
+    let text = if value.abs() >= 100.0 {
+        format!("{value:.0}")
+    } else if value.abs() >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.2}")
+    };
+    // "2.50" -> "2.5", "3.00" -> "3"
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -55,6 +84,15 @@ mod tests {
         assert_eq!(grouped(999.0), "999");
         assert_eq!(grouped(1000.0), "1,000");
         assert_eq!(grouped(0.25), "0.25");
+    }
+
+    #[test]
+    fn compact_scales_to_three_significant_digits() {
+        assert_eq!(compact(1_367_442_336.0), "1.37G");
+        assert_eq!(compact(250_000.0), "250k");
+        assert_eq!(compact(12.0), "12");
+        assert_eq!(compact(0.5), "0.5");
+        assert_eq!(compact(3_000.0), "3k");
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod authority;
 pub mod claims;
+
 pub mod figures;
 pub mod ledger;
 pub mod webbench;

@@ -71,10 +71,11 @@ impl Ledger {
     }
 
     /// Entries of one study (their `study` param), in ledger order.
-    pub fn study<'a>(&'a self, study: &'a str) -> impl Iterator<Item = &'a Entry> + 'a {
+    pub fn study(&self, study: &str) -> Vec<&Entry> {
         self.entries
             .iter()
-            .filter(move |e| e.study() == Some(study))
+            .filter(|e| e.study() == Some(study))
+            .collect()
     }
 
     /// Writes `incoming` (read from the measurement file `source`) into the ledger,

@@ -58,7 +58,7 @@ pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
                 let mut e = entry(
                     format!("turntax.{geometry}.{what}.{}.w{workers}", policy.key()),
                     format!(
-                        "{title}, {}, {workers} workers ({geometry})",
+                        "{title}, {}, fleet of {workers} ({geometry})",
                         policy.label()
                     ),
                     values.get(policy),
@@ -71,7 +71,7 @@ pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
                 );
                 if policy != Policy::Naive {
                     e.baseline = Some(Baseline {
-                        what: format!("naive re-prefill, {workers} workers"),
+                        what: format!("naive re-prefill, fleet of {workers}"),
                         value: values.get(Policy::Naive),
                         entry: Some(naive_id.clone()),
                     });
@@ -103,7 +103,7 @@ pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
         if let Some(tokens) = row.decode_tokens {
             out.push(entry(
                 format!("turntax.{geometry}.decode.w{w}"),
-                format!("Decoded tokens, every policy, {w} workers ({geometry})"),
+                format!("Decoded tokens, every policy, fleet of {w} ({geometry})"),
                 tokens as f64,
                 "tokens",
                 fleet_params("decode"),
@@ -112,7 +112,7 @@ pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
         if let Some(flops) = row.decode_attention_flops {
             out.push(entry(
                 format!("turntax.{geometry}.decode_attention.w{w}"),
-                format!("Decode attention FLOPs, every policy, {w} workers ({geometry})"),
+                format!("Decode attention FLOPs, every policy, fleet of {w} ({geometry})"),
                 flops,
                 "FLOPs",
                 fleet_params("decode_attention"),
@@ -131,7 +131,7 @@ pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
         let mut e = entry(
             format!("turntax.{geometry}.context.{}", policy.key()),
             format!(
-                "Cumulative prefilled tokens by {}, {}, {}, {} workers ({geometry})",
+                "Cumulative prefilled tokens by {}, {}, {}, fleet of {} ({geometry})",
                 curve.x_label,
                 policy.label(),
                 curve.shape,

@@ -1,0 +1,185 @@
+//! figures/: every figure drawn from data/ledger.json (and data/capabilities.json), as SVG
+//! and PNG, with the embedded font, so regenerating gives the same bytes and `--check`
+//! can catch a committed figure that no longer matches its data.
+
+mod bars;
+mod catalog;
+mod font;
+mod line_chart;
+mod matrix;
+mod style;
+mod table;
+
+use std::path::{Path, PathBuf};
+
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+use crate::capabilities::Capabilities;
+use crate::ledger::Ledger;
+
+pub use catalog::{CATALOG, Drawing, Spec};
+
+/// The figures directory inside the repository.
+pub const FIGURES_DIR: &str = "figures";
+
+/// Pixel size of every figure.
+pub const SIZE: (u32, u32) = (960, 560);
+
+#[derive(Debug, thiserror::Error)]
+pub enum FigureError {
+    #[error("cannot draw: {0}")]
+    Draw(String),
+    #[error("cannot draw from the ledger: {0}")]
+    Data(String),
+    #[error("cannot encode PNG: {0}")]
+    Png(String),
+    #[error("{file}: {source}")]
+    Io {
+        file: String,
+        source: std::io::Error,
+    },
+}
+
+impl FigureError {
+    fn draw<E: std::fmt::Display>(e: E) -> Self {
+        FigureError::Draw(e.to_string())
+    }
+}
+
+/// One figure's files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub name: &'static str,
+    pub svg: String,
+    pub png: Vec<u8>,
+}
+
+/// What `figures` produced: the drawn figures and, for each one not drawn, why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub drawn: Vec<Rendered>,
+    pub absent: Vec<(&'static str, String)>,
+}
+
+/// Draws every figure of the catalog whose data exists.
+pub fn render_all(
+    ledger: &Ledger,
+    capabilities: Option<&Capabilities>,
+) -> Result<Outcome, FigureError> {
+    font::ensure_registered().map_err(FigureError::Draw)?;
+    let mut outcome = Outcome {
+        drawn: Vec::new(),
+        absent: Vec::new(),
+    };
+    for spec in CATALOG {
+        match spec.build(ledger, capabilities)? {
+            Some(drawing) => outcome.drawn.push(Rendered {
+                name: spec.name,
+                svg: svg(&drawing)?,
+                png: png(&drawing)?,
+            }),
+            None => outcome.absent.push((
+                spec.name,
+                format!("no entries yet for {}", spec.source_name()),
+            )),
+        }
+    }
+    Ok(outcome)
+}
+
+fn draw<DB: DrawingBackend>(
+    drawing: &Drawing,
+    root: &DrawingArea<DB, Shift>,
+) -> Result<(), FigureError> {
+    match drawing {
+        Drawing::Capabilities(caps) => matrix::draw(caps, root),
+        Drawing::Lines(chart) => chart.draw(root),
+        Drawing::Bars(chart) => chart.draw(root),
+        Drawing::Table(chart) => chart.draw(root),
+    }?;
+    root.present().map_err(FigureError::draw)
+}
+
+fn svg(drawing: &Drawing) -> Result<String, FigureError> {
+    let mut text = String::new();
+    {
+        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        draw(drawing, &root)?;
+    }
+    Ok(text)
+}
+
+fn png(drawing: &Drawing) -> Result<Vec<u8>, FigureError> {
+    let (w, h) = SIZE;
+    let mut pixels = vec![0u8; (w * h * 3) as usize];
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        draw(drawing, &root)?;
+    }
+    let mut bytes = Vec::new();
+    let mut encoder = ::png::Encoder::new(&mut bytes, w, h);
+    encoder.set_color(::png::ColorType::Rgb);
+    encoder.set_depth(::png::BitDepth::Eight);
+    let mut writer = encoder
+        .write_header()
+        .map_err(|e| FigureError::Png(e.to_string()))?;
+    writer
+        .write_image_data(&pixels)
+        .map_err(|e| FigureError::Png(e.to_string()))?;
+    writer
+        .finish()
+        .map_err(|e| FigureError::Png(e.to_string()))?;
+    Ok(bytes)
+}
+
+/// The file names a figure occupies.
+pub fn files_of(name: &str) -> [String; 2] {
+    [format!("{name}.svg"), format!("{name}.png")]
+}
+
+/// Writes the drawn figures into `dir` and removes the files of catalog figures that are
+/// no longer drawn (their entries left the ledger).
+pub fn write(outcome: &Outcome, dir: &Path) -> Result<(), FigureError> {
+    let io = |path: &Path| {
+        let file = path.display().to_string();
+        move |source| FigureError::Io { file, source }
+    };
+    std::fs::create_dir_all(dir).map_err(io(dir))?;
+    for r in &outcome.drawn {
+        let [svg_name, png_name] = files_of(r.name);
+        let (svg_path, png_path) = (dir.join(svg_name), dir.join(png_name));
+        std::fs::write(&svg_path, &r.svg).map_err(io(&svg_path))?;
+        std::fs::write(&png_path, &r.png).map_err(io(&png_path))?;
+    }
+    for (name, _) in &outcome.absent {
+        for file in files_of(name) {
+            let path = dir.join(file);
+            if path.exists() {
+                std::fs::remove_file(&path).map_err(io(&path))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Regenerates into a temporary directory and lists every file of `dir` that differs
+/// from it, is missing, or should no longer exist. Empty when nothing drifted.
+pub fn check(outcome: &Outcome, dir: &Path) -> Result<Vec<PathBuf>, FigureError> {
+    let scratch = tempfile::tempdir().map_err(|source| FigureError::Io {
+        file: "a temporary directory".to_string(),
+        source,
+    })?;
+    write(outcome, scratch.path())?;
+    let mut drifted = Vec::new();
+    for spec in CATALOG {
+        for file in files_of(spec.name) {
+            let fresh = std::fs::read(scratch.path().join(&file)).ok();
+            let committed = std::fs::read(dir.join(&file)).ok();
+            if fresh != committed {
+                drifted.push(dir.join(&file));
+            }
+        }
+    }
+    Ok(drifted)
+}
