@@ -2,9 +2,9 @@
 //!
 //! Output `r` for token `t` is the canonical lane reduction (DETERMINISM.md §1) of the
 //! exact products `w[r][i] * x[t][i]`, where `x` is the activation rounded to bf16 and
-//! clamped to the factor domain. Every output is computed by one call of the same row
-//! kernel whatever the number of tokens, threads or rows, so a prompt prefilled in one
-//! matmul equals the same tokens pushed through matvec one by one.
+//! clamped to the factor domain. Every output follows that order whatever the number of
+//! tokens, threads or rows, so a prompt prefilled in one matmul equals the same tokens
+//! pushed through matvec one by one.
 
 use std::marker::PhantomData;
 
@@ -32,9 +32,10 @@ const TOKEN_GROUP: usize = 4;
 trait WeightElement: Copy + Send + Sync {
     /// The weight +0.0, which pads the last partial chunk.
     const ZERO: Self;
-    /// The element widened (and, for f32, split) once per column, reused for every token.
+    /// The element as the factor (or, for f32, the pair of split factors) of its products.
     type Factor: Copy;
     fn factor(self) -> Self::Factor;
+    /// `acc` plus the exact product(s) of `factor` and `x`, in the documented order.
     fn accumulate<A: MulAdd>(factor: Self::Factor, x: f32, acc: f32) -> f32;
 }
 
