@@ -85,11 +85,33 @@ fn parse_entries(values: &[Value], file: &str) -> Result<Vec<Entry>, LedgerError
 fn strict<T: for<'de> Deserialize<'de>>(value: &Value) -> Result<T, EntryProblem> {
     let mut unknown: Option<String> = None;
     let parsed: T = serde_ignored::deserialize(value, |path| {
-        unknown.get_or_insert_with(|| path.to_string());
+        unknown.get_or_insert_with(|| field_path(&path));
     })
     .map_err(|e| EntryProblem::Shape(e.to_string()))?;
     match unknown {
         Some(field) => Err(EntryProblem::UnknownField(field)),
         None => Ok(parsed),
+    }
+}
+
+/// `baseline.vlaue`: map keys and sequence indices joined with dots, without the markers
+/// serde_ignored adds for options and newtypes.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    let (parent, own) = match path {
+        Path::Root => return String::new(),
+        Path::Seq { parent, index } => (*parent, index.to_string()),
+        Path::Map { parent, key } => (*parent, key.clone()),
+        Path::Some { parent }
+        | Path::NewtypeStruct { parent }
+        | Path::NewtypeVariant { parent } => {
+            return field_path(parent);
+        }
+    };
+    let prefix = field_path(parent);
+    if prefix.is_empty() {
+        own
+    } else {
+        format!("{prefix}.{own}")
     }
 }
