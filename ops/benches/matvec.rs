@@ -21,6 +21,7 @@
 //! Run: `CARGO_TARGET_DIR=target-ops cargo bench -p fak-ops --bench matvec`
 
 use std::hint::black_box;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
@@ -89,14 +90,22 @@ fn plain_lanes(w: &[bf16], cols: usize, x: &[f32], out: &mut [f32]) {
     }
 }
 
+/// The one-thread rayon pool every variant runs in. Its worker is the bench thread itself,
+/// so `install` runs inline: no hand-off to another thread is timed, just as the plain
+/// loops run inline. A thread can join only one pool, hence one pool for the whole run.
+fn bench_pool() -> &'static rayon::ThreadPool {
+    static POOL: OnceLock<rayon::ThreadPool> = OnceLock::new();
+    POOL.get_or_init(|| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .use_current_thread()
+            .build()
+            .expect("one-thread pool")
+    })
+}
+
 fn bench_matvec(c: &mut Criterion) {
-    // The bench thread itself is the pool's one worker, so `install` runs inline: no
-    // hand-off to another thread is timed, just as the plain loops run inline.
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .use_current_thread()
-        .build()
-        .expect("one-thread pool");
+    let pool = bench_pool();
     let mut group = c.benchmark_group("matvec_bf16");
     group
         .sample_size(10)
@@ -147,11 +156,7 @@ fn interleaved_minima(variants: &mut [&mut dyn FnMut()]) -> Vec<f64> {
 }
 
 fn print_interleaved_ratios() {
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .use_current_thread()
-        .build()
-        .expect("one-thread pool");
+    let pool = bench_pool();
     println!("interleaved minima, one thread (us per matvec; ratio = x / plain_lanes)");
     println!(
         "shape (in x out) | deterministic | prepared | plain_lanes | plain_serial | det ratio | prepared ratio"
