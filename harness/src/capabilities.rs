@@ -163,3 +163,68 @@ impl Capabilities {
             .filter_map(|(cap, cell)| Some((cap.as_str(), cell.witness.as_deref()?)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(fak_cell: &str, peer_cell: &str) -> String {
+        format!(
+            r#"{{"schema": 1,
+                "capabilities": [{{"id": "share_prefix", "label": "share a prefix"}}],
+                "systems": [
+                  {{"name": "fak", "cells": {{"share_prefix": {fak_cell}}}}},
+                  {{"name": "peer", "cells": {{"share_prefix": {peer_cell}}}}}
+                ]}}"#
+        )
+    }
+
+    fn problem(text: &str) -> String {
+        Capabilities::parse(text, "caps.json")
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn committed_capabilities_file_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(CAPABILITIES_PATH);
+        let caps = Capabilities::load(&path).unwrap();
+        assert!(caps.systems.iter().any(|s| s.name == OWN_SYSTEM));
+    }
+
+    #[test]
+    fn a_fak_yes_without_a_witness_is_refused() {
+        let text = doc(
+            r#"{"status": "yes", "note": "n"}"#,
+            r#"{"status": "no", "note": "n"}"#,
+        );
+        assert_eq!(
+            problem(&text),
+            "caps.json: fak, \"share_prefix\": a \"yes\" must name its witness (else mark it \"claimed\")"
+        );
+    }
+
+    #[test]
+    fn only_fak_may_claim() {
+        let text = doc(
+            r#"{"status": "claimed", "note": "n"}"#,
+            r#"{"status": "claimed", "note": "n"}"#,
+        );
+        assert_eq!(
+            problem(&text),
+            "caps.json: system \"peer\", \"share_prefix\": only fak's cells can be \"claimed\""
+        );
+    }
+
+    #[test]
+    fn a_missing_cell_is_refused() {
+        let text =
+            doc(r#"{"status": "claimed", "note": "n"}"#, "{}").replace(r#""share_prefix": {}"#, "");
+        assert_eq!(
+            problem(&text),
+            "caps.json: system \"peer\" has no cell for \"share_prefix\""
+        );
+    }
+}

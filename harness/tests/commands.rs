@@ -14,6 +14,13 @@ fn measurement(dir: &std::path::Path, name: &str, value: f64) -> String {
     path.display().to_string()
 }
 
+/// Writes the one test entry with `value` through `harness ledger VERB`.
+fn set(root: &std::path::Path, verb: &str, value: f64) {
+    let file = measurement(root, &format!("{verb}-{value}.json"), value);
+    let (status, _, stderr) = harness(root, &["ledger", verb, "--from", &file]);
+    assert_eq!(status, 0, "{stderr}");
+}
+
 fn scratch_repo() -> tempfile::TempDir {
     let repo = git_repo();
     std::fs::write(
@@ -79,15 +86,7 @@ fn ledger_update_refuses_an_id_not_in_the_ledger() {
 fn authority_check_fails_when_the_ledger_moves_on() {
     let repo = scratch_repo();
     let root = repo.path();
-    harness(
-        root,
-        &[
-            "ledger",
-            "add",
-            "--from",
-            &measurement(root, "a.json", 10.0),
-        ],
-    );
+    set(root, "add", 10.0);
     assert_eq!(harness(root, &["authority"]).0, 0);
     assert_eq!(harness(root, &["authority", "--check"]).0, 0);
     let doc = std::fs::read_to_string(root.join("BENCHMARK-AUTHORITY.md")).unwrap();
@@ -96,15 +95,7 @@ fn authority_check_fails_when_the_ledger_moves_on() {
         "{doc}"
     );
 
-    harness(
-        root,
-        &[
-            "ledger",
-            "update",
-            "--from",
-            &measurement(root, "b.json", 11.0),
-        ],
-    );
+    set(root, "update", 11.0);
     let (status, _, stderr) = harness(root, &["authority", "--check"]);
     assert_eq!(status, 1);
     assert!(stderr.contains("drift: "), "{stderr}");
@@ -123,15 +114,7 @@ fn authority_check_fails_when_the_ledger_moves_on() {
 fn figures_check_fails_when_the_ledger_moves_on() {
     let repo = scratch_repo();
     let root = repo.path();
-    harness(
-        root,
-        &[
-            "ledger",
-            "add",
-            "--from",
-            &measurement(root, "a.json", 10.0),
-        ],
-    );
+    set(root, "add", 10.0);
     let (status, stdout, _) = harness(root, &["figures"]);
     assert_eq!(status, 0);
     assert!(stdout.contains("not drawn: parity_table (no entries yet for study \"parity\")"));
@@ -139,15 +122,7 @@ fn figures_check_fails_when_the_ledger_moves_on() {
     assert!(root.join("figures/capability_matrix.svg").is_file());
     assert_eq!(harness(root, &["figures", "--check"]).0, 0);
 
-    harness(
-        root,
-        &[
-            "ledger",
-            "update",
-            "--from",
-            &measurement(root, "b.json", 11.0),
-        ],
-    );
+    set(root, "update", 11.0);
     let (status, _, stderr) = harness(root, &["figures", "--check"]);
     assert_eq!(status, 1);
     assert!(

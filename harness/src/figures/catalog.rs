@@ -17,30 +17,32 @@ use super::table::TableChart;
 enum Source {
     /// data/capabilities.json.
     Capabilities,
-    /// Each entry of the study is one point: x from param `x`, one curve per value of
-    /// param `group`.
+    /// The ledger entries whose `study` param is `study`, read as `form` says.
+    Ledger { study: &'static str, form: Form },
+}
+
+/// How a study's entries become a drawing.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// Each entry is one point: x from param `x`, one curve per value of param `group`.
     Points {
-        study: &'static str,
         x: &'static str,
         group: &'static str,
         x_label: &'static str,
         y_label: &'static str,
     },
-    /// Each entry of the study is one curve (its `series`), labelled by param `group`.
+    /// Each entry is one curve (its `series`), labelled by param `group`.
     Series {
-        study: &'static str,
         group: &'static str,
         y_label: &'static str,
     },
     /// Each entry is one bar, labelled by param `category`.
     Bars {
-        study: &'static str,
         category: &'static str,
         y_label: &'static str,
     },
     /// Each entry is one cell: row from param `row`, column from param `column`.
     Table {
-        study: &'static str,
         row: &'static str,
         column: &'static str,
     },
@@ -55,6 +57,20 @@ pub struct Spec {
     source: Source,
 }
 
+/// Turn-tax work against fleet size, one curve per policy (compat and measured alike).
+const TURN_TAX_FLEET: Form = Form::Points {
+    x: "workers",
+    group: "policy",
+    x_label: "agents per task",
+    y_label: "prefilled tokens",
+};
+
+/// Cumulative turn-tax work as one task's context grows, one curve per policy.
+const TURN_TAX_CONTEXT: Form = Form::Series {
+    group: "policy",
+    y_label: "cumulative prefilled tokens",
+};
+
 /// The figure list, in publication order.
 pub const CATALOG: &[Spec] = &[
     Spec {
@@ -65,81 +81,81 @@ pub const CATALOG: &[Spec] = &[
     Spec {
         name: "turn_tax_fleet_compat",
         title: "Turn tax: prefill work against fleet size (published geometry, 643 tasks)",
-        source: Source::Points {
+        source: Source::Ledger {
             study: "turntax.compat.prefill",
-            x: "workers",
-            group: "policy",
-            x_label: "agents per task",
-            y_label: "prefilled tokens",
+            form: TURN_TAX_FLEET,
         },
     },
     Spec {
         name: "turn_tax_fleet_measured",
         title: "Turn tax: prefill work against fleet size (recorded trajectories)",
-        source: Source::Points {
+        source: Source::Ledger {
             study: "turntax.measured.prefill",
-            x: "workers",
-            group: "policy",
-            x_label: "agents per task",
-            y_label: "prefilled tokens",
+            form: TURN_TAX_FLEET,
         },
     },
     Spec {
         name: "turn_tax_context_compat",
         title: "Turn tax: cumulative prefill against context length (published geometry)",
-        source: Source::Series {
+        source: Source::Ledger {
             study: "turntax.compat.context",
-            group: "policy",
-            y_label: "cumulative prefilled tokens",
+            form: TURN_TAX_CONTEXT,
         },
     },
     Spec {
         name: "turn_tax_context_measured",
         title: "Turn tax: cumulative prefill by turn (longest recorded trajectory)",
-        source: Source::Series {
+        source: Source::Ledger {
             study: "turntax.measured.context",
-            group: "policy",
-            y_label: "cumulative prefilled tokens",
+            form: TURN_TAX_CONTEXT,
         },
     },
     Spec {
         name: "excision_cost",
         title: "Excision cost against span position",
-        source: Source::Points {
+        source: Source::Ledger {
             study: "excision.cost",
-            x: "span_position",
-            group: "arm",
-            x_label: "span start (tokens into the context)",
-            y_label: "recomputed tokens",
+            form: Form::Points {
+                x: "span_position",
+                group: "arm",
+                x_label: "span start (tokens into the context)",
+                y_label: "recomputed tokens",
+            },
         },
     },
     Spec {
         name: "prefix_reuse",
         title: "Prefix reuse against agent count",
-        source: Source::Points {
+        source: Source::Ledger {
             study: "prefix_reuse",
-            x: "agents",
-            group: "policy",
-            x_label: "agents sharing the prefix",
-            y_label: "prefilled tokens",
+            form: Form::Points {
+                x: "agents",
+                group: "policy",
+                x_label: "agents sharing the prefix",
+                y_label: "prefilled tokens",
+            },
         },
     },
     Spec {
         name: "decode_throughput",
         title: "Decode throughput against peers",
-        source: Source::Bars {
+        source: Source::Ledger {
             study: "decode_throughput",
-            category: "engine",
-            y_label: "decoded tokens per second",
+            form: Form::Bars {
+                category: "engine",
+                y_label: "decoded tokens per second",
+            },
         },
     },
     Spec {
         name: "parity_table",
         title: "Parity gates: max|delta| against the CPU reference",
-        source: Source::Table {
+        source: Source::Ledger {
             study: "parity",
-            row: "gate",
-            column: "backend",
+            form: Form::Table {
+                row: "gate",
+                column: "backend",
+            },
         },
     },
 ];
@@ -158,10 +174,7 @@ impl Spec {
     pub fn source_name(&self) -> String {
         match self.source {
             Source::Capabilities => crate::capabilities::CAPABILITIES_PATH.to_string(),
-            Source::Points { study, .. }
-            | Source::Series { study, .. }
-            | Source::Bars { study, .. }
-            | Source::Table { study, .. } => format!("study \"{study}\""),
+            Source::Ledger { study, .. } => format!("study \"{study}\""),
         }
     }
 
@@ -171,49 +184,45 @@ impl Spec {
         ledger: &Ledger,
         capabilities: Option<&Capabilities>,
     ) -> Result<Option<Drawing>, FigureError> {
-        let entries = |study: &str| ledger.study(study);
-        let drawing = match self.source {
-            Source::Capabilities => capabilities.cloned().map(Drawing::Capabilities),
-            Source::Points {
-                study,
+        let (study, form) = match self.source {
+            Source::Capabilities => return Ok(capabilities.cloned().map(Drawing::Capabilities)),
+            Source::Ledger { study, form } => (study, form),
+        };
+        let found = ledger.study(study);
+        if found.is_empty() {
+            return Ok(None);
+        }
+        let unit = one_unit(&found, study)?;
+        let lines = |x_label: String, y_label: &str, curves: Vec<Curve>| {
+            Drawing::Lines(LineChart {
+                title: self.title.to_string(),
+                x_label,
+                y_label: format!("{y_label} ({unit}, log scale)"),
+                curves,
+                note: note(&found, study),
+            })
+        };
+        let drawing = match form {
+            Form::Points {
                 x,
                 group,
                 x_label,
                 y_label,
             } => {
-                let found = entries(study);
-                if found.is_empty() {
-                    return Ok(None);
-                }
-                let unit = one_unit(&found, study)?;
                 let mut curves: Vec<Curve> = Vec::new();
                 for e in &found {
                     let label = text_param(e, group)?;
                     let xv = number_param(e, x)?;
-                    let curve = curve_for(&mut curves, &label, e.provenance);
-                    curve.points.push((xv, e.value));
+                    curve_for(&mut curves, &label, e.provenance)
+                        .points
+                        .push((xv, e.value));
                 }
                 for c in &mut curves {
                     c.points.sort_by(|a, b| a.0.total_cmp(&b.0));
                 }
-                Some(Drawing::Lines(LineChart {
-                    title: self.title.to_string(),
-                    x_label: x_label.to_string(),
-                    y_label: format!("{y_label} ({unit}, log scale)"),
-                    curves,
-                    note: note(&found, study),
-                }))
+                lines(x_label.to_string(), y_label, curves)
             }
-            Source::Series {
-                study,
-                group,
-                y_label,
-            } => {
-                let found = entries(study);
-                if found.is_empty() {
-                    return Ok(None);
-                }
-                let unit = one_unit(&found, study)?;
+            Form::Series { group, y_label } => {
                 let mut curves = Vec::new();
                 let mut x_axis = None;
                 for e in &found {
@@ -228,24 +237,9 @@ impl Spec {
                     });
                 }
                 let (x_label, x_unit) = x_axis.unwrap_or_default();
-                Some(Drawing::Lines(LineChart {
-                    title: self.title.to_string(),
-                    x_label: format!("{x_label} ({x_unit})"),
-                    y_label: format!("{y_label} ({unit}, log scale)"),
-                    curves,
-                    note: note(&found, study),
-                }))
+                lines(format!("{x_label} ({x_unit})"), y_label, curves)
             }
-            Source::Bars {
-                study,
-                category,
-                y_label,
-            } => {
-                let found = entries(study);
-                if found.is_empty() {
-                    return Ok(None);
-                }
-                let unit = one_unit(&found, study)?;
+            Form::Bars { category, y_label } => {
                 let bars = found
                     .iter()
                     .map(|e| {
@@ -256,18 +250,14 @@ impl Spec {
                         })
                     })
                     .collect::<Result<_, FigureError>>()?;
-                Some(Drawing::Bars(BarChart {
+                Drawing::Bars(BarChart {
                     title: self.title.to_string(),
                     y_label: format!("{y_label} ({unit})"),
                     bars,
                     note: fence(&found),
-                }))
+                })
             }
-            Source::Table { study, row, column } => {
-                let found = entries(study);
-                if found.is_empty() {
-                    return Ok(None);
-                }
+            Form::Table { row, column } => {
                 let mut rows: Vec<String> = Vec::new();
                 let mut columns: Vec<String> = Vec::new();
                 let mut values = BTreeMap::new();
@@ -289,16 +279,16 @@ impl Spec {
                             .collect()
                     })
                     .collect();
-                Some(Drawing::Table(TableChart {
-                    title: self.title.to_string(),
+                Drawing::Table(TableChart {
+                    title: format!("{} ({unit})", self.title),
                     rows,
                     columns,
                     cells,
                     note: note(&found, study),
-                }))
+                })
             }
         };
-        Ok(drawing)
+        Ok(Some(drawing))
     }
 }
 
