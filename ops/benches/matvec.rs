@@ -109,8 +109,8 @@ fn bench_matvec(c: &mut Criterion) {
     let mut group = c.benchmark_group("matvec_bf16");
     group
         .sample_size(10)
-        .warm_up_time(Duration::from_millis(500))
-        .measurement_time(Duration::from_secs(2));
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(1));
     for (cols, rows) in SHAPES {
         let (prepared, x) = inputs(rows, cols);
         let w = prepared.data();
@@ -137,8 +137,8 @@ fn bench_matvec(c: &mut Criterion) {
 }
 
 /// Rounds of the interleaved measurement, and the matvec calls timed per variant per round.
-const ROUNDS: usize = 15;
-const CALLS_PER_ROUND: usize = 4;
+const ROUNDS: usize = 10;
+const CALLS_PER_ROUND: usize = 2;
 
 /// The fastest round of each variant, in microseconds per matvec, rounds interleaved.
 fn interleaved_minima(variants: &mut [&mut dyn FnMut()]) -> Vec<f64> {
@@ -189,7 +189,12 @@ fn print_interleaved_ratios() {
     }
 }
 
-criterion_group!(benches, bench_matvec);
+criterion_group! {
+    name = benches;
+    // No plots: they double the run time and the ratios are what the bench is for.
+    config = Criterion::default().without_plots();
+    targets = bench_matvec
+}
 
 fn main() {
     print_interleaved_ratios();
