@@ -1,6 +1,7 @@
 //! figures/: every figure drawn from data/ledger.json (and data/capabilities.json), as SVG
-//! and PNG, with the embedded font, so regenerating gives the same bytes and `--check`
-//! can catch a committed figure that no longer matches its data.
+//! (plotters) and PNG (that SVG rasterized with the embedded font), so regenerating gives
+//! the same bytes and `--check` can catch a committed figure that no longer matches its
+//! data.
 
 mod bars;
 mod catalog;
@@ -11,9 +12,12 @@ mod style;
 mod table;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use resvg::tiny_skia;
+use resvg::usvg::{self, fontdb};
 
 use crate::capabilities::Capabilities;
 use crate::ledger::Ledger;
@@ -32,7 +36,7 @@ pub enum FigureError {
     Draw(String),
     #[error("cannot draw from the ledger: {0}")]
     Data(String),
-    #[error("cannot encode PNG: {0}")]
+    #[error("cannot rasterize PNG: {0}")]
     Png(String),
     #[error("{file}: {source}")]
     Io {
@@ -67,18 +71,22 @@ pub fn render_all(
     ledger: &Ledger,
     capabilities: Option<&Capabilities>,
 ) -> Result<Outcome, FigureError> {
-    font::ensure_registered().map_err(FigureError::Draw)?;
+    let fonts = font::database();
     let mut outcome = Outcome {
         drawn: Vec::new(),
         absent: Vec::new(),
     };
     for spec in CATALOG {
         match spec.build(ledger, capabilities)? {
-            Some(drawing) => outcome.drawn.push(Rendered {
-                name: spec.name,
-                svg: svg(&drawing)?,
-                png: png(&drawing)?,
-            }),
+            Some(drawing) => {
+                let svg = svg(&drawing)?;
+                let png = png(&svg, &fonts)?;
+                outcome.drawn.push(Rendered {
+                    name: spec.name,
+                    svg,
+                    png,
+                });
+            }
             None => outcome.absent.push((
                 spec.name,
                 format!("no entries yet for {}", spec.source_name()),
@@ -110,27 +118,20 @@ fn svg(drawing: &Drawing) -> Result<String, FigureError> {
     Ok(text)
 }
 
-fn png(drawing: &Drawing) -> Result<Vec<u8>, FigureError> {
+/// Rasterizes a figure's SVG with the embedded font only.
+fn png(svg: &str, fonts: &Arc<fontdb::Database>) -> Result<Vec<u8>, FigureError> {
+    let options = usvg::Options {
+        fontdb: Arc::clone(fonts),
+        ..usvg::Options::default()
+    };
+    let tree = usvg::Tree::from_str(svg, &options).map_err(|e| FigureError::Png(e.to_string()))?;
     let (w, h) = SIZE;
-    let mut pixels = vec![0u8; (w * h * 3) as usize];
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
-        draw(drawing, &root)?;
-    }
-    let mut bytes = Vec::new();
-    let mut encoder = ::png::Encoder::new(&mut bytes, w, h);
-    encoder.set_color(::png::ColorType::Rgb);
-    encoder.set_depth(::png::BitDepth::Eight);
-    let mut writer = encoder
-        .write_header()
-        .map_err(|e| FigureError::Png(e.to_string()))?;
-    writer
-        .write_image_data(&pixels)
-        .map_err(|e| FigureError::Png(e.to_string()))?;
-    writer
-        .finish()
-        .map_err(|e| FigureError::Png(e.to_string()))?;
-    Ok(bytes)
+    let mut pixmap = tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| FigureError::Png(format!("cannot allocate {w}x{h} pixels")))?;
+    resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());
+    pixmap
+        .encode_png()
+        .map_err(|e| FigureError::Png(e.to_string()))
 }
 
 /// The file names a figure occupies.
