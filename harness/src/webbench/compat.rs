@@ -74,6 +74,9 @@ pub fn describe(tasks: &[Task], workers: &[u64]) -> Result<Report, WebbenchError
         task_count: tasks.len(),
         fleet,
         context: context_curve(&shapes, max_workers),
+        basis: format!(
+            "P = {BASE_PREFIX_TOKENS} + 2(len/4) tokens, {HISTORY_TOKENS_PER_TURN} tokens a turn, 5/12/25 turns by site"
+        ),
         assumptions: assumptions(),
     })
 }

@@ -25,8 +25,8 @@ pub fn study(report: &Report, what: &str) -> String {
 pub fn to_entries(report: &Report, origin: &Origin) -> Vec<Entry> {
     let geometry = report.geometry.key();
     let method = format!(
-        "{geometry} turn-tax geometry over {} tasks; assumptions printed by the command",
-        report.task_count
+        "{geometry} turn-tax geometry over {} tasks: {}; the command prints every assumption",
+        report.task_count, report.basis
     );
     let entry =
         |id: String, title: String, value: f64, unit: &str, params: Vec<(&str, Param)>| Entry {

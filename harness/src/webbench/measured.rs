@@ -246,6 +246,15 @@ pub fn describe(inputs: &MeasuredInputs<'_>) -> Result<Report, WebbenchError> {
         task_count: inputs.trajectories.len(),
         fleet,
         context,
+        basis: format!(
+            "tokens from {} (vocabulary {}); attention priced for {} layers x {} heads x {} dims ({})",
+            inputs.tokens.source,
+            inputs.tokens.vocab_size(),
+            inputs.shape.layers,
+            inputs.shape.heads,
+            inputs.shape.head_dim,
+            inputs.shape.source
+        ),
         assumptions: assumptions(inputs, base, window),
     })
 }

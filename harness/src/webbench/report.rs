@@ -79,6 +79,9 @@ pub struct Report {
     pub task_count: usize,
     pub fleet: Vec<FleetRow>,
     pub context: ContextCurve,
+    /// The few facts a reader of one number needs (what sizes and shape it rests on),
+    /// in one line.
+    pub basis: String,
     /// Every assumption the numbers rest on, in words.
     pub assumptions: Vec<String>,
 }
