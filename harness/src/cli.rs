@@ -9,7 +9,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[derive(Debug, Parser)]
 #[command(
     name = "harness",
-    about = "fak's research harness: the ledger, figures, authority, claims and webbench"
+    about = "fak's research harness: the ledger, figures, authority, claims and webbench",
+    after_help = "Exit status: 0 done; 1 a check found drift or a bad claim; 2 the command could not run (bad input, unreadable file)."
 )]
 pub struct Cli {
     /// The repository root (where data/ledger.json, CLAIMS.md and figures/ live).
