@@ -2,6 +2,7 @@
 
 mod audit;
 mod exit;
+mod generate;
 mod policy;
 mod preflight;
 mod screen;
@@ -30,6 +31,7 @@ enum Command {
     Screen(screen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
+    Generate(generate::Args),
 }
 
 fn main() -> ExitCode {
@@ -39,6 +41,7 @@ fn main() -> ExitCode {
         Command::Policy(cmd) => policy::run(cmd),
         Command::Screen(args) => screen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Generate(args) => generate::run(args),
     };
     match result {
         Ok(code) => code.into(),

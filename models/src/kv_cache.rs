@@ -1,0 +1,70 @@
+//! The interface the forward pass writes keys and values through.
+//!
+//! The model does not own its cache: the cache is a kernel object (paged, shared across
+//! sessions, excised, dumped), so the forward pass only asks it, per call, where the new
+//! tokens go and which blocks hold the positions before them. A cache is a set of per-layer
+//! pools ([`Backend::kv_alloc`]) plus one block table shared by every layer: position `p`
+//! lives in slot `block_table[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS + p % KV_BLOCK_TOKENS`
+//! of each layer's pool.
+//!
+//! One forward call is: [`KvCache::reserve`] the new tokens, write every layer through
+//! [`KvCache::layer`], then [`KvCache::commit`]. A call that fails before `commit` leaves
+//! the cached length unchanged, so the same tokens can be sent again.
+
+use fak_backends::{Backend, BackendError};
+use thiserror::Error;
+
+/// Why a cache could not take more tokens.
+#[derive(Debug, Error)]
+pub enum KvCacheError {
+    /// The cache holds at most `capacity` positions.
+    #[error("the KV cache holds {capacity} positions; {requested} were asked for")]
+    Full { capacity: usize, requested: usize },
+    /// A layer index the cache was not made for.
+    #[error("the KV cache has {layers} layers; layer {layer} was asked for")]
+    NoSuchLayer { layer: usize, layers: usize },
+    /// No tokens are reserved: `layer` or `commit` was called before `reserve`.
+    #[error("the KV cache has no reserved tokens to write")]
+    NothingReserved,
+    /// The backend refused an allocation or a copy.
+    #[error(transparent)]
+    Backend(#[from] BackendError),
+    /// Another implementation's own refusal (a block pool out of blocks, a sealed session).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// What one layer's writes and reads for the reserved tokens need.
+#[derive(Debug)]
+pub struct KvLayer<'a, B: Backend> {
+    /// This layer's pool.
+    pub pool: &'a mut B::Kv,
+    /// The blocks of positions `0..len + reserved`, in position order.
+    pub block_table: &'a [u32],
+    /// The slot of each reserved token, in token order.
+    pub slots: &'a [u32],
+}
+
+/// A sequence's keys and values, as the forward pass sees them.
+pub trait KvCache<B: Backend> {
+    /// Positions whose keys and values are stored; the next token goes at this position.
+    fn len(&self) -> usize;
+
+    /// Whether no position is stored yet.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Makes room for `tokens` at positions `len() .. len() + tokens.len()` (a new block, a
+    /// private copy of a shared tail block) and makes them the reserved tokens that
+    /// [`KvCache::layer`] returns slots for. The token ids are given so that a
+    /// content-addressed cache can name the blocks they fill. Replaces any earlier
+    /// reservation that was not committed.
+    fn reserve(&mut self, backend: &B, tokens: &[u32]) -> Result<(), KvCacheError>;
+
+    /// Layer `layer`'s pool, the block table and the slots of the reserved tokens.
+    fn layer(&mut self, layer: usize) -> Result<KvLayer<'_, B>, KvCacheError>;
+
+    /// Marks the reserved tokens as stored: [`KvCache::len`] grows by their number.
+    fn commit(&mut self) -> Result<(), KvCacheError>;
+}

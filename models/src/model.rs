@@ -1,0 +1,97 @@
+//! A loaded model: config, weights on a backend, and the RoPE table for its context.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use fak_backends::Backend;
+use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeTable};
+
+use crate::checkpoint::Checkpoint;
+use crate::weights::Weights;
+use crate::{ModelConfig, ModelError};
+
+/// A Llama-family model ready to run on backend `B`. It holds no per-sequence state: the
+/// KV cache and the activations are passed to [`Model::forward`].
+#[derive(Debug)]
+pub struct Model<B: Backend> {
+    pub(crate) backend: Arc<B>,
+    pub(crate) config: ModelConfig,
+    pub(crate) weights: Weights<B>,
+    pub(crate) rope: B::Rope,
+    pub(crate) context: usize,
+    pub(crate) attention: AttentionConfig,
+    pub(crate) norm: RmsNormParams,
+}
+
+impl<B: Backend> Model<B> {
+    /// Loads `dir` (config.json and the safetensors weights) for a context of `context`
+    /// positions (`None`: the whole context the config allows, [`ModelConfig::context`]).
+    pub fn load(backend: Arc<B>, dir: &Path, context: Option<usize>) -> Result<Self, ModelError> {
+        let config = ModelConfig::from_dir(dir)?;
+        let mut checkpoint = Checkpoint::open(dir)?;
+        Self::from_checkpoint(backend, config, &mut checkpoint, context)
+    }
+
+    /// A model from a parsed config and an opened checkpoint.
+    pub fn from_checkpoint(
+        backend: Arc<B>,
+        config: ModelConfig,
+        checkpoint: &mut Checkpoint,
+        context: Option<usize>,
+    ) -> Result<Self, ModelError> {
+        let context = match context {
+            None => config.context(),
+            Some(0) => {
+                return Err(ModelError::InvalidParam {
+                    param: "context",
+                    value: "0".to_owned(),
+                    reason: "must be at least one position",
+                });
+            }
+            Some(c) if c > config.context() => {
+                return Err(ModelError::InvalidParam {
+                    param: "context",
+                    value: c.to_string(),
+                    reason: "exceeds the positions the config allows (max_position_embeddings, or the sliding window)",
+                });
+            }
+            Some(c) => c,
+        };
+        let weights = Weights::load(&*backend, checkpoint, &config)?;
+        let table = RopeTable::new(&config.rope.inv_freq(config.head_dim)?, context)?;
+        let rope = backend.rope_table(&table)?;
+        let attention = AttentionConfig {
+            n_heads: config.num_heads,
+            n_kv_heads: config.num_kv_heads,
+            head_dim: config.head_dim,
+            // A host constant: f64 sqrt is correctly rounded, so every machine gets these bits.
+            scale: (1.0 / (config.head_dim as f64).sqrt()) as f32,
+        };
+        let norm = RmsNormParams {
+            eps: config.rms_norm_eps,
+            weight: NormWeight::Scale,
+        };
+        Ok(Self {
+            backend,
+            config,
+            weights,
+            rope,
+            context,
+            attention,
+            norm,
+        })
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    pub fn backend(&self) -> &Arc<B> {
+        &self.backend
+    }
+
+    /// Positions this model was loaded for: a sequence may hold at most this many tokens.
+    pub fn context(&self) -> usize {
+        self.context
+    }
+}
