@@ -1,11 +1,13 @@
 //! The `fak` binary: parses the command line and hands each subcommand to its module.
 
+mod agent;
 mod audit;
 mod exit;
 mod generate;
 mod policy;
 mod preflight;
 mod screen;
+mod turntax;
 
 use std::process::ExitCode;
 
@@ -25,22 +27,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    Agent(agent::Args),
     Preflight(preflight::Args),
     #[command(subcommand)]
     Policy(policy::Command),
     Screen(screen::Args),
     #[command(subcommand)]
     Audit(audit::Command),
+    Turntax(turntax::Args),
     Generate(generate::Args),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Agent(args) => agent::run(args),
         Command::Preflight(args) => preflight::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Screen(args) => screen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
+        Command::Turntax(args) => turntax::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {

@@ -55,6 +55,7 @@ pub mod kernel;
 pub mod policy;
 pub mod refusal;
 pub mod repair;
+pub mod scenario;
 pub mod syscall;
 pub mod taint;
 pub mod tools;

@@ -1,0 +1,213 @@
+//! `fak agent --offline`: one task run twice, tools wired directly and tools behind the
+//! kernel, and the before/after table read from both runs.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::builder::PossibleValuesParser;
+use fak_kernel::scenario::arm::{CallRecord, Outcome};
+use fak_kernel::scenario::{AgentReport, ArmReport, Task, run_offline};
+
+use crate::exit::Status;
+
+const HELP: &str = "Exit status:
+  0  both arms ran (whatever they did; read the table)
+  2  usage error, or a policy file that is missing or does not load";
+
+/// Run one task with the tools wired directly and again behind the kernel, with a
+/// scripted planner over in-memory tools (no model, no network), and compare.
+#[derive(Debug, clap::Args)]
+#[command(after_help = HELP)]
+pub struct Args {
+    /// Use the scripted planner and in-memory tools (the only mode there is for now).
+    #[arg(long, required = true)]
+    offline: bool,
+    /// The task: `booking` (an injected order the detector finds), `booking-evasive`
+    /// (one it misses, left to the policy) or `refund` (under a read-only policy).
+    #[arg(long, default_value = "booking",
+          value_parser = PossibleValuesParser::new(Task::ALL.map(Task::name)))]
+    task: String,
+    /// Policy for the kernel arm (default: the task's built-in policy). Loaded strictly;
+    /// the run never changes it.
+    #[arg(long)]
+    policy: Option<PathBuf>,
+    /// Print the report as one JSON object (README: "fak agent --offline").
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(args: Args) -> Result<Status> {
+    let task = Task::from_name(&args.task)?;
+    let policy = match &args.policy {
+        Some(file) => crate::policy::load(Some(file), None)?,
+        None => task.builtin_policy(&std::env::current_dir()?)?,
+    };
+    let report = run_offline(task, policy);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", render(&report));
+    }
+    Ok(Status::Ok)
+}
+
+const DIRECT: &str = "tools wired directly";
+const KERNEL: &str = "tools behind the kernel";
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn destructive(arm: &ArmReport) -> String {
+    match arm.destructive_executed.as_slice() {
+        [] => "none".to_string(),
+        tools => format!("yes: {}", tools.join(", ")),
+    }
+}
+
+fn completion(arm: &ArmReport) -> String {
+    format!("{} ({})", yes_no(arm.task.done), arm.task.detail)
+}
+
+/// A row the kernel arm has and the direct arm cannot: the kernel's own counters.
+fn kernel_only(arm: &ArmReport, read: impl Fn(&fak_kernel::CountersSnapshot) -> String) -> String {
+    arm.kernel
+        .as_ref()
+        .map_or_else(|| "-".to_string(), |k| read(&k.counters))
+}
+
+fn codes(c: &fak_kernel::CountersSnapshot) -> String {
+    if c.codes.is_empty() {
+        return "none".to_string();
+    }
+    c.codes
+        .iter()
+        .map(|(code, n)| format!("{code} x{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn journal(arm: &ArmReport) -> String {
+    arm.kernel.as_ref().map_or_else(
+        || "-".to_string(),
+        |k| {
+            let chain = if k.journal_verified {
+                "chain verified"
+            } else {
+                "CHAIN BROKEN"
+            };
+            format!("{} lines, {chain}", k.journal_lines)
+        },
+    )
+}
+
+fn outcome(call: &CallRecord) -> String {
+    let what = match call.outcome {
+        Outcome::Dispatched => "dispatched",
+        Outcome::ToolError => "tool error",
+        Outcome::ServedLocally => "served locally (vDSO), no dispatch",
+        Outcome::Quarantined => "dispatched, result quarantined",
+        Outcome::PagedOut => "dispatched, result paged out",
+        Outcome::Refused => "refused, no dispatch",
+        Outcome::Held => "held for confirmation, no dispatch",
+    };
+    let repaired = if call.repaired { "repaired, " } else { "" };
+    match &call.code {
+        Some(code) => format!("{repaired}{what}: {code}"),
+        None => format!("{repaired}{what}"),
+    }
+}
+
+fn render(report: &AgentReport) -> String {
+    let (d, k) = (&report.direct, &report.kernel);
+    let rows: Vec<(&str, String, String)> = vec![
+        (
+            "model turns",
+            d.model_turns.to_string(),
+            k.model_turns.to_string(),
+        ),
+        (
+            "tool calls made",
+            d.tool_calls.to_string(),
+            k.tool_calls.to_string(),
+        ),
+        (
+            "tool calls that reached a tool",
+            d.tool_calls_dispatched.to_string(),
+            k.tool_calls_dispatched.to_string(),
+        ),
+        (
+            "injection reached the model",
+            yes_no(d.injection_reached_model),
+            yes_no(k.injection_reached_model),
+        ),
+        (
+            "destructive operation executed",
+            destructive(d),
+            destructive(k),
+        ),
+        ("task completed", completion(d), completion(k)),
+        (
+            "denied",
+            kernel_only(d, |c| c.denied.to_string()),
+            kernel_only(k, |c| c.denied.to_string()),
+        ),
+        (
+            "quarantined",
+            kernel_only(d, |c| c.quarantined.to_string()),
+            kernel_only(k, |c| c.quarantined.to_string()),
+        ),
+        (
+            "repaired",
+            kernel_only(d, |c| c.repaired.to_string()),
+            kernel_only(k, |c| c.repaired.to_string()),
+        ),
+        (
+            "served locally (vDSO)",
+            kernel_only(d, |c| c.served_locally.to_string()),
+            kernel_only(k, |c| c.served_locally.to_string()),
+        ),
+        (
+            "refusal codes seen",
+            kernel_only(d, codes),
+            kernel_only(k, codes),
+        ),
+        ("audit journal", journal(d), journal(k)),
+    ];
+    let label_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
+    let left_w = rows
+        .iter()
+        .map(|r| r.1.len())
+        .chain([DIRECT.len()])
+        .max()
+        .unwrap_or(0);
+    let mut out = format!(
+        "fak agent --offline, task {}: {}\nkernel policy: {}\n\n",
+        report.task.name(),
+        report.prompt,
+        report.policy
+    );
+    out.push_str(&format!("{:label_w$}  {DIRECT:left_w$}  {KERNEL}\n", ""));
+    for (label, left, right) in &rows {
+        out.push_str(&format!("{label:label_w$}  {left:left_w$}  {right}\n"));
+    }
+    for arm in [d, k] {
+        let name = if arm.kernel.is_some() { KERNEL } else { DIRECT };
+        out.push_str(&format!("\ncalls, {name}:\n"));
+        let tool_w = arm.calls.iter().map(|c| c.tool.len()).max().unwrap_or(0);
+        for call in &arm.calls {
+            out.push_str(&format!(
+                "  turn {:>2}  {:tool_w$}  {}\n",
+                call.turn,
+                call.tool,
+                outcome(call)
+            ));
+        }
+        let answer = arm
+            .answer
+            .as_deref()
+            .unwrap_or("(none: the turn limit stopped the loop)");
+        out.push_str(&format!("  answer: {answer}\n"));
+    }
+    out
+}
