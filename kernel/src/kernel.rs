@@ -219,6 +219,13 @@ impl Kernel {
         self.taint.forget(trace);
     }
 
+    /// Journals and counts a call refused before decide (one the repair ladder could not
+    /// make valid), as `syscall` does, for a caller that repairs calls itself.
+    pub fn refuse_unrepaired(&self, trace: &str, tool: &str, refusal: Refusal) -> Decision {
+        let call = ToolCall::new(tool, serde_json::Value::Null);
+        self.settle_decision(trace, &call, Decision::refused(refusal))
+    }
+
     /// Decides one repaired call, journals the decision before returning it, and counts it.
     /// A panic inside the rungs or a journal that cannot be written denies the call.
     pub fn decide(

@@ -1,0 +1,148 @@
+//! One chat exchange, wire-independent: validate, find the conversation, screen the
+//! transcript, ask the source, gate the answer.
+
+use std::future::ready;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::{Stream, StreamExt, stream};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::gate::adjudicate::{Adjudicator, ToolSchemas};
+use crate::gate::completion::gate_completion;
+use crate::gate::report::{Tally, extension};
+use crate::gate::stream::{GateEvent, StreamGate};
+use crate::gate::transcript::screen_transcript;
+use crate::state::AppState;
+use crate::traces;
+
+/// Gated events of a streamed answer.
+pub type GatedStream = Pin<Box<dyn Stream<Item = GateEvent> + Send>>;
+
+/// A gated answer.
+pub enum Answer {
+    /// A whole OpenAI completion with its `fak` object.
+    Whole(Value),
+    Stream(GatedStream),
+}
+
+/// The answer and the conversation it belongs to.
+pub struct Exchange {
+    pub trace: String,
+    pub answer: Answer,
+}
+
+/// Runs one OpenAI-wire chat request through the gate.
+pub async fn exchange(
+    state: &AppState,
+    hint: Option<String>,
+    tally: Arc<Tally>,
+    mut request: Value,
+) -> Result<Exchange, ApiError> {
+    let streaming = validate(&request)?;
+    let trace = match hint {
+        Some(id) => id,
+        None => traces::derive(request["messages"].as_array().map(Vec::as_slice).unwrap_or(&[])),
+    };
+    let conversation = state.traces.enter(&trace, Instant::now())?;
+    let admissions = screen_transcript(&state.kernel, &trace, &conversation, &mut request, &tally)?;
+    let adjudicator = Adjudicator {
+        kernel: Arc::clone(&state.kernel),
+        trace: trace.clone(),
+        schemas: ToolSchemas::from_request(&request),
+        tally,
+    };
+    let answer = if streaming {
+        let upstream = state.source.stream(request).await?;
+        let mut gate = StreamGate::new(adjudicator, admissions);
+        let events = upstream
+            .map(Some)
+            .chain(stream::once(ready(None)))
+            .flat_map(move |item| stream::iter(gate.step(item)));
+        Answer::Stream(Box::pin(events))
+    } else {
+        let mut completion = state.source.complete(request).await?;
+        let decisions = gate_completion(&adjudicator, &mut completion)?;
+        completion["fak"] = extension(&trace, &decisions, &admissions);
+        Answer::Whole(completion)
+    };
+    Ok(Exchange { trace, answer })
+}
+
+/// Checks the fields the gate relies on; says whether the request streams.
+fn validate(request: &Value) -> Result<bool, ApiError> {
+    let body = request
+        .as_object()
+        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
+    body.get("model")
+        .and_then(Value::as_str)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::invalid("model: a model name is required"))?;
+    let messages = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .filter(|m| !m.is_empty())
+        .ok_or_else(|| ApiError::invalid("messages: a non-empty array is required"))?;
+    for (i, m) in messages.iter().enumerate() {
+        if m.get("role").and_then(Value::as_str).is_none() {
+            return Err(ApiError::invalid(format!("messages[{i}]: role is required")));
+        }
+    }
+    if body.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
+        return Err(ApiError::invalid(
+            "n: only one choice per request is supported by this gateway",
+        ));
+    }
+    if body.get("tools").is_some_and(|t| !t.is_array() && !t.is_null()) {
+        return Err(ApiError::invalid("tools: an array is required"));
+    }
+    match body.get("stream") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::invalid("stream: a boolean is required")),
+    }
+}
+
+/// Parses a request body: 413 past the body bound, 400 naming the JSON problem.
+pub fn parse_body(
+    body: Result<bytes::Bytes, axum::extract::rejection::BytesRejection>,
+    max_body_bytes: usize,
+) -> Result<Value, ApiError> {
+    let bytes = body.map_err(|rejection| {
+        if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                crate::error::ErrorKind::TooLarge,
+                format!("the request body exceeds {max_body_bytes} bytes (--max-body-bytes)"),
+            )
+        } else {
+            ApiError::invalid(format!("the request body could not be read: {rejection}"))
+        }
+    })?;
+    serde_json::from_slice(&bytes)
+        .map_err(|e| ApiError::invalid(format!("the request body is not valid JSON: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn validation_names_the_field_at_fault() {
+        let msg = |v: Value| validate(&v).unwrap_err().message;
+        assert!(msg(json!([])).contains("JSON object"));
+        assert!(msg(json!({"messages": [{"role": "user"}]})).starts_with("model"));
+        assert!(msg(json!({"model": "m", "messages": []})).starts_with("messages"));
+        assert!(msg(json!({"model": "m", "messages": [{}]})).starts_with("messages[0]"));
+        assert!(msg(json!({"model": "m", "messages": [{"role": "user"}], "n": 2})).starts_with("n:"));
+        assert!(msg(json!({"model": "m", "messages": [{"role": "user"}], "stream": "yes"}))
+            .starts_with("stream"));
+        assert_eq!(
+            validate(&json!({"model": "m", "messages": [{"role": "user"}], "stream": true})),
+            Ok(true)
+        );
+    }
+}

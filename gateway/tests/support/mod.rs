@@ -1,0 +1,121 @@
+//! Shared by the integration tests: the mock upstream and a gateway started in-process,
+//! both on ephemeral loopback ports.
+
+#![allow(dead_code)]
+
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use fak_gateway::{ApiKey, Config, Gateway, Limits, ProxySource};
+use fak_kernel::{Kernel, Policy};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The key clients present in the tests, and the different key the gateway sends upstream.
+pub const CLIENT_KEY: &str = "client-secret-key";
+pub const UPSTREAM_KEY: &str = "upstream-secret-key";
+
+/// A running gateway.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub kernel: Arc<Kernel>,
+    /// The same routes, for requests sent without a socket (`tower::ServiceExt::oneshot`).
+    pub router: axum::Router,
+    stop: Option<oneshot::Sender<()>>,
+    pub served: JoinHandle<Result<(), fak_gateway::ServeError>>,
+}
+
+impl Running {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Begins a graceful shutdown.
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Options for [`start_gateway`].
+pub struct Setup {
+    pub upstream: String,
+    pub require_key: Option<&'static str>,
+    pub upstream_timeout: Duration,
+    pub limits: Limits,
+}
+
+impl Setup {
+    /// A gateway over `upstream` (a base URL ending in `/v1`) requiring [`CLIENT_KEY`].
+    pub fn new(upstream: String) -> Setup {
+        Setup {
+            upstream,
+            require_key: Some(CLIENT_KEY),
+            upstream_timeout: Duration::from_secs(10),
+            limits: Limits::default(),
+        }
+    }
+}
+
+pub async fn start_gateway(setup: Setup) -> Running {
+    let base = std::env::current_dir().unwrap();
+    let kernel = Arc::new(Kernel::builder(Policy::builtin_default(&base)).build());
+    let source = ProxySource::new(
+        &setup.upstream,
+        ApiKey::new(UPSTREAM_KEY),
+        setup.upstream_timeout,
+    )
+    .unwrap();
+    let config = Config {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        require_key: setup.require_key.and_then(ApiKey::new),
+        limits: setup.limits,
+    };
+    let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let gateway = Gateway::new(&config, Arc::clone(&kernel), Arc::new(source));
+    let router = gateway.router();
+    let (stop, stopped) = oneshot::channel::<()>();
+    let served = tokio::spawn(gateway.serve(listener, async {
+        let _ = stopped.await;
+    }));
+    Running {
+        addr,
+        kernel,
+        router,
+        stop: Some(stop),
+        served,
+    }
+}
+
+/// A mock upstream and a gateway in front of it.
+pub async fn start_pair() -> (Running, upstream::Recorder) {
+    let (addr, recorder) = upstream::start().await;
+    let gateway = start_gateway(Setup::new(format!("http://{addr}/v1"))).await;
+    (gateway, recorder)
+}
+
+/// A client that presents [`CLIENT_KEY`].
+pub fn client() -> reqwest::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {CLIENT_KEY}").parse().unwrap(),
+    );
+    reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// The `data:` payloads of an SSE body, in order.
+pub fn sse_data(body: &str) -> Vec<String> {
+    body.lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .map(str::to_string)
+        .collect()
+}
