@@ -8,7 +8,7 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use fak_ops::{OpsError, WeightData, WeightView};
+use fak_ops::{OpsError, PreparedWeights, WeightData, WeightView};
 use half::{bf16, f16};
 
 use crate::BackendError;
@@ -93,6 +93,26 @@ impl HostBytes {
     }
 }
 
+/// Adopts in-domain bf16 bytes as they are, or prepares a clamped copy.
+fn prepare_bf16(
+    bytes: HostBytes,
+    rows: usize,
+    cols: usize,
+) -> Result<PreparedWeights<Bf16Bytes>, BackendError> {
+    match PreparedWeights::adopt(Bf16Bytes(bytes), rows, cols)? {
+        Ok(adopted) => Ok(adopted),
+        Err(Bf16Bytes(bytes)) => {
+            let values = bytemuck::cast_slice::<u8, bf16>(bytes.as_slice()).to_vec();
+            let clamped = PreparedWeights::bf16(values, rows, cols)?;
+            let owned =
+                HostBytes::from_vec(bytemuck::cast_slice(clamped.data()).to_vec()).aligned_to(2);
+            PreparedWeights::adopt(Bf16Bytes(owned), rows, cols)?.map_err(|_| {
+                BackendError::Shape("a clamped bf16 copy left the factor domain".to_owned())
+            })
+        }
+    }
+}
+
 struct AlignedBytes(Vec<u64>);
 
 impl AsRef<[u8]> for AlignedBytes {
@@ -101,10 +121,34 @@ impl AsRef<[u8]> for AlignedBytes {
     }
 }
 
+/// [`HostBytes`] read as bf16 (aligned by construction of the [`HostMatrix`]).
+#[derive(Debug, Clone)]
+struct Bf16Bytes(HostBytes);
+
+impl AsRef<[bf16]> for Bf16Bytes {
+    fn as_ref(&self) -> &[bf16] {
+        bytemuck::cast_slice(self.0.as_slice())
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Storage {
+    /// bf16, inside the factor domain.
+    Prepared(PreparedWeights<Bf16Bytes>),
+    /// f16, as stored.
+    F16(HostBytes),
+    /// f32, as stored.
+    F32(HostBytes),
+}
+
 /// A row-major `rows x cols` weight matrix on the host.
+///
+/// bf16 matrices are held prepared (every element inside the factor domain, DETERMINISM.md
+/// §3), so products skip the per-element clamp: trained weights are adopted in place, and
+/// only a matrix holding out-of-domain values is copied once with the clamp applied.
 #[derive(Debug, Clone)]
 pub struct HostMatrix {
-    bytes: HostBytes,
+    storage: Storage,
     dtype: WeightDtype,
     rows: usize,
     cols: usize,
@@ -128,8 +172,14 @@ impl HostMatrix {
                 bytes.as_slice().len()
             )));
         }
+        let bytes = bytes.aligned_to(dtype.size());
+        let storage = match dtype {
+            WeightDtype::Bf16 => Storage::Prepared(prepare_bf16(bytes, rows, cols)?),
+            WeightDtype::F16 => Storage::F16(bytes),
+            WeightDtype::F32 => Storage::F32(bytes),
+        };
         Ok(Self {
-            bytes: bytes.aligned_to(dtype.size()),
+            storage,
             dtype,
             rows,
             cols,
@@ -158,26 +208,32 @@ impl HostMatrix {
         self.cols
     }
 
-    /// The raw little-endian bytes.
+    /// The little-endian element bytes (for bf16: the prepared elements).
     pub fn bytes(&self) -> &[u8] {
-        self.bytes.as_slice()
+        match &self.storage {
+            Storage::Prepared(p) => bytemuck::cast_slice(p.data()),
+            Storage::F16(bytes) | Storage::F32(bytes) => bytes.as_slice(),
+        }
     }
 
     /// The matrix as the ops library reads it.
     pub fn view(&self) -> Result<WeightView<'_>, OpsError> {
-        let bytes = self.bytes.as_slice();
         // Construction aligned the bytes to the element size, so these casts cannot fail.
-        let data = match self.dtype {
-            WeightDtype::Bf16 => WeightData::Bf16(bytemuck::cast_slice::<u8, bf16>(bytes)),
-            WeightDtype::F16 => WeightData::F16(bytemuck::cast_slice::<u8, f16>(bytes)),
-            WeightDtype::F32 => WeightData::F32(bytemuck::cast_slice::<u8, f32>(bytes)),
+        let data = match &self.storage {
+            Storage::Prepared(p) => return Ok(p.view()),
+            Storage::F16(bytes) => {
+                WeightData::F16(bytemuck::cast_slice::<u8, f16>(bytes.as_slice()))
+            }
+            Storage::F32(bytes) => {
+                WeightData::F32(bytemuck::cast_slice::<u8, f32>(bytes.as_slice()))
+            }
         };
         WeightView::new(data, self.rows, self.cols)
     }
 
     /// Every element widened to f32 (norm weights and biases are used as f32 vectors).
     pub fn to_f32(&self) -> Vec<f32> {
-        let bytes = self.bytes.as_slice();
+        let bytes = self.bytes();
         match self.dtype {
             WeightDtype::Bf16 => bytemuck::cast_slice::<u8, bf16>(bytes)
                 .iter()
@@ -204,6 +260,29 @@ mod tests {
         let m = HostMatrix::new(bytes, WeightDtype::F32, 1, 2).unwrap();
         assert_eq!(m.to_f32(), vec![1.0, 2.0]);
         assert!(m.view().is_ok());
+    }
+
+    #[test]
+    fn bf16_matrices_are_prepared_without_copying_in_domain_weights() {
+        let values = [bf16::from_f32(0.5), bf16::from_f32(-2.0)];
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> =
+            Arc::new(bytemuck::cast_slice::<bf16, u8>(&values).to_vec());
+        let bytes = HostBytes::new(owner.clone(), 0..4).unwrap();
+        let m = HostMatrix::new(bytes, WeightDtype::Bf16, 1, 2).unwrap();
+        assert!(m.view().unwrap().is_prepared());
+        assert_eq!(
+            m.bytes().as_ptr(),
+            (*owner).as_ref().as_ptr(),
+            "adopted in place"
+        );
+
+        // 2^-50 is below the factor domain: the matrix holds a clamped copy (signed zero).
+        let tiny = [bf16::from_f32(1.0), bf16::from_f32(-(2.0f32.powi(-50)))];
+        let bytes = HostBytes::from_vec(bytemuck::cast_slice::<bf16, u8>(&tiny).to_vec());
+        let m = HostMatrix::new(bytes, WeightDtype::Bf16, 1, 2).unwrap();
+        assert!(m.view().unwrap().is_prepared());
+        assert_eq!(m.to_f32(), vec![1.0, -0.0]);
+        assert!(m.to_f32()[1].is_sign_negative());
     }
 
     #[test]

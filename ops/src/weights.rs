@@ -103,16 +103,20 @@ impl<'a> WeightView<'a> {
     }
 }
 
-/// An owned bf16 weight matrix with the factor domain (DETERMINISM.md §3) applied to every
-/// element once, at load, instead of inside every product.
+/// A bf16 weight matrix with the factor domain (DETERMINISM.md §3) applied to every element
+/// once, at load, instead of inside every product.
 ///
 /// Preparing changes no result: the clamp is idempotent, so a matmul over
 /// [`PreparedWeights::view`] gives the bits of a matmul over a plain view of the original
 /// weights, while its kernel skips the per-element clamp (the price of the contract on a
 /// cache-resident matrix). Backends may upload the prepared bytes and skip the clamp too.
+///
+/// The storage `S` is anything that reads as bf16: an owned vector (the clamped copy
+/// [`PreparedWeights::bf16`] makes) or borrowed bytes of a memory-mapped checkpoint that
+/// [`PreparedWeights::adopt`] found already inside the domain.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PreparedWeights {
-    data: Vec<bf16>,
+pub struct PreparedWeights<S = Vec<bf16>> {
+    data: S,
     rows: usize,
     cols: usize,
 }
@@ -127,11 +131,30 @@ impl PreparedWeights {
         }
         Ok(PreparedWeights { data, rows, cols })
     }
+}
+
+impl<S: AsRef<[bf16]>> PreparedWeights<S> {
+    /// Adopts `rows x cols` weights as they are when every element already lies in the factor
+    /// domain (one pass, at load): the usual case for trained weights, and what lets a
+    /// memory-mapped checkpoint be used without a copy. Gives `data` back as `Err` when some
+    /// element would be clamped; prepare a copy with [`PreparedWeights::bf16`] then.
+    pub fn adopt(data: S, rows: usize, cols: usize) -> Result<Result<Self, S>, OpsError> {
+        let values = data.as_ref();
+        WeightView::bf16(values, rows, cols)?;
+        if values
+            .iter()
+            .all(|w| domain_bf16(w.to_bits()) == w.to_bits())
+        {
+            Ok(Ok(PreparedWeights { data, rows, cols }))
+        } else {
+            Ok(Err(data))
+        }
+    }
 
     /// A view for matmul and matvec that skips the per-element clamp.
     pub fn view(&self) -> WeightView<'_> {
         WeightView {
-            data: WeightData::Bf16(&self.data),
+            data: WeightData::Bf16(self.data.as_ref()),
             rows: self.rows,
             cols: self.cols,
             prepared: true,
@@ -140,7 +163,7 @@ impl PreparedWeights {
 
     /// The prepared elements, row-major: the bytes a backend uploads.
     pub fn data(&self) -> &[bf16] {
-        &self.data
+        self.data.as_ref()
     }
 }
 
@@ -169,5 +192,23 @@ mod tests {
             WeightView::bf16(&data, usize::MAX, 3),
             Err(OpsError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn adopt_keeps_in_domain_storage_and_returns_the_rest() {
+        let ok = vec![bf16::from_f32(1.5), bf16::ZERO, bf16::from_f32(-3.0e-5)];
+        let adopted = PreparedWeights::adopt(ok.as_slice(), 1, 3)
+            .unwrap()
+            .unwrap();
+        assert!(adopted.view().is_prepared());
+        assert_eq!(adopted.data(), ok.as_slice());
+
+        // 2^-50 lies below the domain: adopting would skip a clamp the kernel must apply.
+        let tiny = vec![bf16::from_f32(1.0), bf16::from_f32(2.0f32.powi(-50))];
+        let back = PreparedWeights::adopt(tiny.as_slice(), 1, 2)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(back, tiny.as_slice());
+        assert!(PreparedWeights::adopt(tiny.as_slice(), 2, 2).is_err());
     }
 }
