@@ -35,6 +35,77 @@ impl KvLayout {
     pub fn slots(&self) -> usize {
         self.blocks * KV_BLOCK_TOKENS
     }
+
+    /// `slot` as an index, or an error when it is outside the pool.
+    pub fn check_slot(&self, slot: u32) -> Result<usize, BackendError> {
+        let index = slot as usize;
+        if index >= self.slots() {
+            return Err(BackendError::Shape(format!(
+                "KV slot {slot} is outside a pool of {} slots",
+                self.slots()
+            )));
+        }
+        Ok(index)
+    }
+
+    /// Checks every slot before any row is touched, so a refused call changes nothing.
+    pub fn check_slots(&self, slots: &[u32]) -> Result<(), BackendError> {
+        slots.iter().try_for_each(|&s| self.check_slot(s).map(drop))
+    }
+
+    /// The slot of absolute position `position` through `block_table` (logical block `b`
+    /// is physical block `block_table[b]`).
+    pub fn slot_of(&self, block_table: &[u32], position: usize) -> Result<u32, BackendError> {
+        let logical = position / KV_BLOCK_TOKENS;
+        let block = *block_table.get(logical).ok_or_else(|| {
+            BackendError::Shape(format!(
+                "position {position} needs block {logical} but the block table has {}",
+                block_table.len()
+            ))
+        })?;
+        let slot = u32::try_from(block as usize * KV_BLOCK_TOKENS + position % KV_BLOCK_TOKENS)
+            .map_err(|_| BackendError::Shape(format!("block {block} overflows a slot index")))?;
+        self.check_slot(slot)?;
+        Ok(slot)
+    }
+
+    /// Checks that `block_table` maps every position `0..=last` into the pool.
+    pub fn check_block_table(&self, block_table: &[u32], last: usize) -> Result<(), BackendError> {
+        // One position per block decides: the slots of a block are contiguous.
+        (0..=last)
+            .step_by(KV_BLOCK_TOKENS)
+            .try_for_each(|p| self.slot_of(block_table, p).map(drop))
+    }
+
+    /// Checks `op`'s K and V token rows against `slots` (one row of [`Self::row_len`]
+    /// values per slot) and every slot against the pool.
+    pub fn check_rows(
+        &self,
+        op: &str,
+        slots: &[u32],
+        k_len: usize,
+        v_len: usize,
+    ) -> Result<(), BackendError> {
+        let n = self.row_len();
+        let expected = slots.len() * n;
+        if k_len != expected || v_len != expected {
+            return Err(BackendError::Shape(format!(
+                "{op}: {} slots of {n} values need K and V of {expected}, got {k_len} and {v_len}",
+                slots.len()
+            )));
+        }
+        self.check_slots(slots)
+    }
+
+    /// Checks an attention call's head layout against the pool's.
+    pub fn check_attention(&self, config: &AttentionConfig) -> Result<(), BackendError> {
+        if config.n_kv_heads != self.n_kv_heads || config.head_dim != self.head_dim {
+            return Err(BackendError::Shape(format!(
+                "attention config {config:?} does not match the KV pool {self:?}"
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// K and V token rows as raw bf16 bits, `[row][n_kv_heads * head_dim]`, for dumps and

@@ -8,11 +8,11 @@ use std::ops::Range;
 use fak_ops::{AttentionConfig, KvView, RmsNormParams, RopeLayout, RopeTable};
 use half::bf16;
 
-use crate::backend::{Backend, KV_BLOCK_TOKENS, KvLayout, KvRows};
-use crate::{BackendError, BackendKind, DeviceInfo, HostMatrix, probe};
+use crate::backend::{Backend, KvLayout, KvRows};
+use crate::{BackendError, BackendKind, DeviceInfo, HostMatrix, probe, shape};
 
 /// Runs every op with the CPU reference in `fak-ops`.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CpuBackend {
     device: DeviceInfo,
 }
@@ -46,15 +46,9 @@ pub struct CpuKv {
 }
 
 impl CpuKv {
-    /// The rows of `slot`'s range, checked against the pool.
+    /// The element range of `slot`'s row, checked against the pool.
     fn row(&self, slot: u32) -> Result<Range<usize>, BackendError> {
-        let slot = slot as usize;
-        if slot >= self.layout.slots() {
-            return Err(BackendError::Shape(format!(
-                "KV slot {slot} is outside a pool of {} slots",
-                self.layout.slots()
-            )));
-        }
+        let slot = self.layout.check_slot(slot)?;
         let n = self.layout.row_len();
         Ok(slot * n..(slot + 1) * n)
     }
@@ -70,18 +64,7 @@ impl CpuKv {
         let mut k = Vec::with_capacity((last + 1) * n);
         let mut v = Vec::with_capacity((last + 1) * n);
         for p in 0..=last {
-            let block = *block_table.get(p / KV_BLOCK_TOKENS).ok_or_else(|| {
-                BackendError::Shape(format!(
-                    "position {p} needs block {} but the block table has {}",
-                    p / KV_BLOCK_TOKENS,
-                    block_table.len()
-                ))
-            })?;
-            let slot = u32::try_from(block as usize * KV_BLOCK_TOKENS + p % KV_BLOCK_TOKENS)
-                .map_err(|_| {
-                    BackendError::Shape(format!("block {block} overflows a slot index"))
-                })?;
-            let r = self.row(slot)?;
+            let r = self.row(self.layout.slot_of(block_table, p)?)?;
             k.extend_from_slice(&self.k[r.clone()]);
             v.extend_from_slice(&self.v[r]);
         }
@@ -176,13 +159,7 @@ impl Backend for CpuBackend {
     }
 
     fn add_bias(&self, x: &mut CpuTensor, bias: &CpuTensor) -> Result<(), BackendError> {
-        if bias.0.is_empty() || !x.0.len().is_multiple_of(bias.0.len()) {
-            return Err(BackendError::Shape(format!(
-                "add_bias: {} values are not whole rows of the bias length {}",
-                x.0.len(),
-                bias.0.len()
-            )));
-        }
+        shape::add_bias(x.0.len(), bias.0.len())?;
         for row in x.0.chunks_exact_mut(bias.0.len()) {
             fak_ops::add(row, &bias.0)?;
         }
@@ -218,16 +195,9 @@ impl Backend for CpuBackend {
         k: &CpuTensor,
         v: &CpuTensor,
     ) -> Result<(), BackendError> {
+        kv.layout
+            .check_rows("kv_store", slots, k.0.len(), v.0.len())?;
         let n = kv.layout.row_len();
-        let expected = slots.len() * n;
-        if k.0.len() != expected || v.0.len() != expected {
-            return Err(BackendError::Shape(format!(
-                "kv_store: {} slots of {n} values need K and V of {expected}, got {} and {}",
-                slots.len(),
-                k.0.len(),
-                v.0.len()
-            )));
-        }
         for (t, &slot) in slots.iter().enumerate() {
             let r = kv.row(slot)?;
             fak_ops::to_bf16(&k.0[t * n..(t + 1) * n], &mut kv.k[r.clone()])?;
@@ -245,12 +215,7 @@ impl Backend for CpuBackend {
         block_table: &[u32],
         out: &mut CpuTensor,
     ) -> Result<(), BackendError> {
-        if config.n_kv_heads != kv.layout.n_kv_heads || config.head_dim != kv.layout.head_dim {
-            return Err(BackendError::Shape(format!(
-                "attention config {config:?} does not match the KV pool {:?}",
-                kv.layout
-            )));
-        }
+        kv.layout.check_attention(config)?;
         let last = positions.iter().copied().max().unwrap_or(0) as usize;
         let (k, v) = kv.gather(block_table, last)?;
         Ok(fak_ops::attention(
@@ -263,6 +228,9 @@ impl Backend for CpuBackend {
     }
 
     fn kv_copy(&self, kv: &mut CpuKv, moves: &[(u32, u32)]) -> Result<(), BackendError> {
+        for &(from, to) in moves {
+            kv.layout.check_slots(&[from, to])?;
+        }
         for &(from, to) in moves {
             let src = kv.row(from)?;
             let dst = kv.row(to)?.start;
@@ -283,15 +251,9 @@ impl Backend for CpuBackend {
     }
 
     fn kv_write(&self, kv: &mut CpuKv, slots: &[u32], rows: &KvRows) -> Result<(), BackendError> {
+        kv.layout
+            .check_rows("kv_write", slots, rows.k.len(), rows.v.len())?;
         let n = kv.layout.row_len();
-        if rows.k.len() != slots.len() * n || rows.v.len() != slots.len() * n {
-            return Err(BackendError::Shape(format!(
-                "kv_write: {} slots of {n} values, got K and V of {} and {}",
-                slots.len(),
-                rows.k.len(),
-                rows.v.len()
-            )));
-        }
         for (t, &slot) in slots.iter().enumerate() {
             let r = kv.row(slot)?;
             for (i, dst) in r.clone().enumerate() {

@@ -30,4 +30,21 @@ pub enum BackendError {
     /// Shapes handed to the backend do not fit together.
     #[error("{0}")]
     Shape(String),
+    /// A buffer larger than the device lets one kernel bind.
+    #[error(
+        "a buffer of {bytes} bytes exceeds the largest buffer {device} binds ({max} bytes); \
+         split the work into smaller calls"
+    )]
+    BufferTooLarge {
+        bytes: usize,
+        max: usize,
+        device: String,
+    },
+    /// A wgpu device was requested for a backend that is not a wgpu backend.
+    #[error("{0} does not run on wgpu (only vulkan and metal do)")]
+    NotWgpu(BackendKind),
+    /// The device runtime failed (a read-back, or a panic inside the runtime while opening
+    /// the device), with its message.
+    #[error("device error: {0}")]
+    Device(String),
 }

@@ -18,15 +18,29 @@
 //! Choosing a backend at run time goes through [`probe`]: asking for one that this build
 //! lacks, or that this machine has no device for, is an error that lists what is there.
 
+mod any;
 mod backend;
 mod cpu;
+mod cube;
 mod error;
 mod host;
+mod kernels;
 mod kind;
 mod probe;
+mod shape;
 
+#[cfg(feature = "cuda")]
+pub use any::CudaBackend;
+#[cfg(any(feature = "vulkan", feature = "metal"))]
+pub use any::WgpuBackend;
+pub use any::{AnyBackend, BackendFn};
 pub use backend::{Backend, KV_BLOCK_TOKENS, KvLayout, KvRows};
 pub use cpu::{CpuBackend, CpuKv, CpuTensor};
+#[cfg(feature = "cuda")]
+pub use cube::open_cuda;
+#[cfg(any(feature = "vulkan", feature = "metal"))]
+pub use cube::open_wgpu;
+pub use cube::{CubeBackend, CubeKv, CubeMatrix, CubeRope, CubeTensor, MathFn};
 pub use error::BackendError;
 pub use host::{HostBytes, HostMatrix, WeightDtype};
 pub use kind::BackendKind;

@@ -74,10 +74,7 @@ fn bytes(b: u64) -> String {
 /// machine has none of its devices (the error lists what the machine does have).
 pub fn probe(kind: BackendKind) -> Result<Vec<DeviceInfo>, BackendError> {
     if !kind.is_compiled() {
-        return Err(BackendError::NotCompiled {
-            requested: kind,
-            compiled: join_names(BackendKind::compiled()),
-        });
+        return Err(not_compiled(kind));
     }
     let found = match kind {
         BackendKind::Cpu => Ok(vec![cpu_device()]),
@@ -97,6 +94,14 @@ pub fn probe_all() -> Vec<(BackendKind, Result<Vec<DeviceInfo>, BackendError>)> 
         .into_iter()
         .map(|k| (k, probe(k)))
         .collect()
+}
+
+/// The error for a backend this build lacks, listing what it has.
+pub(crate) fn not_compiled(requested: BackendKind) -> BackendError {
+    BackendError::NotCompiled {
+        requested,
+        compiled: join_names(BackendKind::compiled()),
+    }
 }
 
 fn no_device(requested: BackendKind, why: String) -> BackendError {

@@ -1,0 +1,151 @@
+//! Weights and tables onto the device, and the ops that read them: embedding gather and
+//! matrix products.
+//!
+//! A matrix is uploaded in its stored dtype, bytes as they are (bf16/f16 land two to a
+//! 32-bit word, an odd count padded with a zero half), never widened. One larger than a
+//! binding (Qwen2.5-0.5B's 272 MB embedding against llvmpipe's 128 MiB) is cut into runs
+//! of whole rows, one buffer each; every output row depends on its own weight row only, so
+//! launching once per run gives the bits of one launch over the whole matrix.
+
+use cubecl::prelude::*;
+use fak_ops::RopeTable;
+
+use super::CubeBackend;
+use super::buffer::{CubeMatrix, CubeRope, CubeTensor, MatrixChunk, Words};
+use crate::kernels::embed::embed;
+use crate::kernels::grid::{LANE_UNITS, cube_grid, element_grid};
+use crate::kernels::matmul::{
+    DTYPE_BF16, DTYPE_F16, DTYPE_F32, ROWS_PER_CUBE, bf16_factors, matmul,
+};
+use crate::{BackendError, HostMatrix, WeightDtype, shape};
+
+fn dtype_id(dtype: WeightDtype) -> u32 {
+    match dtype {
+        WeightDtype::Bf16 => DTYPE_BF16,
+        WeightDtype::F16 => DTYPE_F16,
+        WeightDtype::F32 => DTYPE_F32,
+    }
+}
+
+impl<R: Runtime> CubeBackend<R> {
+    /// A buffer holding `bytes` as little-endian words, the last one zero-padded.
+    fn upload_bytes(&self, bytes: &[u8]) -> Result<Words, BackendError> {
+        let words = bytes.len().div_ceil(4);
+        self.check_binding(words)?;
+        let handle = if bytes.len() == words * 4 && !bytes.is_empty() {
+            self.client.create_from_slice(bytes)
+        } else {
+            let mut padded = bytes.to_vec();
+            padded.resize(words.max(1) * 4, 0);
+            self.client.create_from_slice(&padded)
+        };
+        Ok(Words { handle, len: words })
+    }
+
+    /// Uploads `w` as runs of whole rows, each within one binding.
+    pub(super) fn upload_matrix(&self, w: &HostMatrix) -> Result<CubeMatrix, BackendError> {
+        let row_bytes = w.cols() * w.dtype().size();
+        // Room for the padding word of a run with an odd number of 16-bit values.
+        let rows_per_chunk = self.max_binding_bytes.saturating_sub(4) / row_bytes;
+        if rows_per_chunk == 0 {
+            return Err(BackendError::BufferTooLarge {
+                bytes: row_bytes,
+                max: self.max_binding_bytes,
+                device: self.device.name.clone(),
+            });
+        }
+        let chunks = (0..w.rows())
+            .step_by(rows_per_chunk)
+            .map(|first_row| {
+                let rows = rows_per_chunk.min(w.rows() - first_row);
+                let bytes = &w.bytes()[first_row * row_bytes..(first_row + rows) * row_bytes];
+                Ok(MatrixChunk {
+                    words: self.upload_bytes(bytes)?,
+                    first_row,
+                    rows,
+                })
+            })
+            .collect::<Result<_, BackendError>>()?;
+        Ok(CubeMatrix {
+            chunks,
+            dtype: w.dtype(),
+            rows: w.rows(),
+            cols: w.cols(),
+        })
+    }
+
+    /// Uploads the host's cos and sin bytes.
+    pub(super) fn upload_rope(&self, table: &RopeTable) -> Result<CubeRope, BackendError> {
+        Ok(CubeRope {
+            cos: self.upload_words(bytemuck::cast_slice(table.cos()))?,
+            sin: self.upload_words(bytemuck::cast_slice(table.sin()))?,
+            pairs: table.pairs(),
+            max_positions: table.max_positions(),
+        })
+    }
+
+    pub(super) fn launch_embed(
+        &self,
+        table: &CubeMatrix,
+        tokens: &[u32],
+        out: &mut CubeTensor,
+    ) -> Result<(), BackendError> {
+        shape::embed(table.rows, table.cols, tokens, out.len())?;
+        let ids = self.upload_words(tokens)?;
+        let (count, dim) = element_grid(out.len());
+        for chunk in &table.chunks {
+            embed::launch::<R>(
+                &self.client,
+                count.clone(),
+                dim,
+                self.arg(&chunk.words),
+                self.arg(&ids),
+                self.arg(&out.words),
+                self.count(tokens.len())?,
+                self.count(table.cols)?,
+                self.count(chunk.first_row)?,
+                self.count(chunk.rows)?,
+                dtype_id(table.dtype),
+            );
+        }
+        Ok(())
+    }
+
+    pub(super) fn launch_matmul(
+        &self,
+        w: &CubeMatrix,
+        x: &CubeTensor,
+        out: &mut CubeTensor,
+    ) -> Result<(), BackendError> {
+        let tokens = shape::matmul(w.rows, w.cols, x.len(), out.len())?;
+        let factors = self.alloc(x.len())?;
+        let (count, dim) = element_grid(x.len());
+        bf16_factors::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&x.words),
+            self.arg(&factors),
+            self.count(x.len())?,
+        );
+        for chunk in &w.chunks {
+            let row_groups = chunk.rows.div_ceil(ROWS_PER_CUBE as usize);
+            matmul::launch::<R>(
+                &self.client,
+                cube_grid(row_groups * tokens),
+                CubeDim::new_2d(LANE_UNITS, ROWS_PER_CUBE),
+                self.arg(&chunk.words),
+                self.arg(&factors),
+                self.arg(&out.words),
+                self.count(tokens)?,
+                self.count(w.cols)?,
+                self.count(chunk.rows)?,
+                self.count(row_groups)?,
+                self.count(w.rows)?,
+                self.count(chunk.first_row)?,
+                dtype_id(w.dtype),
+            );
+        }
+        Ok(())
+    }
+}
