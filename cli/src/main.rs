@@ -2,6 +2,7 @@
 
 mod agent;
 mod audit;
+mod backends;
 mod exit;
 mod generate;
 mod policy;
@@ -35,6 +36,7 @@ enum Command {
     #[command(subcommand)]
     Audit(audit::Command),
     Turntax(turntax::Args),
+    Backends(backends::Args),
     Generate(generate::Args),
 }
 
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Screen(args) => screen::run(args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Turntax(args) => turntax::run(args),
+        Command::Backends(args) => backends::run(args),
         Command::Generate(args) => generate::run(args),
     };
     match result {
