@@ -8,6 +8,7 @@ mod generate;
 mod policy;
 mod preflight;
 mod screen;
+mod serve;
 mod turntax;
 
 use std::process::ExitCode;
@@ -33,6 +34,7 @@ enum Command {
     #[command(subcommand)]
     Policy(policy::Command),
     Screen(screen::Args),
+    Serve(serve::Args),
     #[command(subcommand)]
     Audit(audit::Command),
     Turntax(turntax::Args),
@@ -47,6 +49,7 @@ fn main() -> ExitCode {
         Command::Preflight(args) => preflight::run(args),
         Command::Policy(cmd) => policy::run(cmd),
         Command::Screen(args) => screen::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Audit(cmd) => audit::run(cmd),
         Command::Turntax(args) => turntax::run(args),
         Command::Backends(args) => backends::run(args),
