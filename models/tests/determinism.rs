@@ -7,12 +7,11 @@ mod common;
 
 use fak_backends::{Backend, CpuBackend, KV_BLOCK_TOKENS, KvLayout, KvRows};
 use fak_models::{
-    Activations, GenerateOptions, KvCache, KvCacheError, KvLayer, Logits, Model, SequenceKv,
-    StopTokens, generate,
+    Activations, GenerateOptions, KvCache, KvCacheError, KvLayer, Logits, Model, SamplingParams,
+    SequenceKv,
 };
-use fak_ops::SamplingParams;
 
-use common::{FIXTURES, load, reference};
+use common::{FIXTURES, generated_tokens, load, reference};
 
 /// Every layer's K and V rows of positions `0..len`, as bf16 bits.
 fn kv_rows(model: &Model<CpuBackend>, kv: &SequenceKv<CpuBackend>) -> Vec<KvRows> {
@@ -99,22 +98,12 @@ fn generation_does_not_depend_on_the_prefill_chunk_size() {
     let model = load("llama3");
     let prompt = &reference("llama3").greedy.prompts[0];
     let run = |prefill_chunk| {
-        let mut kv = SequenceKv::new(&**model.backend(), model.config(), 64).unwrap();
         let options = GenerateOptions {
             max_tokens: 16,
             prefill_chunk,
             ..GenerateOptions::default()
         };
-        generate(
-            &model,
-            &mut kv,
-            &prompt.ids,
-            &StopTokens(Vec::new()),
-            &options,
-            common::quiet,
-        )
-        .unwrap()
-        .tokens
+        generated_tokens(&model, &prompt.ids, &options)
     };
     assert_eq!(run(1), run(512));
     assert_eq!(run(3), run(512));
@@ -125,7 +114,6 @@ fn seeded_sampling_repeats_for_a_seed_and_differs_across_seeds() {
     let model = load("qwen2");
     let prompt = &reference("qwen2").greedy.prompts[0];
     let run = |seed| {
-        let mut kv = SequenceKv::new(&**model.backend(), model.config(), 64).unwrap();
         let options = GenerateOptions {
             max_tokens: 24,
             sampling: SamplingParams {
@@ -136,16 +124,7 @@ fn seeded_sampling_repeats_for_a_seed_and_differs_across_seeds() {
             seed,
             ..GenerateOptions::default()
         };
-        generate(
-            &model,
-            &mut kv,
-            &prompt.ids,
-            &StopTokens(Vec::new()),
-            &options,
-            common::quiet,
-        )
-        .unwrap()
-        .tokens
+        generated_tokens(&model, &prompt.ids, &options)
     };
     assert_eq!(run(7), run(7));
     assert_ne!(run(7), run(8), "24 draws at temperature 1.5 from two seeds");

@@ -9,11 +9,10 @@ mod common;
 
 use fak_backends::CpuBackend;
 use fak_models::{
-    Activations, GenerateOptions, KvCache, Logits, Model, SequenceKv, StopTokens, generate,
+    Activations, GenerateOptions, KvCache, Logits, Model, SamplingParams, SequenceKv,
 };
-use fak_ops::SamplingParams;
 
-use common::{FIXTURES, load, reference, reference_logits};
+use common::{FIXTURES, generated_tokens, load, reference, reference_logits};
 
 /// Largest |ours - transformers| allowed on any logit. Measured over all six fixtures and
 /// both reference sequences: at most 0.133 (qwen2, greedy_0; table in README "Models");
@@ -138,8 +137,6 @@ fn greedy_continuations_equal_transformers_for_32_tokens_on_every_fixture() {
         let greedy = reference(name).greedy;
         assert_eq!(greedy.steps, 32);
         for prompt in &greedy.prompts {
-            let mut kv =
-                SequenceKv::new(&**model.backend(), model.config(), model.context()).unwrap();
             let options = GenerateOptions {
                 max_tokens: greedy.steps,
                 sampling: SamplingParams::GREEDY,
@@ -147,18 +144,10 @@ fn greedy_continuations_equal_transformers_for_32_tokens_on_every_fixture() {
             };
             // The references ran exactly 32 steps without stopping; the prompts were chosen
             // so that no stop token appears.
-            let generation = generate(
-                &model,
-                &mut kv,
-                &prompt.ids,
-                &StopTokens(Vec::new()),
-                &options,
-                common::quiet,
-            )
-            .unwrap();
+            let tokens = generated_tokens(&model, &prompt.ids, &options);
             let smallest_margin = prompt.margins.iter().copied().fold(f32::INFINITY, f32::min);
             assert_eq!(
-                generation.tokens, prompt.continuation,
+                tokens, prompt.continuation,
                 "{name}: {:?} (smallest reference margin {smallest_margin})",
                 prompt.text
             );

@@ -119,3 +119,18 @@ pub fn load(name: &str) -> Model<CpuBackend> {
 pub fn quiet(_token: u32) -> Result<(), fak_models::ModelError> {
     Ok(())
 }
+
+/// The tokens `generate` produces after `prompt` with `options`, no stop tokens, in a fresh
+/// cache of the model's whole context.
+pub fn generated_tokens(
+    model: &Model<CpuBackend>,
+    prompt: &[u32],
+    options: &fak_models::GenerateOptions,
+) -> Vec<u32> {
+    let mut kv =
+        fak_models::SequenceKv::new(&**model.backend(), model.config(), model.context()).unwrap();
+    let stop = fak_models::StopTokens(Vec::new());
+    fak_models::generate(model, &mut kv, prompt, &stop, options, quiet)
+        .unwrap()
+        .tokens
+}
