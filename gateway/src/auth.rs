@@ -51,6 +51,9 @@ fn offered_keys(headers: &HeaderMap) -> impl Iterator<Item = &[u8]> {
         .get_all(AUTHORIZATION)
         .into_iter()
         .filter_map(|v| v.as_bytes().strip_prefix(b"Bearer "));
-    let api_key = headers.get_all("x-api-key").into_iter().map(|v| v.as_bytes());
+    let api_key = headers
+        .get_all("x-api-key")
+        .into_iter()
+        .map(|v| v.as_bytes());
     bearer.chain(api_key)
 }

@@ -53,7 +53,8 @@ impl ApiKey {
         ApiKey::from_var(name, flag, std::env::var(name))
     }
 
-    fn from_var(
+    /// As [`ApiKey::from_env`], given what `std::env::var(name)` returned.
+    pub fn from_var(
         name: &str,
         flag: &'static str,
         value: Result<String, std::env::VarError>,
@@ -62,7 +63,9 @@ impl ApiKey {
         match value {
             Ok(value) => ApiKey::new(value).ok_or(ConfigError::KeyEmpty { name, flag }),
             Err(std::env::VarError::NotPresent) => Err(ConfigError::KeyUnset { name, flag }),
-            Err(std::env::VarError::NotUnicode(_)) => Err(ConfigError::KeyNotUnicode { name, flag }),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(ConfigError::KeyNotUnicode { name, flag })
+            }
         }
     }
 
@@ -118,11 +121,17 @@ mod tests {
         let name = "K".to_string();
         assert_eq!(
             read(Ok(String::new())),
-            Err(ConfigError::KeyEmpty { name: name.clone(), flag })
+            Err(ConfigError::KeyEmpty {
+                name: name.clone(),
+                flag
+            })
         );
         assert_eq!(
             read(Err(std::env::VarError::NotPresent)),
-            Err(ConfigError::KeyUnset { name: name.clone(), flag })
+            Err(ConfigError::KeyUnset {
+                name: name.clone(),
+                flag
+            })
         );
         assert_eq!(
             read(Err(std::env::VarError::NotUnicode("\u{fffd}".into()))),

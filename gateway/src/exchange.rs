@@ -44,7 +44,12 @@ pub async fn exchange(
     let streaming = validate(&request)?;
     let trace = match hint {
         Some(id) => id,
-        None => traces::derive(request["messages"].as_array().map(Vec::as_slice).unwrap_or(&[])),
+        None => traces::derive(
+            request["messages"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or(&[]),
+        ),
     };
     let conversation = state.traces.enter(&trace, Instant::now())?;
     let admissions = screen_transcript(&state.kernel, &trace, &conversation, &mut request, &tally)?;
@@ -87,15 +92,24 @@ fn validate(request: &Value) -> Result<bool, ApiError> {
         .ok_or_else(|| ApiError::invalid("messages: a non-empty array is required"))?;
     for (i, m) in messages.iter().enumerate() {
         if m.get("role").and_then(Value::as_str).is_none() {
-            return Err(ApiError::invalid(format!("messages[{i}]: role is required")));
+            return Err(ApiError::invalid(format!(
+                "messages[{i}]: role is required"
+            )));
         }
     }
-    if body.get("n").and_then(Value::as_u64).is_some_and(|n| n != 1) {
+    if body
+        .get("n")
+        .and_then(Value::as_u64)
+        .is_some_and(|n| n != 1)
+    {
         return Err(ApiError::invalid(
             "n: only one choice per request is supported by this gateway",
         ));
     }
-    if body.get("tools").is_some_and(|t| !t.is_array() && !t.is_null()) {
+    if body
+        .get("tools")
+        .is_some_and(|t| !t.is_array() && !t.is_null())
+    {
         return Err(ApiError::invalid("tools: an array is required"));
     }
     match body.get("stream") {
@@ -137,9 +151,13 @@ mod tests {
         assert!(msg(json!({"messages": [{"role": "user"}]})).starts_with("model"));
         assert!(msg(json!({"model": "m", "messages": []})).starts_with("messages"));
         assert!(msg(json!({"model": "m", "messages": [{}]})).starts_with("messages[0]"));
-        assert!(msg(json!({"model": "m", "messages": [{"role": "user"}], "n": 2})).starts_with("n:"));
-        assert!(msg(json!({"model": "m", "messages": [{"role": "user"}], "stream": "yes"}))
-            .starts_with("stream"));
+        assert!(
+            msg(json!({"model": "m", "messages": [{"role": "user"}], "n": 2})).starts_with("n:")
+        );
+        assert!(
+            msg(json!({"model": "m", "messages": [{"role": "user"}], "stream": "yes"}))
+                .starts_with("stream")
+        );
         assert_eq!(
             validate(&json!({"model": "m", "messages": [{"role": "user"}], "stream": true})),
             Ok(true)

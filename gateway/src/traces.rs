@@ -26,7 +26,8 @@ pub const TRACE_HEADER: &str = "x-trace-id";
 /// Longest `X-Trace-Id` accepted, in bytes.
 pub const MAX_TRACE_ID_BYTES: usize = 128;
 /// Screened tool results remembered per conversation; past this they are screened anew.
-const MAX_MEMO_ENTRIES: usize = 4096;
+/// Each entry is a digest and a stub of about 100 bytes, never the result itself.
+const MAX_MEMO_ENTRIES: usize = 256;
 
 /// One live conversation.
 #[derive(Debug)]
@@ -181,7 +182,12 @@ pub fn derive(messages: &[Value]) -> String {
             .collect(),
         None => messages.iter().take(1).collect(),
     };
-    let digest = sha256_hex(canonical_json(&Value::from(opening.into_iter().cloned().collect::<Vec<_>>())).as_bytes());
+    let digest = sha256_hex(
+        canonical_json(&Value::from(
+            opening.into_iter().cloned().collect::<Vec<_>>(),
+        ))
+        .as_bytes(),
+    );
     format!("d-{}", &digest[..32])
 }
 
@@ -240,7 +246,10 @@ mod tests {
 
     #[test]
     fn trace_header_must_be_short_visible_ascii() {
-        assert_eq!(parse_header(&HeaderValue::from_static("run-42")).unwrap(), "run-42");
+        assert_eq!(
+            parse_header(&HeaderValue::from_static("run-42")).unwrap(),
+            "run-42"
+        );
         assert!(parse_header(&HeaderValue::from_static("a b")).is_err());
         let long = "x".repeat(MAX_TRACE_ID_BYTES + 1);
         assert!(parse_header(&HeaderValue::from_str(&long).unwrap()).is_err());

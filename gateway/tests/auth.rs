@@ -50,24 +50,39 @@ async fn missing_wrong_and_right_keys_on_each_endpoint() {
             ("x-api-key", format!("{CLIENT_KEY}x")),
             ("authorization", CLIENT_KEY.to_string()),
         ] {
-            assert_eq!(send(Some(wrong.clone())).await.unwrap().status(), 401, "{path} {wrong:?}");
+            assert_eq!(
+                send(Some(wrong.clone())).await.unwrap().status(),
+                401,
+                "{path} {wrong:?}"
+            );
         }
         for right in [
             ("authorization", format!("Bearer {CLIENT_KEY}")),
             ("x-api-key", CLIENT_KEY.to_string()),
         ] {
-            assert_eq!(send(Some(right.clone())).await.unwrap().status(), 200, "{path} {right:?}");
+            assert_eq!(
+                send(Some(right.clone())).await.unwrap().status(),
+                200,
+                "{path} {right:?}"
+            );
         }
     }
     // Probes are open; metrics are open to this loopback client.
     for path in ["/healthz", "/readyz", "/metrics"] {
-        assert_eq!(http.get(gw.url(path)).send().await.unwrap().status(), 200, "{path}");
+        assert_eq!(
+            http.get(gw.url(path)).send().await.unwrap().status(),
+            200,
+            "{path}"
+        );
     }
     // The upstream saw only the gateway's own key, never the client's.
     let seen = recorder.all();
     assert!(!seen.is_empty());
     for r in &seen {
-        assert_eq!(r.authorization.as_deref(), Some(format!("Bearer {UPSTREAM_KEY}").as_str()));
+        assert_eq!(
+            r.authorization.as_deref(),
+            Some(format!("Bearer {UPSTREAM_KEY}").as_str())
+        );
         assert_eq!(r.x_api_key, None);
         assert!(!r.body.contains(CLIENT_KEY));
     }

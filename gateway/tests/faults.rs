@@ -118,11 +118,19 @@ async fn malformed_json_is_400_naming_the_problem() {
         assert_eq!(r.status(), 400);
         let body: Value = r.json().await.unwrap();
         let message = body["error"]["message"].as_str().unwrap();
-        assert!(message.contains("not valid JSON") && message.contains("line 1"), "{message}");
+        assert!(
+            message.contains("not valid JSON") && message.contains("line 1"),
+            "{message}"
+        );
     }
     let (s, body) = status_and_body(&gw.url("/v1/chat/completions"), &json!({"model": "m"})).await;
     assert_eq!(s, 400);
-    assert!(body["error"]["message"].as_str().unwrap().starts_with("messages"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("messages")
+    );
     assert!(recorder.all().is_empty(), "nothing malformed is forwarded");
 }
 
@@ -140,7 +148,12 @@ async fn oversized_body_is_413_and_overload_is_503_with_retry_after() {
         "messages": [{"role": "user", "content": "x".repeat(4096)}]});
     let (s, body) = status_and_body(&gw.url("/v1/chat/completions"), &big).await;
     assert_eq!(s, 413);
-    assert!(body["error"]["message"].as_str().unwrap().contains("1024 bytes"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("1024 bytes")
+    );
 
     let slow = tokio::spawn({
         let url = gw.url("/v1/chat/completions");
@@ -156,9 +169,24 @@ async fn oversized_body_is_413_and_overload_is_503_with_retry_after() {
     assert_eq!(r.status(), 503);
     assert_eq!(r.headers()["retry-after"], "1");
     // Probes are not counted against the bound.
-    assert_eq!(client().get(gw.url("/healthz")).send().await.unwrap().status(), 200);
+    assert_eq!(
+        client()
+            .get(gw.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
     assert_eq!(slow.await.unwrap().0, 200);
-    let metrics = client().get(gw.url("/metrics")).send().await.unwrap().text().await.unwrap();
+    let metrics = client()
+        .get(gw.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(metrics.contains("fak_gateway_shed_total 1"), "{metrics}");
 }
 
@@ -176,5 +204,36 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     assert_eq!(body["fak"]["decisions"][1]["code"], "POLICY_BLOCK");
     let healthz = gw.url("/healthz");
     gw.served.await.unwrap().unwrap();
-    assert!(client().get(healthz).send().await.is_err(), "no longer accepting");
+    assert!(
+        client().get(healthz).send().await.is_err(),
+        "no longer accepting"
+    );
+}
+
+#[tokio::test]
+async fn a_malformed_trace_id_is_400_and_a_missing_one_is_minted() {
+    let (gw, recorder) = start_pair().await;
+    let r = client()
+        .post(gw.url("/v1/chat/completions"))
+        .header("x-trace-id", "has spaces in it")
+        .json(&chat("mock-model"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let body: Value = r.json().await.unwrap();
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("X-Trace-Id")
+    );
+    assert!(recorder.all().is_empty());
+    let r = client().get(gw.url("/healthz")).send().await.unwrap();
+    assert!(
+        r.headers()["x-trace-id"]
+            .to_str()
+            .unwrap()
+            .starts_with("t-")
+    );
 }

@@ -30,7 +30,10 @@ async fn refused_call_is_replaced_by_a_readable_notice_and_listed_with_its_code(
     assert_eq!(calls.len(), 1, "only the allowed call reaches the client");
     assert_eq!(calls[0]["function"]["name"], "read_file");
     let text = message["content"].as_str().unwrap();
-    assert!(text.contains("delete_file") && text.contains("POLICY_BLOCK"), "{text}");
+    assert!(
+        text.contains("delete_file") && text.contains("POLICY_BLOCK"),
+        "{text}"
+    );
     let decisions = body["fak"]["decisions"].as_array().unwrap();
     assert_eq!(decisions[0]["verdict"], "ALLOW");
     assert_eq!(decisions[1]["verdict"], "DENY");
@@ -65,12 +68,23 @@ async fn streamed_tool_calls_are_held_until_decided_and_text_streams_through() {
         .filter(|&i| chunks[i]["choices"][0]["delta"].get("tool_calls").is_some())
         .collect();
     assert_eq!(call_chunks.len(), 1, "the allowed call arrives once, whole");
-    assert_eq!(call_chunks[0], finish_at - 2, "released just before the finish");
+    assert_eq!(
+        call_chunks[0],
+        finish_at - 2,
+        "released just before the finish"
+    );
     let call = &chunks[call_chunks[0]]["choices"][0]["delta"]["tool_calls"][0];
     assert_eq!(call["function"]["name"], "read_file");
     assert_eq!(call["function"]["arguments"], r#"{"path": "./README.md"}"#);
-    assert!(!data.iter().any(|d| d.contains("call_delete") && d.contains("tool_calls\":[")));
-    assert_eq!(chunks[finish_at]["fak"]["decisions"][1]["code"], "POLICY_BLOCK");
+    assert!(
+        !data
+            .iter()
+            .any(|d| d.contains("call_delete") && d.contains("tool_calls\":["))
+    );
+    assert_eq!(
+        chunks[finish_at]["fak"]["decisions"][1]["code"],
+        "POLICY_BLOCK"
+    );
 
     // Plain text arrives as the upstream sent it, word by word.
     let mut request = chat("hello");
@@ -106,7 +120,11 @@ async fn quarantined_tool_result_never_reaches_the_upstream() {
     assert_eq!(body["fak"]["admissions"][0]["outcome"], "QUARANTINE");
     let seen = recorder.all();
     assert_eq!(seen.len(), 1);
-    assert!(!seen[0].body.contains("Ignore all previous"), "{}", seen[0].body);
+    assert!(
+        !seen[0].body.contains("Ignore all previous"),
+        "{}",
+        seen[0].body
+    );
     assert!(!seen[0].body.contains("attacker.example"));
     assert!(seen[0].body.contains("fak_quarantined"));
 }
@@ -208,7 +226,10 @@ async fn anthropic_stream_has_the_event_sequence_of_the_messages_wire() {
         .filter_map(|l| l.strip_prefix("event: "))
         .collect();
     assert_eq!(events.first(), Some(&"message_start"));
-    assert_eq!(&events[events.len() - 2..], ["message_delta", "message_stop"]);
+    assert_eq!(
+        &events[events.len() - 2..],
+        ["message_delta", "message_stop"]
+    );
     let data: Vec<Value> = sse_data(&text)
         .iter()
         .map(|d| serde_json::from_str(d).unwrap())

@@ -153,13 +153,15 @@ fn text_of(value: &Value, field: &str) -> Result<String, ApiError> {
         Value::String(s) => Ok(s.clone()),
         Value::Array(blocks) => blocks
             .iter()
-            .map(|b| match (b.get("type").and_then(Value::as_str), b.get("text")) {
-                (Some("text"), Some(Value::String(t))) => Ok(t.as_str()),
-                (kind, _) => Err(ApiError::invalid(format!(
-                    "{field}: a {:?} block cannot be carried or screened; send text",
-                    kind.unwrap_or("?")
-                ))),
-            })
+            .map(
+                |b| match (b.get("type").and_then(Value::as_str), b.get("text")) {
+                    (Some("text"), Some(Value::String(t))) => Ok(t.as_str()),
+                    (kind, _) => Err(ApiError::invalid(format!(
+                        "{field}: a {:?} block cannot be carried or screened; send text",
+                        kind.unwrap_or("?")
+                    ))),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()
             .map(|t| t.join("\n")),
         _ => Err(ApiError::invalid(format!(
@@ -218,24 +220,30 @@ mod tests {
     #[test]
     fn tool_use_and_tool_result_become_tool_calls_and_tool_messages() {
         let request = json!({
-            "model": "m", "max_tokens": 64, "system": "be brief",
-            "tools": [{"name": "web_search", "input_schema": {"type": "object"}}],
-            "tool_choice": {"type": "any"},
-            "messages": [
-                {"role": "user", "content": "find it"},
-                {"role": "assistant", "content": [
-                    {"type": "text", "text": "searching"},
-                    {"type": "tool_use", "id": "tu1", "name": "web_search", "input": {"q": "x"}}]},
-                {"role": "user", "content": [
-                    {"type": "tool_result", "tool_use_id": "tu1",
-                     "content": [{"type": "text", "text": "result"}]},
-                    {"type": "text", "text": "thanks"}]},
-            ]});
+        "model": "m", "max_tokens": 64, "system": "be brief",
+        "tools": [{"name": "web_search", "input_schema": {"type": "object"}}],
+        "tool_choice": {"type": "any"},
+        "messages": [
+            {"role": "user", "content": "find it"},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "searching"},
+                {"type": "tool_use", "id": "tu1", "name": "web_search", "input": {"q": "x"}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "tu1",
+                 "content": [{"type": "text", "text": "result"}]},
+                {"type": "text", "text": "thanks"}]},
+        ]});
         let out = to_openai(&request).unwrap();
         let m = out["messages"].as_array().unwrap();
         assert_eq!(m[0], json!({"role": "system", "content": "be brief"}));
-        assert_eq!(m[2]["tool_calls"][0]["function"]["arguments"], "{\"q\":\"x\"}");
-        assert_eq!(m[3], json!({"role": "tool", "tool_call_id": "tu1", "content": "result"}));
+        assert_eq!(
+            m[2]["tool_calls"][0]["function"]["arguments"],
+            "{\"q\":\"x\"}"
+        );
+        assert_eq!(
+            m[3],
+            json!({"role": "tool", "tool_call_id": "tu1", "content": "result"})
+        );
         assert_eq!(m[4], json!({"role": "user", "content": "thanks"}));
         assert_eq!(out["tools"][0]["function"]["name"], "web_search");
         assert_eq!(out["tool_choice"], "required");
@@ -245,8 +253,10 @@ mod tests {
     #[test]
     fn missing_fields_and_unsupported_blocks_are_named() {
         let err = |v: Value| to_openai(&v).unwrap_err().message;
-        assert!(err(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
-            .contains("max_tokens"));
+        assert!(
+            err(json!({"model": "m", "messages": [{"role": "user", "content": "x"}]}))
+                .contains("max_tokens")
+        );
         assert!(err(json!({"max_tokens": 1, "messages": []})).contains("model"));
         let image = json!({"model": "m", "max_tokens": 1, "messages": [{"role": "user",
             "content": [{"type": "image", "source": {}}]}]});

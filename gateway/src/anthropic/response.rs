@@ -68,7 +68,12 @@ pub fn tool_use_block(call: &Value) -> Result<Value, SourceError> {
 
 /// Anthropic `usage` from OpenAI `usage` (zeros when the source gave none).
 pub fn usage(usage: Option<&Value>) -> Value {
-    let count = |key: &str| usage.and_then(|u| u.get(key)).and_then(Value::as_u64).unwrap_or(0);
+    let count = |key: &str| {
+        usage
+            .and_then(|u| u.get(key))
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+    };
     json!({
         "input_tokens": count("prompt_tokens"),
         "output_tokens": count("completion_tokens"),

@@ -56,14 +56,20 @@ impl Translator {
                 Some(i) => i,
                 None => {
                     let i = self.open_block();
-                    frames.push(("content_block_start", json!({"type": "content_block_start",
-                        "index": i, "content_block": {"type": "text", "text": ""}})));
+                    frames.push((
+                        "content_block_start",
+                        json!({"type": "content_block_start",
+                        "index": i, "content_block": {"type": "text", "text": ""}}),
+                    ));
                     self.open_text = Some(i);
                     i
                 }
             };
-            frames.push(("content_block_delta", json!({"type": "content_block_delta",
-                "index": index, "delta": {"type": "text_delta", "text": text}})));
+            frames.push((
+                "content_block_delta",
+                json!({"type": "content_block_delta",
+                "index": index, "delta": {"type": "text_delta", "text": text}}),
+            ));
         }
         for call in delta
             .get("tool_calls")
@@ -78,11 +84,20 @@ impl Translator {
             let input = block["input"].to_string();
             let mut start = block;
             start["input"] = json!({});
-            frames.push(("content_block_start", json!({"type": "content_block_start",
-                "index": index, "content_block": start})));
-            frames.push(("content_block_delta", json!({"type": "content_block_delta",
-                "index": index, "delta": {"type": "input_json_delta", "partial_json": input}})));
-            frames.push(("content_block_stop", json!({"type": "content_block_stop", "index": index})));
+            frames.push((
+                "content_block_start",
+                json!({"type": "content_block_start",
+                "index": index, "content_block": start}),
+            ));
+            frames.push((
+                "content_block_delta",
+                json!({"type": "content_block_delta",
+                "index": index, "delta": {"type": "input_json_delta", "partial_json": input}}),
+            ));
+            frames.push((
+                "content_block_stop",
+                json!({"type": "content_block_stop", "index": index}),
+            ));
         }
         if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish = Some(finish.to_string());
@@ -114,7 +129,12 @@ impl Translator {
     fn close_text(&mut self) -> Vec<Frame> {
         self.open_text
             .take()
-            .map(|i| ("content_block_stop", json!({"type": "content_block_stop", "index": i})))
+            .map(|i| {
+                (
+                    "content_block_stop",
+                    json!({"type": "content_block_stop", "index": i}),
+                )
+            })
             .into_iter()
             .collect()
     }
@@ -135,15 +155,29 @@ mod tests {
             .chunk(&json!({"id": "x", "model": "m",
                 "choices": [{"index": 0, "delta": {"content": "Hi"}}]}))
             .unwrap();
-        assert_eq!(names(&a), ["message_start", "content_block_start", "content_block_delta"]);
+        assert_eq!(
+            names(&a),
+            [
+                "message_start",
+                "content_block_start",
+                "content_block_delta"
+            ]
+        );
         let b = t
-            .chunk(&json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
+            .chunk(
+                &json!({"choices": [{"index": 0, "delta": {"tool_calls": [{"index": 0,
                 "id": "c1", "type": "function",
-                "function": {"name": "read_file", "arguments": "{\"path\":\"a\"}"}}]}}]}))
+                "function": {"name": "read_file", "arguments": "{\"path\":\"a\"}"}}]}}]}),
+            )
             .unwrap();
         assert_eq!(
             names(&b),
-            ["content_block_stop", "content_block_start", "content_block_delta", "content_block_stop"]
+            [
+                "content_block_stop",
+                "content_block_start",
+                "content_block_delta",
+                "content_block_stop"
+            ]
         );
         assert_eq!(b[1].1["index"], 1);
         assert_eq!(b[2].1["delta"]["partial_json"], "{\"path\":\"a\"}");

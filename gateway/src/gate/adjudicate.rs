@@ -187,7 +187,10 @@ mod tests {
         assert_eq!(r.record.code, Some("POLICY_BLOCK"));
         assert_eq!(r.record.number, Some(2));
         let notice = r.notice.unwrap();
-        assert!(notice.contains("delete_file") && notice.contains("POLICY_BLOCK"), "{notice}");
+        assert!(
+            notice.contains("delete_file") && notice.contains("POLICY_BLOCK"),
+            "{notice}"
+        );
         assert_eq!(a.tally.marks().len(), 1);
     }
 

@@ -34,7 +34,9 @@ pub fn gate_completion(
         }
         let proposed = match message.remove("tool_calls") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(calls)) => calls.iter().map(proposed_call).collect::<Result<_, _>>()?,
+            Some(Value::Array(calls)) => {
+                calls.iter().map(proposed_call).collect::<Result<_, _>>()?
+            }
             Some(_) => return Err(SourceError::Garbage("tool_calls is not an array".into())),
         };
         let mut delivered = Vec::new();
@@ -91,8 +93,8 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::gate::starter_kernel;
     use crate::gate::adjudicate::ToolSchemas;
+    use crate::gate::starter_kernel;
 
     fn adjudicator() -> Adjudicator {
         Adjudicator {
@@ -132,7 +134,12 @@ mod tests {
         let choice = &response["choices"][0];
         assert!(choice["message"].get("tool_calls").is_none());
         assert_eq!(choice["finish_reason"], "stop");
-        assert!(choice["message"]["content"].as_str().unwrap().starts_with("let me\n\n[fak]"));
+        assert!(
+            choice["message"]["content"]
+                .as_str()
+                .unwrap()
+                .starts_with("let me\n\n[fak]")
+        );
     }
 
     #[test]

@@ -41,7 +41,11 @@ pub struct AdmissionRecord {
 }
 
 /// The `fak` object added to a response (or to the last chunk of a stream).
-pub fn extension(trace: &str, decisions: &[DecisionRecord], admissions: &[AdmissionRecord]) -> Value {
+pub fn extension(
+    trace: &str,
+    decisions: &[DecisionRecord],
+    admissions: &[AdmissionRecord],
+) -> Value {
     serde_json::json!({
         "trace_id": trace,
         "decisions": decisions,

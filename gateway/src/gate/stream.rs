@@ -120,11 +120,7 @@ impl StreamGate {
             .collect();
         if finishing {
             self.finished = true;
-            chunk["fak"] = extension(
-                &self.adjudicator.trace,
-                &self.decisions,
-                &self.admissions,
-            );
+            chunk["fak"] = extension(&self.adjudicator.trace, &self.decisions, &self.admissions);
         }
         if keep || chunk.get("usage").is_some_and(|u| !u.is_null()) {
             out.push(GateEvent::Chunk(chunk));
@@ -135,7 +131,9 @@ impl StreamGate {
     /// Adds tool-call deltas to the calls being held for choice `choice`.
     fn hold(&mut self, choice: u64, calls: &Value) -> Result<(), SourceError> {
         let Some(calls) = calls.as_array() else {
-            return Err(SourceError::Garbage("delta.tool_calls is not an array".into()));
+            return Err(SourceError::Garbage(
+                "delta.tool_calls is not an array".into(),
+            ));
         };
         for (position, delta) in calls.iter().enumerate() {
             let index = delta
@@ -149,7 +147,9 @@ impl StreamGate {
                 pending.id = id;
             }
             let function = delta.get("function");
-            pending.name.push_str(&text(function.and_then(|f| f.get("name"))));
+            pending
+                .name
+                .push_str(&text(function.and_then(|f| f.get("name"))));
             pending
                 .arguments
                 .push_str(&text(function.and_then(|f| f.get("arguments"))));
@@ -208,8 +208,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::gate::starter_kernel;
     use crate::gate::adjudicate::ToolSchemas;
+    use crate::gate::starter_kernel;
 
     fn gate() -> StreamGate {
         StreamGate::new(
@@ -224,8 +224,10 @@ mod tests {
     }
 
     fn chunk(delta: Value, finish: Option<&str>) -> Option<Result<Value, SourceError>> {
-        Some(Ok(json!({"id": "x", "object": "chat.completion.chunk", "model": "m",
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})))
+        Some(Ok(
+            json!({"id": "x", "object": "chat.completion.chunk", "model": "m",
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}),
+        ))
     }
 
     fn call_delta(index: u64, id: Option<&str>, name: Option<&str>, args: &str) -> Value {
@@ -257,12 +259,21 @@ mod tests {
         let text = g.step(chunk(json!({"role": "assistant", "content": "Hi"}), None));
         assert_eq!(chunks(&text)[0]["choices"][0]["delta"]["content"], "Hi");
         let held = [
-            g.step(chunk(call_delta(0, Some("c1"), Some("read_file"), ""), None)),
+            g.step(chunk(
+                call_delta(0, Some("c1"), Some("read_file"), ""),
+                None,
+            )),
             g.step(chunk(call_delta(0, None, None, "{\"path\":"), None)),
             g.step(chunk(call_delta(0, None, None, "\"./a\"}"), None)),
-            g.step(chunk(call_delta(1, Some("c2"), Some("run_shell"), "{}"), None)),
+            g.step(chunk(
+                call_delta(1, Some("c2"), Some("run_shell"), "{}"),
+                None,
+            )),
         ];
-        assert!(held.iter().all(Vec::is_empty), "tool-call deltas must be held back");
+        assert!(
+            held.iter().all(Vec::is_empty),
+            "tool-call deltas must be held back"
+        );
         let end = g.step(chunk(json!({}), Some("tool_calls")));
         let end = chunks(&end);
         assert_eq!(end.len(), 3);
@@ -270,10 +281,12 @@ mod tests {
         assert_eq!(calls.as_array().unwrap().len(), 1);
         assert_eq!(calls[0]["function"]["arguments"], "{\"path\":\"./a\"}");
         assert_eq!(calls[0]["index"], 0);
-        assert!(end[1]["choices"][0]["delta"]["content"]
-            .as_str()
-            .unwrap()
-            .contains("run_shell"));
+        assert!(
+            end[1]["choices"][0]["delta"]["content"]
+                .as_str()
+                .unwrap()
+                .contains("run_shell")
+        );
         assert_eq!(end[2]["choices"][0]["finish_reason"], "tool_calls");
         assert_eq!(end[2]["fak"]["decisions"][1]["code"], "POLICY_BLOCK");
         assert!(g.step(None).is_empty());
@@ -282,14 +295,23 @@ mod tests {
     #[test]
     fn a_stream_that_fails_or_ends_early_never_releases_held_calls() {
         let mut g = gate();
-        g.step(chunk(call_delta(0, Some("c1"), Some("read_file"), "{}"), None));
+        g.step(chunk(
+            call_delta(0, Some("c1"), Some("read_file"), "{}"),
+            None,
+        ));
         assert!(matches!(g.step(None)[..], [GateEvent::Fail(_)]));
         assert!(g.step(chunk(json!({}), Some("tool_calls"))).is_empty());
 
         let mut g = gate();
-        g.step(chunk(call_delta(0, Some("c1"), Some("read_file"), "{}"), None));
+        g.step(chunk(
+            call_delta(0, Some("c1"), Some("read_file"), "{}"),
+            None,
+        ));
         let failed = g.step(Some(Err(SourceError::Timeout { seconds: 1 })));
-        assert_eq!(failed, vec![GateEvent::Fail(SourceError::Timeout { seconds: 1 })]);
+        assert_eq!(
+            failed,
+            vec![GateEvent::Fail(SourceError::Timeout { seconds: 1 })]
+        );
     }
 
     #[test]

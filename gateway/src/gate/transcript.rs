@@ -50,15 +50,19 @@ pub fn screen_transcript(
                         .get("tool_call_id")
                         .and_then(Value::as_str)
                         .ok_or_else(|| {
-                            ApiError::invalid(format!("messages[{i}]: a tool message needs a tool_call_id"))
+                            ApiError::invalid(format!(
+                                "messages[{i}]: a tool message needs a tool_call_id"
+                            ))
                         })?
                         .to_string(),
                     _ => String::new(),
                 };
-                let named = names
-                    .get(&id)
-                    .cloned()
-                    .or_else(|| message.get("name").and_then(Value::as_str).map(String::from));
+                let named = names.get(&id).cloned().or_else(|| {
+                    message
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(String::from)
+                });
                 let text = result_text(message.get("content"))
                     .map_err(|why| ApiError::invalid(format!("messages[{i}].content: {why}")))?;
                 let tool = named.as_deref().unwrap_or(UNKNOWN_SOURCE);
@@ -130,13 +134,15 @@ fn result_text(content: Option<&Value>) -> Result<String, String> {
         Some(Value::String(s)) => Ok(s.clone()),
         Some(Value::Array(parts)) => parts
             .iter()
-            .map(|p| match (p.get("type").and_then(Value::as_str), p.get("text")) {
-                (Some("text"), Some(Value::String(t))) => Ok(t.as_str()),
-                (kind, _) => Err(format!(
-                    "a tool result part of type {:?} cannot be screened; send text",
-                    kind.unwrap_or("?")
-                )),
-            })
+            .map(
+                |p| match (p.get("type").and_then(Value::as_str), p.get("text")) {
+                    (Some("text"), Some(Value::String(t))) => Ok(t.as_str()),
+                    (kind, _) => Err(format!(
+                        "a tool result part of type {:?} cannot be screened; send text",
+                        kind.unwrap_or("?")
+                    )),
+                },
+            )
             .collect::<Result<Vec<_>, _>>()
             .map(|texts| texts.join("\n")),
         Some(_) => Err("a tool result must be a string or an array of text parts".into()),
@@ -206,7 +212,10 @@ mod tests {
         let tally = Tally::default();
         let mut request = transcript("It is 12 degrees in Paris.");
         screen_transcript(&kernel, "t", &conversation, &mut request, &tally).unwrap();
-        assert_eq!(request["messages"][2]["content"], "It is 12 degrees in Paris.");
+        assert_eq!(
+            request["messages"][2]["content"],
+            "It is 12 degrees in Paris."
+        );
 
         let mut orphan = json!({"messages": [
             {"role": "tool", "tool_call_id": "zz", "content": "ok"}]});
@@ -222,7 +231,11 @@ mod tests {
         let mut image = transcript("x");
         image["messages"][2]["content"] = json!([{"type": "image_url", "image_url": {"url": "x"}}]);
         let err = screen_transcript(&kernel, "t", &conversation, &mut image, &tally).unwrap_err();
-        assert!(err.message.contains("messages[2].content"), "{}", err.message);
+        assert!(
+            err.message.contains("messages[2].content"),
+            "{}",
+            err.message
+        );
         let mut no_id = json!({"messages": [{"role": "tool", "content": "x"}]});
         assert!(screen_transcript(&kernel, "t", &conversation, &mut no_id, &tally).is_err());
     }

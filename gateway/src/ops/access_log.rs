@@ -65,19 +65,28 @@ impl Drop for Finish {
 
 /// Reads or refuses the client's trace id, lends each request a tally, echoes or mints
 /// `X-Trace-Id`, and logs the request when its body ends.
-pub async fn observe(State(state): State<Arc<AppState>>, mut request: Request, next: Next) -> Response {
+pub async fn observe(
+    State(state): State<Arc<AppState>>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let start = Instant::now();
     let method = request.method().clone();
     let path = request.uri().path().to_string();
-    let hint = match request.headers().get(TRACE_HEADER).map(traces::parse_header) {
-        None => None,
-        Some(Ok(id)) => Some(id),
-        Some(Err(e)) => return e.on(Wire::for_path(&path)).into_response(),
-    };
     let tally = Arc::new(Tally::default());
-    request.extensions_mut().insert(TraceHint(hint.clone()));
-    request.extensions_mut().insert(Arc::clone(&tally));
-    let mut response = next.run(request).await;
+    let (hint, mut response) = match request
+        .headers()
+        .get(TRACE_HEADER)
+        .map(traces::parse_header)
+    {
+        Some(Err(e)) => (None, e.on(Wire::for_path(&path)).into_response()),
+        parsed => {
+            let hint = parsed.and_then(Result::ok);
+            request.extensions_mut().insert(TraceHint(hint.clone()));
+            request.extensions_mut().insert(Arc::clone(&tally));
+            (hint, next.run(request).await)
+        }
+    };
     // Chat handlers set the conversation's id; other requests echo the client's or get one.
     let trace = match response.headers().get(TRACE_HEADER) {
         Some(v) => String::from_utf8_lossy(v.as_bytes()).into_owned(),

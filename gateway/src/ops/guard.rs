@@ -7,8 +7,8 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
-use http_body::{Frame, SizeHint};
 use axum::response::Response;
+use http_body::{Frame, SizeHint};
 
 struct Guarded<G> {
     inner: Body,

@@ -44,7 +44,10 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Metrics {
         let requests = IntCounterVec::new(
-            Opts::new("fak_gateway_requests_total", "HTTP requests by route and status."),
+            Opts::new(
+                "fak_gateway_requests_total",
+                "HTTP requests by route and status.",
+            ),
             &["route", "status"],
         )
         .expect("static metric options are valid");
@@ -100,7 +103,11 @@ impl Metrics {
 
     /// Records one finished request.
     pub fn request(&self, path: &str, status: u16, seconds: f64, marks: &[Mark]) {
-        let route = ROUTES.iter().find(|r| **r == path).copied().unwrap_or("other");
+        let route = ROUTES
+            .iter()
+            .find(|r| **r == path)
+            .copied()
+            .unwrap_or("other");
         self.requests
             .with_label_values(&[route, &status.to_string()])
             .inc();
@@ -149,7 +156,9 @@ mod tests {
             "fak_gateway_requests_total{route=\"/v1/chat/completions\",status=\"200\"} 1"
         ));
         assert!(text.contains("fak_gateway_requests_total{route=\"other\",status=\"404\"} 1"));
-        assert!(text.contains("fak_gateway_verdicts_total{code=\"POLICY_BLOCK\",outcome=\"DENY\"} 1"));
+        assert!(
+            text.contains("fak_gateway_verdicts_total{code=\"POLICY_BLOCK\",outcome=\"DENY\"} 1")
+        );
         assert!(text.contains("fak_gateway_request_duration_seconds_bucket"));
         assert!(text.contains("fak_gateway_live_traces 3"));
         assert!(!text.contains("secret"));

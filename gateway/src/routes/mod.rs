@@ -35,7 +35,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/metrics", get(probes::metrics))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(state.limits.max_body_bytes))
-        .layer(middleware::from_fn_with_state(Arc::clone(&state), authenticate))
+        .layer(middleware::from_fn_with_state(
+            Arc::clone(&state),
+            authenticate,
+        ))
         .layer(middleware::from_fn_with_state(Arc::clone(&state), observe))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::new(ErrorKind::Internal, "the gateway failed internally").into_response()

@@ -19,7 +19,9 @@ pub async fn healthz() -> Response {
 /// Readiness: the model source can answer now.
 pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
     match state.source.ready().await {
-        Ok(()) => Json(json!({"status": "ready", "source": state.source.describe()})).into_response(),
+        Ok(()) => {
+            Json(json!({"status": "ready", "source": state.source.describe()})).into_response()
+        }
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(json!({"status": "not_ready", "reason": e.to_string()})),
@@ -30,7 +32,10 @@ pub async fn readyz(State(state): State<Arc<AppState>>) -> Response {
 
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         state.metrics.render(state.traces.len()),
     )
         .into_response()

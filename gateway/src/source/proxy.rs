@@ -38,6 +38,8 @@ pub struct ProxySource {
     base: String,
     key: Option<ApiKey>,
     timeout: Duration,
+    /// The upstream model every request is sent to, whatever model the client named.
+    model: Option<String>,
 }
 
 impl ProxySource {
@@ -67,7 +69,15 @@ impl ProxySource {
             base: base_url.trim_end_matches('/').to_string(),
             key,
             timeout,
+            model: None,
         })
+    }
+
+    /// Sends every request to `model`, so clients written for another provider can keep
+    /// their own model names.
+    pub fn with_model(mut self, model: Option<String>) -> ProxySource {
+        self.model = model;
+        self
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
@@ -78,10 +88,13 @@ impl ProxySource {
         }
     }
 
-    async fn post(&self, request: &Value) -> Result<Response, SourceError> {
+    async fn post(&self, mut request: Value) -> Result<Response, SourceError> {
+        if let Some(model) = &self.model {
+            request["model"] = Value::String(model.clone());
+        }
         let response = self
             .request(reqwest::Method::POST, "/chat/completions")
-            .json(request)
+            .json(&request)
             .send()
             .await
             .map_err(|e| self.transport_error(&e))?;
@@ -174,14 +187,14 @@ fn parse_chunk(data: &str) -> Result<Value, SourceError> {
 impl ModelSource for ProxySource {
     fn complete(&self, request: Value) -> SourceFuture<'_, Value> {
         Box::pin(async move {
-            let response = self.post(&request).await?;
+            let response = self.post(request).await?;
             self.json_body(response).await
         })
     }
 
     fn stream(&self, request: Value) -> SourceFuture<'_, ChunkStream> {
         Box::pin(async move {
-            let response = self.post(&request).await?;
+            let response = self.post(request).await?;
             let seconds = self.timeout.as_secs();
             let chunks = response
                 .bytes_stream()
@@ -213,7 +226,10 @@ impl ModelSource for ProxySource {
     }
 
     fn describe(&self) -> String {
-        format!("proxy to {}", self.base)
+        match &self.model {
+            Some(model) => format!("proxy to {} (model {model})", self.base),
+            None => format!("proxy to {}", self.base),
+        }
     }
 }
 

@@ -143,7 +143,10 @@ async fn chat(State(recorder): State<Recorder>, headers: HeaderMap, body: Bytes)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
-    (status, axum::Json(json!({"error": {"message": message, "type": "mock_error"}})))
+    (
+        status,
+        axum::Json(json!({"error": {"message": message, "type": "mock_error"}})),
+    )
         .into_response()
 }
 
@@ -167,9 +170,17 @@ fn scripted_calls(prompt: &str) -> Vec<(&'static str, &'static str, &'static str
             ("call_delete", "delete_file", r#"{"path": "./data"}"#),
         ]
     } else if prompt.contains("search") {
-        vec![("call_search", "web_search", r#"{"query": "weather in Paris"}"#)]
+        vec![(
+            "call_search",
+            "web_search",
+            r#"{"query": "weather in Paris"}"#,
+        )]
     } else if prompt.contains("write") {
-        vec![("call_write", "write_file", r#"{"path": "./notes.txt", "content": "hi"}"#)]
+        vec![(
+            "call_write",
+            "write_file",
+            r#"{"path": "./notes.txt", "content": "hi"}"#,
+        )]
     } else {
         Vec::new()
     }
@@ -227,7 +238,11 @@ fn stream_body(model: &str, calls: &[(&str, &str, &str)], usage: bool) -> String
             );
         }
     }
-    let finish = if calls.is_empty() { "stop" } else { "tool_calls" };
+    let finish = if calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
     out += &chunk(model, json!({}), Some(finish));
     if usage {
         let u = json!({"id": "chatcmpl-mock", "object": "chat.completion.chunk", "created": 1,
