@@ -4,7 +4,7 @@
 //! named" is written once as a [`BackendFn`] (a generic function over `B: Backend`) and
 //! handed to [`AnyBackend::run`], which calls it with the concrete backend.
 
-use crate::probe::{self, probe};
+use crate::probe;
 use crate::{Backend, BackendError, BackendKind, CpuBackend, DeviceInfo};
 
 #[cfg(feature = "cuda")]
@@ -43,7 +43,7 @@ impl AnyBackend {
     pub fn open(kind: BackendKind, index: usize) -> Result<Self, BackendError> {
         match kind {
             BackendKind::Cpu => {
-                probe(kind)?;
+                probe::probe_one(kind, index)?;
                 Ok(Self::Cpu(CpuBackend::new()))
             }
             #[cfg(feature = "vulkan")]

@@ -5,6 +5,12 @@
 //! CubeCL runtimes `vulkan` (wgpu, SPIR-V), `metal` (wgpu, MSL) and `cuda` (NVRTC). Each GPU
 //! runtime sits behind a cargo feature of the same name; `vulkan` is on by default.
 //!
+//! A forward pass is written once against [`Backend`]; [`CpuBackend`] runs it with the
+//! `fak-ops` functions, [`CubeBackend`] with the `#[cube]` kernels in `src/kernels/` (one
+//! file per op family, written once for every runtime, following ops/DETERMINISM.md). Code
+//! that runs on whichever backend the user names is a [`BackendFn`] handed to
+//! [`AnyBackend::run`].
+//!
 //! # Why CubeCL 0.10.0, pinned
 //!
 //! Measured on the project's build machine (no internet beyond the package registries):

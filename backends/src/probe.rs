@@ -88,6 +88,20 @@ pub fn probe(kind: BackendKind) -> Result<Vec<DeviceInfo>, BackendError> {
     }
 }
 
+/// Device `index` of `kind`, as [`probe`] lists it.
+pub(crate) fn probe_one(kind: BackendKind, index: usize) -> Result<DeviceInfo, BackendError> {
+    let devices = probe(kind)?;
+    let count = devices.len();
+    devices
+        .into_iter()
+        .nth(index)
+        .ok_or_else(|| BackendError::NoDevice {
+            requested: kind,
+            why: format!("device index {index} requested, {count} found"),
+            available: format!("{kind} devices 0..{count}"),
+        })
+}
+
 /// Every compiled-in backend with its probe result, in [`BackendKind::ALL`] order.
 pub fn probe_all() -> Vec<(BackendKind, Result<Vec<DeviceInfo>, BackendError>)> {
     BackendKind::compiled()

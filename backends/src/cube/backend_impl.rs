@@ -9,9 +9,17 @@ use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeLayout, RopeTable}
 
 use super::CubeBackend;
 use super::buffer::{CubeKv, CubeMatrix, CubeRope, CubeTensor};
+use super::kv::{last_writes, resolve_moves};
+use super::weights::dtype_id;
+use crate::kernels::attention::{MAX_HEAD_DIM, attention};
+use crate::kernels::embed::embed;
 use crate::kernels::grid::{LANE_UNITS, cube_grid, element_grid};
+use crate::kernels::kv::kv_store;
+use crate::kernels::matmul::{ROWS_PER_CUBE, bf16_factors, matmul};
 use crate::kernels::{buffer as copy, norm, residual, rope, swiglu};
-use crate::{Backend, BackendError, DeviceInfo, HostMatrix, KvLayout, KvRows, shape};
+use crate::{
+    Backend, BackendError, DeviceInfo, HostMatrix, KV_BLOCK_TOKENS, KvLayout, KvRows, shape,
+};
 
 impl<R: Runtime> Backend for CubeBackend<R> {
     type Tensor = CubeTensor;
@@ -37,7 +45,7 @@ impl<R: Runtime> Backend for CubeBackend<R> {
 
     fn download(&self, t: &CubeTensor) -> Result<Vec<f32>, BackendError> {
         let words = self.download_words(&t.words)?;
-        Ok(bytemuck::cast_vec(words))
+        Ok(words.into_iter().map(f32::from_bits).collect())
     }
 
     fn slice(&self, src: &CubeTensor, range: Range<usize>) -> Result<CubeTensor, BackendError> {
@@ -71,7 +79,17 @@ impl<R: Runtime> Backend for CubeBackend<R> {
     }
 
     fn kv_alloc(&self, layout: KvLayout) -> Result<CubeKv, BackendError> {
-        self.alloc_kv(layout)
+        let row_words = layout.row_len().div_ceil(2);
+        let words = layout
+            .slots()
+            .checked_mul(row_words)
+            .ok_or_else(|| BackendError::Shape(format!("KV pool {layout:?} overflows")))?;
+        Ok(CubeKv {
+            k: self.alloc_zeroed(words)?,
+            v: self.alloc_zeroed(words)?,
+            layout,
+            row_words,
+        })
     }
 
     fn embed(
@@ -80,7 +98,25 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         tokens: &[u32],
         out: &mut CubeTensor,
     ) -> Result<(), BackendError> {
-        self.launch_embed(table, tokens, out)
+        shape::embed(table.rows, table.cols, tokens, out.len())?;
+        let ids = self.upload_words(tokens)?;
+        let (count, dim) = element_grid(out.len());
+        for chunk in &table.chunks {
+            embed::launch::<R>(
+                &self.client,
+                count.clone(),
+                dim,
+                self.arg(&chunk.words),
+                self.arg(&ids),
+                self.arg(&out.words),
+                self.count(tokens.len())?,
+                self.count(table.cols)?,
+                self.count(chunk.first_row)?,
+                self.count(chunk.rows)?,
+                dtype_id(table.dtype),
+            );
+        }
+        Ok(())
     }
 
     fn rms_norm(
@@ -112,7 +148,36 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         x: &CubeTensor,
         out: &mut CubeTensor,
     ) -> Result<(), BackendError> {
-        self.launch_matmul(w, x, out)
+        let tokens = shape::matmul(w.rows, w.cols, x.len(), out.len())?;
+        let factors = self.alloc(x.len())?;
+        let (count, dim) = element_grid(x.len());
+        bf16_factors::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&x.words),
+            self.arg(&factors),
+            self.count(x.len())?,
+        );
+        for chunk in &w.chunks {
+            let row_groups = chunk.rows.div_ceil(ROWS_PER_CUBE as usize);
+            matmul::launch::<R>(
+                &self.client,
+                cube_grid(row_groups * tokens),
+                CubeDim::new_2d(LANE_UNITS, ROWS_PER_CUBE),
+                self.arg(&chunk.words),
+                self.arg(&factors),
+                self.arg(&out.words),
+                self.count(tokens)?,
+                self.count(w.cols)?,
+                self.count(chunk.rows)?,
+                self.count(row_groups)?,
+                self.count(w.rows)?,
+                self.count(chunk.first_row)?,
+                dtype_id(w.dtype),
+            );
+        }
+        Ok(())
     }
 
     fn add(&self, x: &mut CubeTensor, y: &CubeTensor) -> Result<(), BackendError> {
@@ -203,7 +268,29 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         k: &CubeTensor,
         v: &CubeTensor,
     ) -> Result<(), BackendError> {
-        self.launch_kv_store(kv, slots, k, v)
+        kv.layout.check_rows("kv_store", slots, k.len(), v.len())?;
+        let writes = last_writes(slots);
+        let dst: Vec<u32> = writes.keys().copied().collect();
+        let src: Vec<u32> = writes.values().copied().collect();
+        if dst.is_empty() {
+            return Ok(());
+        }
+        let (count, dim) = element_grid(dst.len() * kv.row_words);
+        kv_store::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&k.words),
+            self.arg(&v.words),
+            self.arg(&kv.k),
+            self.arg(&kv.v),
+            self.arg(&self.upload_words(&src)?),
+            self.arg(&self.upload_words(&dst)?),
+            self.count(dst.len())?,
+            self.count(kv.layout.row_len())?,
+            self.count(kv.row_words)?,
+        );
+        Ok(())
     }
 
     fn attention(
@@ -215,18 +302,95 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         block_table: &[u32],
         out: &mut CubeTensor,
     ) -> Result<(), BackendError> {
-        self.launch_attention(config, q, positions, kv, block_table, out)
+        kv.layout.check_attention(config)?;
+        let last = positions.iter().copied().max().unwrap_or(0) as usize;
+        kv.layout.check_block_table(block_table, last)?;
+        shape::attention(config, q.len(), positions, out.len())?;
+        if config.head_dim > MAX_HEAD_DIM {
+            return Err(BackendError::Shape(format!(
+                "attention: head_dim {} is above the {MAX_HEAD_DIM} the device kernel takes",
+                config.head_dim
+            )));
+        }
+        let blocks = &block_table[..last / KV_BLOCK_TOKENS + 1];
+        attention::launch::<R>(
+            &self.client,
+            cube_grid(positions.len() * config.n_heads),
+            CubeDim::new_1d(LANE_UNITS),
+            self.arg(&q.words),
+            self.arg(&self.upload_words(positions)?),
+            self.arg(&self.upload_words(blocks)?),
+            self.arg(&kv.k),
+            self.arg(&kv.v),
+            self.arg(&out.words),
+            self.count(positions.len())?,
+            self.count(config.n_heads)?,
+            self.count(config.n_heads / config.n_kv_heads)?,
+            self.count(config.head_dim)?,
+            self.count(kv.row_words)?,
+            config.scale,
+        );
+        Ok(())
     }
 
     fn kv_copy(&self, kv: &mut CubeKv, moves: &[(u32, u32)]) -> Result<(), BackendError> {
-        self.launch_kv_copy(kv, moves)
+        for &(from, to) in moves {
+            kv.layout.check_slots(&[from, to])?;
+        }
+        let resolved = resolve_moves(moves);
+        if resolved.is_empty() {
+            return Ok(());
+        }
+        let sources: Vec<u32> = resolved.values().copied().collect();
+        let targets: Vec<u32> = resolved.keys().copied().collect();
+        // Through a staging copy: a source may also be a target of the same call.
+        let (k, v) = self.gather_rows(kv, &sources)?;
+        self.scatter_rows(kv, &k, &v, &targets)
     }
 
     fn kv_read(&self, kv: &CubeKv, slots: &[u32]) -> Result<KvRows, BackendError> {
-        self.read_kv(kv, slots)
+        kv.layout.check_slots(slots)?;
+        if slots.is_empty() {
+            return Ok(KvRows::default());
+        }
+        let (k, v) = self.gather_rows(kv, slots)?;
+        let unpack = |words: Vec<u32>| -> Vec<u16> {
+            words
+                .chunks_exact(kv.row_words)
+                .flat_map(|row| {
+                    row.iter()
+                        .flat_map(|w| [*w as u16, (*w >> 16) as u16])
+                        .take(kv.layout.row_len())
+                })
+                .collect()
+        };
+        Ok(KvRows {
+            k: unpack(self.download_words(&k)?),
+            v: unpack(self.download_words(&v)?),
+        })
     }
 
     fn kv_write(&self, kv: &mut CubeKv, slots: &[u32], rows: &KvRows) -> Result<(), BackendError> {
-        self.write_kv(kv, slots, rows)
+        kv.layout
+            .check_rows("kv_write", slots, rows.k.len(), rows.v.len())?;
+        let writes = last_writes(slots);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        let n = kv.layout.row_len();
+        let pack = |values: &[u16]| -> Vec<u32> {
+            writes
+                .values()
+                .flat_map(|&t| {
+                    values[t as usize * n..][..n]
+                        .chunks(2)
+                        .map(|p| u32::from(p[0]) | (u32::from(*p.get(1).unwrap_or(&0)) << 16))
+                })
+                .collect()
+        };
+        let k = self.upload_words(&pack(&rows.k))?;
+        let v = self.upload_words(&pack(&rows.v))?;
+        let targets: Vec<u32> = writes.keys().copied().collect();
+        self.scatter_rows(kv, &k, &v, &targets)
     }
 }

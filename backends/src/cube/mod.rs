@@ -100,8 +100,9 @@ impl MathFn {
 }
 
 impl<R: Runtime> CubeBackend<R> {
-    /// A backend on an opened client; `device` describes it (from [`crate::probe`]).
-    pub(crate) fn new(client: ComputeClient<R>, device: DeviceInfo) -> Self {
+    /// A backend on an opened client of any CubeCL runtime; `device` describes it (as
+    /// [`crate::probe`] lists it). [`crate::open_wgpu`] and `open_cuda` open one for you.
+    pub fn new(client: ComputeClient<R>, device: DeviceInfo) -> Self {
         let page = client.properties().memory.max_page_size;
         let max_binding_bytes = usize::try_from(page).unwrap_or(usize::MAX);
         Self {

@@ -7,21 +7,8 @@
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use super::CubeBackend;
-use crate::{BackendError, BackendKind, DeviceInfo, probe};
-
-/// Device `index` of `kind`, as probed.
-fn probed(kind: BackendKind, index: usize) -> Result<DeviceInfo, BackendError> {
-    let devices = probe(kind)?;
-    let count = devices.len();
-    devices
-        .into_iter()
-        .nth(index)
-        .ok_or_else(|| BackendError::NoDevice {
-            requested: kind,
-            why: format!("device index {index} requested, {count} found"),
-            available: format!("{kind} devices 0..{count}"),
-        })
-}
+use crate::probe::probe_one;
+use crate::{BackendError, BackendKind};
 
 /// Runs `f`, turning a panic inside it into [`BackendError::Device`].
 fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, BackendError> {
@@ -36,7 +23,7 @@ fn no_panic<T>(what: &str, f: impl FnOnce() -> T) -> Result<T, BackendError> {
 }
 
 /// The wgpu runtime on device `index` of `kind` (Vulkan or Metal): the same adapter
-/// [`probe`] lists at that index.
+/// [`crate::probe`] lists at that index.
 #[cfg(any(feature = "vulkan", feature = "metal"))]
 pub fn open_wgpu(
     kind: BackendKind,
@@ -45,7 +32,7 @@ pub fn open_wgpu(
     use cubecl::Runtime;
     use cubecl::wgpu::{RuntimeOptions, WgpuRuntime, WgpuSetup, init_device};
 
-    let info = probed(kind, index)?;
+    let info = probe_one(kind, index)?;
     let backend = match kind {
         BackendKind::Metal => wgpu::Backend::Metal,
         BackendKind::Vulkan => wgpu::Backend::Vulkan,
@@ -103,7 +90,7 @@ pub fn open_cuda(index: usize) -> Result<CubeBackend<cubecl::cuda::CudaRuntime>,
     use cubecl::Runtime;
     use cubecl::cuda::{CudaDevice, CudaRuntime};
 
-    let info = probed(BackendKind::Cuda, index)?;
+    let info = probe_one(BackendKind::Cuda, index)?;
     let client = no_panic("creating the CUDA context", || {
         CudaRuntime::client(&CudaDevice::new(index))
     })?;

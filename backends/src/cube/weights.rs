@@ -1,5 +1,4 @@
-//! Weights and tables onto the device, and the ops that read them: embedding gather and
-//! matrix products.
+//! Weights and tables onto the device.
 //!
 //! A matrix is uploaded in its stored dtype, bytes as they are (bf16/f16 land two to a
 //! 32-bit word, an odd count padded with a zero half), never widened. One larger than a
@@ -11,15 +10,12 @@ use cubecl::prelude::*;
 use fak_ops::RopeTable;
 
 use super::CubeBackend;
-use super::buffer::{CubeMatrix, CubeRope, CubeTensor, MatrixChunk, Words};
-use crate::kernels::embed::embed;
-use crate::kernels::grid::{LANE_UNITS, cube_grid, element_grid};
-use crate::kernels::matmul::{
-    DTYPE_BF16, DTYPE_F16, DTYPE_F32, ROWS_PER_CUBE, bf16_factors, matmul,
-};
-use crate::{BackendError, HostMatrix, WeightDtype, shape};
+use super::buffer::{CubeMatrix, CubeRope, MatrixChunk, Words};
+use crate::kernels::matmul::{DTYPE_BF16, DTYPE_F16, DTYPE_F32};
+use crate::{BackendError, HostMatrix, WeightDtype};
 
-fn dtype_id(dtype: WeightDtype) -> u32 {
+/// The kernels' compile-time code for a weight dtype.
+pub(super) fn dtype_id(dtype: WeightDtype) -> u32 {
     match dtype {
         WeightDtype::Bf16 => DTYPE_BF16,
         WeightDtype::F16 => DTYPE_F16,
@@ -82,70 +78,5 @@ impl<R: Runtime> CubeBackend<R> {
             pairs: table.pairs(),
             max_positions: table.max_positions(),
         })
-    }
-
-    pub(super) fn launch_embed(
-        &self,
-        table: &CubeMatrix,
-        tokens: &[u32],
-        out: &mut CubeTensor,
-    ) -> Result<(), BackendError> {
-        shape::embed(table.rows, table.cols, tokens, out.len())?;
-        let ids = self.upload_words(tokens)?;
-        let (count, dim) = element_grid(out.len());
-        for chunk in &table.chunks {
-            embed::launch::<R>(
-                &self.client,
-                count.clone(),
-                dim,
-                self.arg(&chunk.words),
-                self.arg(&ids),
-                self.arg(&out.words),
-                self.count(tokens.len())?,
-                self.count(table.cols)?,
-                self.count(chunk.first_row)?,
-                self.count(chunk.rows)?,
-                dtype_id(table.dtype),
-            );
-        }
-        Ok(())
-    }
-
-    pub(super) fn launch_matmul(
-        &self,
-        w: &CubeMatrix,
-        x: &CubeTensor,
-        out: &mut CubeTensor,
-    ) -> Result<(), BackendError> {
-        let tokens = shape::matmul(w.rows, w.cols, x.len(), out.len())?;
-        let factors = self.alloc(x.len())?;
-        let (count, dim) = element_grid(x.len());
-        bf16_factors::launch::<R>(
-            &self.client,
-            count,
-            dim,
-            self.arg(&x.words),
-            self.arg(&factors),
-            self.count(x.len())?,
-        );
-        for chunk in &w.chunks {
-            let row_groups = chunk.rows.div_ceil(ROWS_PER_CUBE as usize);
-            matmul::launch::<R>(
-                &self.client,
-                cube_grid(row_groups * tokens),
-                CubeDim::new_2d(LANE_UNITS, ROWS_PER_CUBE),
-                self.arg(&chunk.words),
-                self.arg(&factors),
-                self.arg(&out.words),
-                self.count(tokens)?,
-                self.count(w.cols)?,
-                self.count(chunk.rows)?,
-                self.count(row_groups)?,
-                self.count(w.rows)?,
-                self.count(chunk.first_row)?,
-                dtype_id(w.dtype),
-            );
-        }
-        Ok(())
     }
 }

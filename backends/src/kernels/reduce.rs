@@ -24,37 +24,33 @@ pub fn load_lanes(shared: &SharedMemory<f32>, base: usize, lanes: &mut Array<f32
 /// `s[j] = s[j] + s[j + w]` for `w = 16, 8, 4, 2, 1`; the result is `s[0]`.
 #[cube]
 pub fn fold_sum(s: &mut Array<f32>) -> f32 {
-    sum_level(s, 16usize);
-    sum_level(s, 8usize);
-    sum_level(s, 4usize);
-    sum_level(s, 2usize);
-    sum_level(s, 1usize);
-    s[0]
+    fold(s, false)
 }
 
 /// The same tree with [`max_keep_first`] as the step.
 #[cube]
 pub fn fold_max(s: &mut Array<f32>) -> f32 {
-    max_level(s, 16usize);
-    max_level(s, 8usize);
-    max_level(s, 4usize);
-    max_level(s, 2usize);
-    max_level(s, 1usize);
+    fold(s, true)
+}
+
+#[cube]
+fn fold(s: &mut Array<f32>, #[comptime] is_max: bool) -> f32 {
+    level(s, 16usize, is_max);
+    level(s, 8usize, is_max);
+    level(s, 4usize, is_max);
+    level(s, 2usize, is_max);
+    level(s, 1usize, is_max);
     s[0]
 }
 
 #[cube]
-fn sum_level(s: &mut Array<f32>, #[comptime] width: usize) {
+fn level(s: &mut Array<f32>, #[comptime] width: usize, #[comptime] is_max: bool) {
     #[unroll]
     for j in 0usize..width {
-        s[j] = s[j] + s[j + width];
-    }
-}
-
-#[cube]
-fn max_level(s: &mut Array<f32>, #[comptime] width: usize) {
-    #[unroll]
-    for j in 0usize..width {
-        s[j] = max_keep_first(s[j], s[j + width]);
+        s[j] = if is_max {
+            max_keep_first(s[j], s[j + width])
+        } else {
+            s[j] + s[j + width]
+        };
     }
 }
