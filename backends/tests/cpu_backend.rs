@@ -145,14 +145,22 @@ fn a_refused_kv_call_changes_no_row() {
     let row = CONFIG.n_kv_heads * CONFIG.head_dim;
     let mut kv = cpu.kv_alloc(layout(1)).unwrap();
     let k = values(2 * row, 6);
-    cpu.kv_store(&mut kv, &[0, 1], &cpu.upload(&k).unwrap(), &cpu.upload(&k).unwrap())
-        .unwrap();
+    cpu.kv_store(
+        &mut kv,
+        &[0, 1],
+        &cpu.upload(&k).unwrap(),
+        &cpu.upload(&k).unwrap(),
+    )
+    .unwrap();
     let before = cpu.kv_read(&kv, &[0, 1, 2]).unwrap();
     let outside = KV_BLOCK_TOKENS as u32;
     // The bad slot comes last: nothing before it may have been applied either.
     assert!(cpu.kv_copy(&mut kv, &[(0, 2), (1, outside)]).is_err());
     let zeros = cpu.zeros(2 * row).unwrap();
-    assert!(cpu.kv_store(&mut kv, &[1, outside], &zeros, &zeros).is_err());
+    assert!(
+        cpu.kv_store(&mut kv, &[1, outside], &zeros, &zeros)
+            .is_err()
+    );
     let rows = KvRows {
         k: vec![7; 2 * row],
         v: vec![7; 2 * row],
