@@ -4,22 +4,25 @@
 #      same request sent straight to the mock upstream (10 s each);
 #   2. requests/s at 64 concurrent connections, both ways (10 s each), with error counts;
 #   3. memory: fak's resident set before and after SOAK_S seconds at 64 connections.
-# Usage: bench/gateway/run.sh [SOAK_S=60]. Needs wrk (apt-get install wrk).
+# Usage: bench/gateway/run.sh [SOAK_S=60]. Needs wrk (apt-get install wrk). PROFILE picks the
+# cargo profile the two servers are built with (default release; `test` is optimized too and
+# reuses what `cargo test` built).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 soak_s=${1:-60}
 command -v wrk >/dev/null || { echo "error: wrk not found (apt-get install wrk)" >&2; exit 1; }
-target=${CARGO_TARGET_DIR:-target}
-cargo build --release -q -p fak --bin fak
-cargo build --release -q -p fak-gateway --example mock_upstream
+profile=${PROFILE:-release}
+bin="${CARGO_TARGET_DIR:-target}/$([ "$profile" = release ] && echo release || echo debug)"
+cargo build --profile "$profile" -q -p fak --bin fak
+cargo build --profile "$profile" -q -p fak-gateway --example mock_upstream
 
 up=127.0.0.1:19100
 gw=127.0.0.1:19180
 work=$(mktemp -d)
-"$target/release/examples/mock_upstream" "$up" 2>"$work/upstream.log" &
+"$bin/examples/mock_upstream" "$up" 2>"$work/upstream.log" &
 up_pid=$!
-"$target/release/fak" serve --addr "$gw" --base-url "http://$up/v1" --max-concurrent 1024 \
+"$bin/fak" serve --addr "$gw" --base-url "http://$up/v1" --max-concurrent 1024 \
   >"$work/access.log" 2>"$work/serve.log" &
 gw_pid=$!
 trap 'kill "$up_pid" "$gw_pid" 2>/dev/null; rm -rf "$work"' EXIT
@@ -52,7 +55,7 @@ rss_before=$(rss_kib)
 soak=$(load 64 "$soak_s" "$gw")
 rss_after=$(rss_kib)
 
-echo "gateway bench ($(nproc) cores, wrk, loopback; request: bench/gateway/chat.lua)"
+echo "gateway bench ($(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg), profile $profile, wrk, loopback; request: bench/gateway/chat.lua)"
 printf '%-34s %12s %12s\n' "" "direct" "through fak"
 printf '%-34s %12s %12s\n' "latency p50, 1 connection" "$(pct 50% <<<"$direct1")" "$(pct 50% <<<"$fak1")"
 printf '%-34s %12s %12s\n' "latency p99, 1 connection" "$(pct 99% <<<"$direct1")" "$(pct 99% <<<"$fak1")"

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use futures_util::{Stream, StreamExt, stream};
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::error::ApiError;
 use crate::gate::adjudicate::{Adjudicator, ToolSchemas};
@@ -76,20 +76,34 @@ pub async fn exchange(
     Ok(Exchange { trace, answer })
 }
 
-/// Checks the fields the gate relies on; says whether the request streams.
-fn validate(request: &Value) -> Result<bool, ApiError> {
-    let body = request
+/// The request body as a JSON object.
+pub fn object(request: &Value) -> Result<&Map<String, Value>, ApiError> {
+    request
         .as_object()
-        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
+        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))
+}
+
+/// `model`, a non-empty string on both wires.
+pub fn required_model(body: &Map<String, Value>) -> Result<&str, ApiError> {
     body.get("model")
         .and_then(Value::as_str)
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::invalid("model: a model name is required"))?;
-    let messages = body
-        .get("messages")
+        .ok_or_else(|| ApiError::invalid("model: a model name is required"))
+}
+
+/// `messages`, a non-empty array on both wires.
+pub fn required_messages(body: &Map<String, Value>) -> Result<&Vec<Value>, ApiError> {
+    body.get("messages")
         .and_then(Value::as_array)
         .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::invalid("messages: a non-empty array is required"))?;
+        .ok_or_else(|| ApiError::invalid("messages: a non-empty array is required"))
+}
+
+/// Checks the fields the gate relies on; says whether the request streams.
+fn validate(request: &Value) -> Result<bool, ApiError> {
+    let body = object(request)?;
+    required_model(body)?;
+    let messages = required_messages(body)?;
     for (i, m) in messages.iter().enumerate() {
         if m.get("role").and_then(Value::as_str).is_none() {
             return Err(ApiError::invalid(format!(

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fak_gateway::Limits;
 use serde_json::{Value, json};
-use support::{Setup, client, sse_data, start_gateway, start_pair, upstream};
+use support::{Setup, client, post_text, sse_data, start_gateway, start_pair, upstream};
 
 fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "use the tools"}]})
@@ -72,15 +72,7 @@ async fn a_stream_that_breaks_ends_with_an_error_event_and_no_tool_call() {
     for model in ["mock-stream-cut", "mock-stream-garbage"] {
         let mut request = chat(model);
         request["stream"] = json!(true);
-        let text = client()
-            .post(gw.url("/v1/chat/completions"))
-            .json(&request)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = post_text(&gw.url("/v1/chat/completions"), &request).await;
         let data = sse_data(&text);
         assert!(!text.contains("tool_calls"), "{model}: {text}");
         let last: Value = serde_json::from_str(data.last().unwrap()).unwrap();
@@ -89,15 +81,7 @@ async fn a_stream_that_breaks_ends_with_an_error_event_and_no_tool_call() {
 
         let mut request = anthropic(model);
         request["stream"] = json!(true);
-        let text = client()
-            .post(gw.url("/v1/messages"))
-            .json(&request)
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let text = post_text(&gw.url("/v1/messages"), &request).await;
         assert!(!text.contains("tool_use"), "{model}: {text}");
         assert!(text.contains("event: error"), "{model}: {text}");
         assert!(!text.contains("message_stop"));

@@ -8,27 +8,17 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::ApiError;
+use crate::exchange::{object, required_messages, required_model};
 
 /// Translates the request; every problem is a 400 naming the field.
 pub fn to_openai(request: &Value) -> Result<Value, ApiError> {
-    let body = request
-        .as_object()
-        .ok_or_else(|| ApiError::invalid("the request body must be a JSON object"))?;
-    let model = body
-        .get("model")
-        .and_then(Value::as_str)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::invalid("model: a model name is required"))?;
+    let body = object(request)?;
+    let model = required_model(body)?;
     let max_tokens = body
         .get("max_tokens")
         .and_then(Value::as_u64)
         .ok_or_else(|| ApiError::invalid("max_tokens: a positive integer is required"))?;
-    let turns = body
-        .get("messages")
-        .and_then(Value::as_array)
-        .filter(|m| !m.is_empty())
-        .ok_or_else(|| ApiError::invalid("messages: a non-empty array is required"))?;
-
+    let turns = required_messages(body)?;
     let mut messages = Vec::new();
     if let Some(system) = body.get("system") {
         let text = text_of(system, "system")?;

@@ -112,6 +112,12 @@ pub fn client() -> reqwest::Client {
         .unwrap()
 }
 
+/// POSTs `body` as JSON with [`CLIENT_KEY`] and returns the whole response text.
+pub async fn post_text(url: &str, body: &serde_json::Value) -> String {
+    let response = client().post(url).json(body).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
 /// The `data:` payloads of an SSE body, in order.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.lines()
