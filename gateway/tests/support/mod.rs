@@ -5,6 +5,7 @@
 
 pub mod upstream;
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -61,7 +62,22 @@ impl Setup {
     }
 }
 
+/// A gateway that stops gracefully when [`Running::stop`] is called.
 pub async fn start_gateway(setup: Setup) -> Running {
+    let (stop, stopped) = oneshot::channel::<()>();
+    let mut running = start_gateway_until(setup, async {
+        let _ = stopped.await;
+    })
+    .await;
+    running.stop = Some(stop);
+    running
+}
+
+/// A gateway that stops gracefully when `shutdown` resolves.
+pub async fn start_gateway_until(
+    setup: Setup,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Running {
     let base = std::env::current_dir().unwrap();
     let kernel = Arc::new(Kernel::builder(Policy::builtin_default(&base)).build());
     let source = ProxySource::new(
@@ -79,15 +95,12 @@ pub async fn start_gateway(setup: Setup) -> Running {
     let addr = listener.local_addr().unwrap();
     let gateway = Gateway::new(&config, Arc::clone(&kernel), Arc::new(source));
     let router = gateway.router();
-    let (stop, stopped) = oneshot::channel::<()>();
-    let served = tokio::spawn(gateway.serve(listener, async {
-        let _ = stopped.await;
-    }));
+    let served = tokio::spawn(gateway.serve(listener, shutdown));
     Running {
         addr,
         kernel,
         router,
-        stop: Some(stop),
+        stop: None,
         served,
     }
 }
