@@ -3,18 +3,19 @@
 
 use std::future::ready;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use futures_util::{Stream, StreamExt, stream};
 use serde_json::{Map, Value};
 
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorKind};
 use crate::gate::adjudicate::{Adjudicator, ToolSchemas};
 use crate::gate::completion::gate_completion;
 use crate::gate::report::{Tally, extension};
 use crate::gate::stream::{GateEvent, StreamGate};
 use crate::gate::transcript::screen_transcript;
+use crate::source::SourceError;
 use crate::state::AppState;
 use crate::traces;
 
@@ -52,7 +53,15 @@ pub async fn exchange(
         ),
     };
     let conversation = state.traces.enter(&trace, Instant::now())?;
-    let admissions = screen_transcript(&state.kernel, &trace, &conversation, &mut request, &tally)?;
+    let journaled = state.kernel.journal().path().is_some();
+    let (request, admissions) = {
+        let (kernel, trace, tally) = (Arc::clone(&state.kernel), trace.clone(), Arc::clone(&tally));
+        off_the_runtime(journaled, move || {
+            screen_transcript(&kernel, &trace, &conversation, &mut request, &tally)
+                .map(|admissions| (request, admissions))
+        })
+        .await??
+    };
     let adjudicator = Adjudicator {
         kernel: Arc::clone(&state.kernel),
         trace: trace.clone(),
@@ -61,19 +70,50 @@ pub async fn exchange(
     };
     let answer = if streaming {
         let upstream = state.source.stream(request).await?;
-        let mut gate = StreamGate::new(adjudicator, admissions);
+        let gate = Arc::new(Mutex::new(StreamGate::new(adjudicator, admissions)));
         let events = upstream
             .map(Some)
             .chain(stream::once(ready(None)))
-            .flat_map(move |item| stream::iter(gate.step(item)));
+            .then(move |item| {
+                let gate = Arc::clone(&gate);
+                async move {
+                    let step = off_the_runtime(journaled, move || {
+                        gate.lock().unwrap_or_else(|e| e.into_inner()).step(item)
+                    });
+                    // A step that could not run fails the stream closed.
+                    step.await
+                        .unwrap_or_else(|e| vec![GateEvent::Fail(SourceError::Garbage(e.message))])
+                }
+            })
+            .flat_map(stream::iter);
         Answer::Stream(Box::pin(events))
     } else {
-        let mut completion = state.source.complete(request).await?;
-        let decisions = gate_completion(&adjudicator, &mut completion)?;
+        let completion = state.source.complete(request).await?;
+        let (completion, decisions) = off_the_runtime(journaled, move || {
+            let mut completion = completion;
+            gate_completion(&adjudicator, &mut completion).map(|d| (completion, d))
+        })
+        .await??;
+        let mut completion = completion;
         completion["fak"] = extension(&trace, &decisions, &admissions);
         Answer::Whole(completion)
     };
     Ok(Exchange { trace, answer })
+}
+
+/// Runs kernel work that writes the audit journal (an fsync per line with `--audit`) on
+/// the blocking pool, so a slow disk never stalls the async workers; without a journal
+/// file the work is microseconds and runs in place.
+async fn off_the_runtime<T: Send + 'static>(
+    journaled: bool,
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    if !journaled {
+        return Ok(work());
+    }
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| ApiError::new(ErrorKind::Internal, "the kernel failed internally"))
 }
 
 /// The request body as a JSON object.
@@ -141,7 +181,7 @@ pub fn parse_body(
     let bytes = body.map_err(|rejection| {
         if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::new(
-                crate::error::ErrorKind::TooLarge,
+                ErrorKind::TooLarge,
                 format!("the request body exceeds {max_body_bytes} bytes (--max-body-bytes)"),
             )
         } else {

@@ -228,3 +228,31 @@ async fn anthropic_stream_has_the_event_sequence_of_the_messages_wire() {
     assert_eq!(delta["usage"]["output_tokens"], 7);
     assert_eq!(delta["fak"]["decisions"][1]["code"], "POLICY_BLOCK");
 }
+
+#[tokio::test]
+async fn with_an_audit_journal_every_decision_and_admission_is_journaled() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let (up, _) = upstream::start().await;
+    let mut setup = support::Setup::new(format!("http://{up}/v1"));
+    setup.journal = Some(path.clone());
+    let gw = support::start_gateway(setup).await;
+    let transcript = json!({"model": upstream::MODEL, "messages": [
+        {"role": "user", "content": "search"},
+        {"role": "assistant", "content": null, "tool_calls": [{"id": "c1",
+            "type": "function", "function": {"name": "web_search", "arguments": "{}"}}]},
+        {"role": "tool", "tool_call_id": "c1", "content": POISON},
+        {"role": "user", "content": "use the tools"},
+    ]});
+    let (status, body) = post(&gw.url("/v1/chat/completions"), transcript.clone()).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["fak"]["decisions"][1]["code"], "POLICY_BLOCK");
+    let mut streamed = chat("use the tools");
+    streamed["stream"] = json!(true);
+    let text = post_text(&gw.url("/v1/chat/completions"), &streamed).await;
+    assert!(text.contains("POLICY_BLOCK") && text.ends_with("data: [DONE]\n\n"));
+    let file = std::io::BufReader::new(std::fs::File::open(&path).unwrap());
+    let summary = fak_kernel::audit::verify(file, None).unwrap();
+    // One admission and two decisions, then two more decisions.
+    assert_eq!(summary.lines, 5);
+}

@@ -48,6 +48,8 @@ pub struct Setup {
     pub require_key: Option<&'static str>,
     pub upstream_timeout: Duration,
     pub limits: Limits,
+    /// A file for the kernel's audit journal (default: none).
+    pub journal: Option<std::path::PathBuf>,
 }
 
 impl Setup {
@@ -58,6 +60,7 @@ impl Setup {
             require_key: Some(CLIENT_KEY),
             upstream_timeout: Duration::from_secs(10),
             limits: Limits::default(),
+            journal: None,
         }
     }
 }
@@ -79,7 +82,11 @@ pub async fn start_gateway_until(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Running {
     let base = std::env::current_dir().unwrap();
-    let kernel = Arc::new(Kernel::builder(Policy::builtin_default(&base)).build());
+    let mut builder = Kernel::builder(Policy::builtin_default(&base));
+    if let Some(path) = &setup.journal {
+        builder = builder.journal(fak_kernel::Journal::open(path).unwrap());
+    }
+    let kernel = Arc::new(builder.build());
     let source = ProxySource::new(
         &setup.upstream,
         ApiKey::new(UPSTREAM_KEY),
