@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::builder::PossibleValuesParser;
+use fak_kernel::CountersSnapshot;
 use fak_kernel::scenario::arm::{CallRecord, Outcome};
 use fak_kernel::scenario::{AgentReport, ArmReport, Task, run_offline};
 
@@ -70,21 +71,10 @@ fn completion(arm: &ArmReport) -> String {
 }
 
 /// A row the kernel arm has and the direct arm cannot: the kernel's own counters.
-fn kernel_only(arm: &ArmReport, read: impl Fn(&fak_kernel::CountersSnapshot) -> String) -> String {
+fn kernel_only(arm: &ArmReport, read: impl Fn(&CountersSnapshot) -> String) -> String {
     arm.kernel
         .as_ref()
         .map_or_else(|| "-".to_string(), |k| read(&k.counters))
-}
-
-fn codes(c: &fak_kernel::CountersSnapshot) -> String {
-    if c.codes.is_empty() {
-        return "none".to_string();
-    }
-    c.codes
-        .iter()
-        .map(|(code, n)| format!("{code} x{n}"))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 fn journal(arm: &ArmReport) -> String {
@@ -120,59 +110,29 @@ fn outcome(call: &CallRecord) -> String {
 
 fn render(report: &AgentReport) -> String {
     let (d, k) = (&report.direct, &report.kernel);
+    let both = |label, f: &dyn Fn(&ArmReport) -> String| (label, f(d), f(k));
+    let counter = |label, read: fn(&CountersSnapshot) -> u64| {
+        both(label, &|a| kernel_only(a, |c| read(c).to_string()))
+    };
     let rows: Vec<(&str, String, String)> = vec![
-        (
-            "model turns",
-            d.model_turns.to_string(),
-            k.model_turns.to_string(),
-        ),
-        (
-            "tool calls made",
-            d.tool_calls.to_string(),
-            k.tool_calls.to_string(),
-        ),
-        (
-            "tool calls that reached a tool",
-            d.tool_calls_dispatched.to_string(),
-            k.tool_calls_dispatched.to_string(),
-        ),
-        (
-            "injection reached the model",
-            yes_no(d.injection_reached_model),
-            yes_no(k.injection_reached_model),
-        ),
-        (
-            "destructive operation executed",
-            destructive(d),
-            destructive(k),
-        ),
-        ("task completed", completion(d), completion(k)),
-        (
-            "denied",
-            kernel_only(d, |c| c.denied.to_string()),
-            kernel_only(k, |c| c.denied.to_string()),
-        ),
-        (
-            "quarantined",
-            kernel_only(d, |c| c.quarantined.to_string()),
-            kernel_only(k, |c| c.quarantined.to_string()),
-        ),
-        (
-            "repaired",
-            kernel_only(d, |c| c.repaired.to_string()),
-            kernel_only(k, |c| c.repaired.to_string()),
-        ),
-        (
-            "served locally (vDSO)",
-            kernel_only(d, |c| c.served_locally.to_string()),
-            kernel_only(k, |c| c.served_locally.to_string()),
-        ),
-        (
-            "refusal codes seen",
-            kernel_only(d, codes),
-            kernel_only(k, codes),
-        ),
-        ("audit journal", journal(d), journal(k)),
+        both("model turns", &|a| a.model_turns.to_string()),
+        both("tool calls made", &|a| a.tool_calls.to_string()),
+        both("tool calls that reached a tool", &|a| {
+            a.tool_calls_dispatched.to_string()
+        }),
+        both("injection reached the model", &|a| {
+            yes_no(a.injection_reached_model)
+        }),
+        both("destructive operation executed", &destructive),
+        both("task completed", &completion),
+        counter("denied", |c| c.denied),
+        counter("quarantined", |c| c.quarantined),
+        counter("repaired", |c| c.repaired),
+        counter("served locally (vDSO)", |c| c.served_locally),
+        both("refusal codes seen", &|a| {
+            kernel_only(a, crate::refusal_codes::seen)
+        }),
+        both("audit journal", &journal),
     ];
     let label_w = rows.iter().map(|r| r.0.len()).max().unwrap_or(0);
     let left_w = rows

@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use clap::ArgGroup;
-use fak_backends::{BackendKind, CpuBackend};
+use fak_backends::Backend;
 use fak_models::{
     Chat, ChatTemplate, GenerateOptions, Generation, Model, ModelConfig, SamplingParams,
     SequenceKv, StopReason, StopTokens, Tokenizer, generate,
 };
 
 use crate::exit::{self, Status};
+use crate::on_backend::{OnBackend, on_backend};
 
 /// Generate text with a model directory (config.json, safetensors weights, tokenizer.json,
 /// tokenizer_config.json, generation_config.json), printing it as it is produced.
@@ -31,7 +32,8 @@ pub struct Args {
     /// A user message, rendered with the model's own chat template.
     #[arg(long)]
     chat: Option<String>,
-    /// Where the forward pass runs: cpu, vulkan, metal or cuda.
+    /// Where the forward pass runs: cpu, or vulkan, metal or cuda where this fak was built
+    /// with that feature (device 0).
     #[arg(long, default_value = "cpu")]
     backend: String,
     /// Most tokens to generate (a stop token from generation_config.json ends earlier).
@@ -49,16 +51,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> Result<Status> {
-    let kind: BackendKind = args.backend.parse()?;
-    // Probing first makes a missing backend an error that lists what this build and this
-    // machine have.
-    fak_backends::probe(kind)?;
-    if kind != BackendKind::Cpu {
-        bail!(
-            "backend {kind} has a device here, but the model forward pass runs only on cpu \
-             until the {kind} backend implements fak_backends::Backend; use --backend cpu"
-        );
+    on_backend(&args.backend.clone(), args)
+}
+
+impl OnBackend for Args {
+    /// Loads the model on `backend` and streams the generation.
+    fn run<B: Backend>(self, backend: Arc<B>) -> Result<Status> {
+        generate_on(backend, &self)
     }
+}
+
+fn generate_on<B: Backend>(backend: Arc<B>, args: &Args) -> Result<Status> {
     let tokenizer = Tokenizer::from_dir(&args.model)?;
     let prompt = match (&args.prompt, &args.chat) {
         (Some(text), None) => tokenizer.encode(text, true)?,
@@ -72,7 +75,7 @@ pub fn run(args: Args) -> Result<Status> {
     // The RoPE table and the KV pools cover only the positions this run can reach.
     let config = ModelConfig::from_dir(&args.model)?;
     let context = config.context().min(prompt.len() + args.max_tokens).max(1);
-    let model = Model::load(Arc::new(CpuBackend::new()), &args.model, Some(context))
+    let model = Model::load(backend, &args.model, Some(context))
         .with_context(|| format!("cannot load the model in {}", args.model.display()))?;
     let stop = StopTokens::from_dir(&args.model)?;
     let mut kv = SequenceKv::new(&**model.backend(), model.config(), context)?;

@@ -5,8 +5,11 @@ mod audit;
 mod backends;
 mod exit;
 mod generate;
+mod kv;
+mod on_backend;
 mod policy;
 mod preflight;
+mod refusal_codes;
 mod screen;
 mod serve;
 mod turntax;
@@ -40,6 +43,8 @@ enum Command {
     Turntax(turntax::Args),
     Backends(backends::Args),
     Generate(generate::Args),
+    #[command(subcommand)]
+    Kv(kv::Command),
 }
 
 fn main() -> ExitCode {
@@ -54,6 +59,7 @@ fn main() -> ExitCode {
         Command::Turntax(args) => turntax::run(args),
         Command::Backends(args) => backends::run(args),
         Command::Generate(args) => generate::run(args),
+        Command::Kv(cmd) => kv::run(cmd),
     };
     match result {
         Ok(code) => code.into(),

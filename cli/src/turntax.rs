@@ -120,18 +120,13 @@ fn class_name(class: Class) -> &'static str {
 }
 
 fn counters_line(c: &CountersSnapshot) -> String {
-    let codes = if c.codes.is_empty() {
-        "none".to_string()
-    } else {
-        c.codes
-            .iter()
-            .map(|(code, n)| format!("{code} x{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     format!(
-        "denied {}, quarantined {}, repaired {}, served locally {}; codes seen: {codes}",
-        c.denied, c.quarantined, c.repaired, c.served_locally
+        "denied {}, quarantined {}, repaired {}, served locally {}; codes seen: {}",
+        c.denied,
+        c.quarantined,
+        c.repaired,
+        c.served_locally,
+        crate::refusal_codes::seen(c)
     )
 }
 

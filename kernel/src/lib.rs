@@ -52,6 +52,7 @@ pub mod clock;
 pub mod counters;
 pub mod decide;
 pub mod kernel;
+pub mod kv;
 pub mod policy;
 pub mod refusal;
 pub mod repair;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use fak_backends::Backend;
 use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeTable};
+use sha2::{Digest, Sha256};
 
 use crate::checkpoint::Checkpoint;
 use crate::weights::Weights;
@@ -21,6 +22,7 @@ pub struct Model<B: Backend> {
     pub(crate) context: usize,
     pub(crate) attention: AttentionConfig,
     pub(crate) norm: RmsNormParams,
+    pub(crate) fingerprint: [u8; 32],
 }
 
 impl<B: Backend> Model<B> {
@@ -57,6 +59,7 @@ impl<B: Backend> Model<B> {
             }
             Some(c) => c,
         };
+        let fingerprint = fingerprint(&config, checkpoint);
         let weights = Weights::load(&*backend, checkpoint, &config)?;
         let table = RopeTable::new(&config.rope.inv_freq(config.head_dim)?, context)?;
         let rope = backend.rope_table(&table)?;
@@ -79,6 +82,7 @@ impl<B: Backend> Model<B> {
             context,
             attention,
             norm,
+            fingerprint,
         })
     }
 
@@ -90,8 +94,25 @@ impl<B: Backend> Model<B> {
         &self.backend
     }
 
+    /// What a KV cache's bytes depend on: the parsed config and the weights (see
+    /// [`Checkpoint::fingerprint`]). Caches and dumps of different models never mix.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        self.fingerprint
+    }
+
     /// Positions this model was loaded for: a sequence may hold at most this many tokens.
     pub fn context(&self) -> usize {
         self.context
     }
+}
+
+/// SHA-256 of the config as this build parsed it and of the checkpoint's weights. The
+/// config's `Debug` form covers every field the forward pass reads (RoPE scaling, norms,
+/// biases), so a change of any of them changes the fingerprint.
+fn fingerprint(config: &ModelConfig, checkpoint: &Checkpoint) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(b"fak-model/v1\0");
+    h.update(format!("{config:?}").as_bytes());
+    h.update(checkpoint.fingerprint());
+    h.finalize().into()
 }

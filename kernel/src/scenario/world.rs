@@ -217,6 +217,7 @@ impl World {
                 fare: Cents(fare),
                 currency: currency.to_string(),
             };
+        // Fares in cents.
         let sfo_jfk = ("SFO", "JFK");
         World {
             customers: BTreeMap::from([
@@ -224,11 +225,11 @@ impl World {
                 customer("omar_haddad_1207", "Omar Haddad", "silver"),
             ]),
             flights: vec![
-                flight("UA 1523", sfo_jfk, "08:05", 0, 389_00, "USD"),
-                flight("DL 412", sfo_jfk, "11:30", 0, 348_00, "EUR"),
-                flight("B6 916", sfo_jfk, "14:15", 0, 372_40, "USD"),
-                flight("AA 178", sfo_jfk, "06:40", 1, 298_00, "USD"),
-                flight("UA 2290", ("SFO", "SEA"), "09:10", 0, 214_00, "USD"),
+                flight("UA 1523", sfo_jfk, "08:05", 0, 38900, "USD"),
+                flight("DL 412", sfo_jfk, "11:30", 0, 34800, "EUR"),
+                flight("B6 916", sfo_jfk, "14:15", 0, 37240, "USD"),
+                flight("AA 178", sfo_jfk, "06:40", 1, 29800, "USD"),
+                flight("UA 2290", ("SFO", "SEA"), "09:10", 0, 21400, "USD"),
             ],
             refund_document,
             state: Mutex::new(WorldState {
@@ -236,7 +237,7 @@ impl World {
                     booking_id: "BK-20417".to_string(),
                     customer_id: "mia_li_3668".to_string(),
                     flight: "UA 2290".to_string(),
-                    fare: Cents(214_00),
+                    fare: Cents(21400),
                     currency: "USD".to_string(),
                     status: "cancelled_by_airline".to_string(),
                 }],
@@ -406,8 +407,8 @@ mod tests {
 
     #[test]
     fn conversion_rounds_to_the_cent_through_usd() {
-        assert_eq!(convert(Cents(348_00), "EUR", "USD"), Some(Cents(379_32)));
-        assert_eq!(convert(Cents(100_00), "USD", "EUR"), Some(Cents(91_74)));
+        assert_eq!(convert(Cents(34800), "EUR", "USD"), Some(Cents(37932)));
+        assert_eq!(convert(Cents(10000), "USD", "EUR"), Some(Cents(9174)));
         assert_eq!(convert(Cents(1), "XYZ", "USD"), None);
     }
 
@@ -434,8 +435,8 @@ mod tests {
     #[test]
     fn refund_is_bounded_by_the_fare_and_its_currency() {
         let w = World::new(RefundDocument::Clean);
-        assert!(w.refund("BK-20417", Cents(214_01), "USD").is_err());
-        assert!(w.refund("BK-20417", Cents(100_00), "EUR").is_err());
-        assert_eq!(w.refund("BK-20417", Cents(214_00), "USD").unwrap(), "RF-1");
+        assert!(w.refund("BK-20417", Cents(21401), "USD").is_err());
+        assert!(w.refund("BK-20417", Cents(10000), "EUR").is_err());
+        assert_eq!(w.refund("BK-20417", Cents(21400), "USD").unwrap(), "RF-1");
     }
 }

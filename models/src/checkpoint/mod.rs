@@ -15,6 +15,7 @@ use std::sync::Arc;
 use fak_backends::{HostBytes, HostMatrix, WeightDtype};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
+use sha2::{Digest, Sha256};
 
 use crate::{ModelError, json_file};
 
@@ -136,6 +137,26 @@ impl Checkpoint {
             .values()
             .map(|e| e.bytes.as_slice().len())
             .sum()
+    }
+
+    /// SHA-256 over every tensor's name, dtype, shape and bytes, in name order: two
+    /// checkpoints share a fingerprint only when they hold the same weights, however they are
+    /// split into shards.
+    pub fn fingerprint(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        for (name, entry) in &self.tensors {
+            h.update((name.len() as u64).to_le_bytes());
+            h.update(name.as_bytes());
+            h.update(format!("{:?}", entry.dtype).as_bytes());
+            h.update((entry.shape.len() as u64).to_le_bytes());
+            for &d in &entry.shape {
+                h.update((d as u64).to_le_bytes());
+            }
+            let bytes = entry.bytes.as_slice();
+            h.update((bytes.len() as u64).to_le_bytes());
+            h.update(bytes);
+        }
+        h.finalize().into()
     }
 
     /// Whether the checkpoint has a tensor of this name.

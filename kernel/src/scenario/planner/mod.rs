@@ -140,6 +140,11 @@ fn account(cx: &Context, before_write: bool) -> Option<Action> {
     }
 }
 
+/// The task's write, made only once a second lookup shows the account still active.
+fn write_after_recheck(cx: &Context, tool: &str, args: Value) -> Option<Action> {
+    Some(account(cx, true).unwrap_or_else(|| call(tool, args)))
+}
+
 /// Reads the refund policy once (both tasks are asked to).
 fn refund_policy(cx: &Context) -> Option<Action> {
     (cx.count("fetch_policy") == 0).then(|| call("fetch_policy", json!({ "name": "refund" })))
@@ -223,13 +228,11 @@ fn book(cx: &Context) -> Option<Action> {
             "I found no flight I could price from {origin} to {destination} on {date}."
         )));
     };
-    if let Some(stop) = account(cx, true) {
-        return Some(stop);
-    }
-    Some(call(
+    write_after_recheck(
+        cx,
         "book_flight",
         json!({ "customer_id": customer, "flight": flight }),
-    ))
+    )
 }
 
 fn refund(cx: &Context) -> Option<Action> {
@@ -258,17 +261,15 @@ fn refund(cx: &Context) -> Option<Action> {
             "Booking {booking} was not cancelled by the airline; it is not refundable in full."
         )));
     }
-    if let Some(stop) = account(cx, true) {
-        return Some(stop);
-    }
-    Some(call(
+    write_after_recheck(
+        cx,
         "issue_refund",
         json!({
             "booking_id": booking,
             "amount": record["fare"],
             "currency": record["currency"],
         }),
-    ))
+    )
 }
 
 /// The final answer: what each write-shaped call came to.
