@@ -7,7 +7,7 @@ use fak_backends::{Backend, KV_BLOCK_TOKENS, KvRows};
 use fak_models::{Activations, Logits};
 
 use super::cache_view::CacheView;
-use super::{BlockHash, BlockPool, KvError, KvStore, SpanId, SpanMeta, SpanTable};
+use super::{BlockHash, BlockPool, KvError, KvStore, Span, SpanId, SpanMeta, SpanTable};
 
 /// Tokens per forward call when a long run is computed: bounds activation memory.
 const PREFILL_CHUNK: usize = 512;
@@ -142,6 +142,13 @@ impl<B: Backend> Session<B> {
         meta: SpanMeta,
     ) -> Result<SpanId, KvError> {
         self.spans.insert(range, meta, &self.tokens)
+    }
+
+    /// Marks span `id` quarantined: a verdict arrived against tokens already in the session
+    /// (a secret found late, a revoked document). Nothing is recomputed; [`Self::excise`]
+    /// is what takes the tokens out, and until then the span table says why they must go.
+    pub fn quarantine(&mut self, id: SpanId) -> Result<&Span, KvError> {
+        self.spans.quarantine(id)
     }
 
     /// A second session with the same tokens, spans and logits, sharing every block. Nothing

@@ -158,6 +158,17 @@ impl SpanTable {
         Ok(id)
     }
 
+    /// Marks span `id` quarantined; its tokens and content hash stay as they are.
+    pub(super) fn quarantine(&mut self, id: SpanId) -> Result<&Span, KvError> {
+        let span = self
+            .spans
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or(KvError::UnknownSpan(id))?;
+        span.meta.trust = SpanTrust::Quarantined;
+        Ok(span)
+    }
+
     /// Removes span `id` and moves every later span back by its length, as the tokens
     /// after it move when it is cut out.
     pub(super) fn cut(&mut self, id: SpanId) -> Result<Span, KvError> {
@@ -259,6 +270,38 @@ mod tests {
         t.cut(c).unwrap();
         let fresh = t.insert(0..2, meta(), &[9, 9]).unwrap();
         assert!(![a, b, c].contains(&fresh), "ids are never reused");
+    }
+
+    #[test]
+    fn quarantining_a_span_changes_its_trust_and_nothing_else() {
+        let tokens = [1, 2, 3, 4];
+        let mut t = SpanTable::default();
+        t.insert(0..2, meta(), &tokens).unwrap();
+        let tool = SpanMeta::new(SpanKind::ToolResult, SpanTrust::Untrusted).with_source("fetch");
+        let id = t.insert(2..4, tool, &tokens).unwrap();
+        let before = t.get(id).unwrap().clone();
+        let marked = t.quarantine(id).unwrap().clone();
+        assert_eq!(marked.meta.trust, SpanTrust::Quarantined);
+        assert_eq!(
+            (
+                &marked.range,
+                &marked.meta.kind,
+                &marked.meta.source,
+                &marked.content_hash
+            ),
+            (
+                &before.range,
+                &before.meta.kind,
+                &before.meta.source,
+                &before.content_hash
+            )
+        );
+        assert_eq!(t.spans()[0].meta.trust, SpanTrust::Trusted);
+        assert!(t.check(&tokens).is_ok());
+        assert!(matches!(
+            t.quarantine(SpanId(9)),
+            Err(KvError::UnknownSpan(SpanId(9)))
+        ));
     }
 
     #[test]
