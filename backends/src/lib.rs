@@ -32,8 +32,11 @@ mod error;
 mod host;
 mod kernels;
 mod kind;
+pub mod parity;
 mod probe;
 mod shape;
+#[cfg(feature = "vulkan")]
+mod test_device;
 
 #[cfg(feature = "cuda")]
 pub use any::CudaBackend;
@@ -51,3 +54,5 @@ pub use error::BackendError;
 pub use host::{HostBytes, HostMatrix, WeightDtype};
 pub use kind::BackendKind;
 pub use probe::{DeviceInfo, DeviceLimits, probe, probe_all};
+#[cfg(feature = "vulkan")]
+pub use test_device::vulkan_for_tests;

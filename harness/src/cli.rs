@@ -34,6 +34,10 @@ pub enum Command {
     Authority(CheckArgs),
     /// Check CLAIMS.md: one tag a capability line, every witness exists.
     Claims(ClaimsArgs),
+    /// The turn-tax geometry run live: naive re-prefill, private KV per agent and shared
+    /// prefix on the in-kernel model (CPU), prefill work measured against the geometry's
+    /// prediction, and the same final logits checked in every policy.
+    Fleet(FleetArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +109,28 @@ pub struct DescribeArgs {
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
     /// Write the results as a measurement file for `harness ledger add/update --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// Fleet sizes to run.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8")]
+    pub agents: Vec<usize>,
+    /// Prefix tokens P, shared by every agent.
+    #[arg(long, default_value_t = 2048)]
+    pub prefix: usize,
+    /// Turns T per agent (turn 1 prefills the prefix).
+    #[arg(long, default_value_t = 20)]
+    pub turns: usize,
+    /// History tokens h each later turn adds.
+    #[arg(long, default_value_t = 64)]
+    pub history: usize,
+    /// The model directory (default: the committed llama3 fixture under --root).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
 }

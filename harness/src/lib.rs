@@ -10,6 +10,7 @@ pub mod capabilities;
 pub mod claims;
 pub mod cli;
 pub mod figures;
+pub mod fleet;
 pub mod ledger;
 pub mod number;
 pub mod webbench;

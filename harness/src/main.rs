@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Figures(args) => commands::figures::run(&cli.root, args),
         Command::Authority(args) => commands::authority::run(&cli.root, args),
         Command::Claims(_) => commands::claims::run(&cli.root),
+        Command::Fleet(args) => commands::fleet::run(&cli.root, args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

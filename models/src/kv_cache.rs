@@ -11,7 +11,7 @@
 //! [`KvCache::layer`], then [`KvCache::commit`]. A call that fails before `commit` leaves
 //! the cached length unchanged, so the same tokens can be sent again.
 
-use fak_backends::{Backend, BackendError};
+use fak_backends::{Backend, BackendError, KV_BLOCK_TOKENS};
 use thiserror::Error;
 
 /// Why a cache could not take more tokens.
@@ -43,6 +43,43 @@ pub struct KvLayer<'a, B: Backend> {
     pub block_table: &'a [u32],
     /// The slot of each reserved token, in token order.
     pub slots: &'a [u32],
+}
+
+impl<'a, B: Backend> KvLayer<'a, B> {
+    /// Layer `layer` of `pools` (one per layer) for the reserved `slots`, which follow `len`
+    /// stored positions; `block_table` may run past the blocks those positions need.
+    pub fn of(
+        pools: &'a mut [B::Kv],
+        layer: usize,
+        block_table: &'a [u32],
+        len: usize,
+        slots: &'a [u32],
+    ) -> Result<Self, KvCacheError> {
+        if slots.is_empty() {
+            return Err(KvCacheError::NothingReserved);
+        }
+        let layers = pools.len();
+        let pool = pools
+            .get_mut(layer)
+            .ok_or(KvCacheError::NoSuchLayer { layer, layers })?;
+        let blocks = (len + slots.len()).div_ceil(KV_BLOCK_TOKENS);
+        Ok(Self {
+            pool,
+            block_table: &block_table[..blocks],
+            slots,
+        })
+    }
+}
+
+/// [`KvCache::commit`] for an implementation that keeps its length and reserved slots:
+/// the slots become stored positions.
+pub fn commit_reserved(len: &mut usize, slots: &mut Vec<u32>) -> Result<(), KvCacheError> {
+    if slots.is_empty() {
+        return Err(KvCacheError::NothingReserved);
+    }
+    *len += slots.len();
+    slots.clear();
+    Ok(())
 }
 
 /// A sequence's keys and values, as the forward pass sees them.

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS, KvLayout};
 
-use crate::kv_cache::{KvCache, KvCacheError, KvLayer};
+use crate::kv_cache::{KvCache, KvCacheError, KvLayer, commit_reserved};
 use crate::{ModelConfig, ModelError};
 
 /// Keys and values of one sequence, in pools of its own sized for `capacity` positions.
@@ -96,28 +96,16 @@ impl<B: Backend> KvCache<B> for SequenceKv<B> {
     }
 
     fn layer(&mut self, layer: usize) -> Result<KvLayer<'_, B>, KvCacheError> {
-        if self.slots.is_empty() {
-            return Err(KvCacheError::NothingReserved);
-        }
-        let layers = self.pools.len();
-        let pool = self
-            .pools
-            .get_mut(layer)
-            .ok_or(KvCacheError::NoSuchLayer { layer, layers })?;
-        let blocks = (self.len + self.slots.len()).div_ceil(KV_BLOCK_TOKENS);
-        Ok(KvLayer {
-            pool,
-            block_table: &self.block_table[..blocks],
-            slots: &self.slots,
-        })
+        KvLayer::of(
+            &mut self.pools,
+            layer,
+            &self.block_table,
+            self.len,
+            &self.slots,
+        )
     }
 
     fn commit(&mut self) -> Result<(), KvCacheError> {
-        if self.slots.is_empty() {
-            return Err(KvCacheError::NothingReserved);
-        }
-        self.len += self.slots.len();
-        self.slots.clear();
-        Ok(())
+        commit_reserved(&mut self.len, &mut self.slots)
     }
 }

@@ -8,23 +8,13 @@ mod common;
 
 use std::sync::Arc;
 
-use fak_backends::{Backend, BackendKind, KvRows, WgpuBackend};
+use fak_backends::{Backend, KvRows, WgpuBackend};
 use fak_models::{Activations, KvCache, Logits, Model, SequenceKv};
 
 use common::{FIXTURES, fixture_dir, load, reference};
 
 fn vulkan() -> Option<Arc<WgpuBackend>> {
-    match fak_backends::open_wgpu(BackendKind::Vulkan, 0) {
-        Ok(backend) => Some(Arc::new(backend)),
-        Err(why) => {
-            assert!(
-                std::env::var_os("FAK_REQUIRE_VULKAN").is_none(),
-                "FAK_REQUIRE_VULKAN is set but Vulkan cannot be opened: {why}"
-            );
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    fak_backends::vulkan_for_tests().map(Arc::new)
 }
 
 /// Logits (as bits) of `ids` sent as a 40-token prefill chunk, the rest but three tokens,

@@ -3,25 +3,13 @@
 
 use std::sync::OnceLock;
 
-use fak_backends::{BackendError, BackendFn, BackendKind, CpuBackend, WgpuBackend};
+use fak_backends::{BackendError, BackendFn, CpuBackend, WgpuBackend};
 
 /// The Vulkan backend, opened once for the whole binary, or `None` after printing
 /// `SKIPPED: <why>`. With `FAK_REQUIRE_VULKAN` set (CI), a missing device fails instead.
 pub fn vulkan() -> Option<&'static WgpuBackend> {
-    static DEVICE: OnceLock<Result<WgpuBackend, String>> = OnceLock::new();
-    match DEVICE
-        .get_or_init(|| fak_backends::open_wgpu(BackendKind::Vulkan, 0).map_err(|e| e.to_string()))
-    {
-        Ok(backend) => Some(backend),
-        Err(why) => {
-            assert!(
-                std::env::var_os("FAK_REQUIRE_VULKAN").is_none(),
-                "FAK_REQUIRE_VULKAN is set but Vulkan cannot be opened: {why}"
-            );
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    static DEVICE: OnceLock<Option<WgpuBackend>> = OnceLock::new();
+    DEVICE.get_or_init(fak_backends::vulkan_for_tests).as_ref()
 }
 
 /// The CPU reference backend.

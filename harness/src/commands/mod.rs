@@ -4,5 +4,6 @@ pub mod authority;
 pub mod claims;
 
 pub mod figures;
+pub mod fleet;
 pub mod ledger;
 pub mod webbench;

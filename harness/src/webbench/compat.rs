@@ -37,8 +37,14 @@ impl Shape {
     /// naive = w(TP + 2150·T(T-1)/2), private = w(P + 2150(T-1)),
     /// shared = P + w·2150(T-1).
     pub fn prefill(self, workers: u64, policy: Policy) -> u128 {
+        self.prefill_with_history(workers, policy, HISTORY_TOKENS_PER_TURN)
+    }
+
+    /// [`Shape::prefill`] with `history` tokens per turn in place of 2150 (the live fleet
+    /// runs small turns).
+    pub fn prefill_with_history(self, workers: u64, policy: Policy, history: u64) -> u128 {
         let (p, t, w) = (self.prefix as u128, self.turns as u128, workers as u128);
-        let h = HISTORY_TOKENS_PER_TURN as u128;
+        let h = history as u128;
         // T(T-1) is even, so the halving is exact.
         match policy {
             Policy::Naive => w * (t * p + h * t * (t - 1) / 2),

@@ -1,7 +1,7 @@
 //! A session's block list over the shared pool, as the forward pass writes through it.
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS};
-use fak_models::{KvCache, KvCacheError, KvLayer};
+use fak_models::{KvCache, KvCacheError, KvLayer, commit_reserved};
 
 use super::{BlockPool, KvError};
 
@@ -73,27 +73,16 @@ impl<B: Backend> KvCache<B> for CacheView<'_, B> {
     }
 
     fn layer(&mut self, layer: usize) -> Result<KvLayer<'_, B>, KvCacheError> {
-        if self.slots.is_empty() {
-            return Err(KvCacheError::NothingReserved);
-        }
-        let layers = self.pool.layer_count();
-        if layer >= layers {
-            return Err(KvCacheError::NoSuchLayer { layer, layers });
-        }
-        let blocks = (self.len + self.slots.len()).div_ceil(KV_BLOCK_TOKENS);
-        Ok(KvLayer {
-            pool: self.pool.layer_mut(layer),
-            block_table: &self.blocks[..blocks],
-            slots: &self.slots,
-        })
+        KvLayer::of(
+            self.pool.layers_mut(),
+            layer,
+            self.blocks,
+            self.len,
+            &self.slots,
+        )
     }
 
     fn commit(&mut self) -> Result<(), KvCacheError> {
-        if self.slots.is_empty() {
-            return Err(KvCacheError::NothingReserved);
-        }
-        self.len += self.slots.len();
-        self.slots.clear();
-        Ok(())
+        commit_reserved(&mut self.len, &mut self.slots)
     }
 }

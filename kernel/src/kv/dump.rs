@@ -304,7 +304,7 @@ fn write_rows<B: Backend>(
             k: pick(&rows.k),
             v: pick(&rows.v),
         };
-        backend.kv_write(pool.layer_mut(layer), &slots, &rows)?;
+        backend.kv_write(&mut pool.layers_mut()[layer], &slots, &rows)?;
     }
     Ok(())
 }

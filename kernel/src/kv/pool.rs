@@ -99,8 +99,8 @@ impl<B: Backend> BlockPool<B> {
         &self.layers[layer]
     }
 
-    pub(super) fn layer_mut(&mut self, layer: usize) -> &mut B::Kv {
-        &mut self.layers[layer]
+    pub(super) fn layers_mut(&mut self) -> &mut [B::Kv] {
+        &mut self.layers
     }
 
     /// The holders of `block`.
@@ -292,7 +292,9 @@ mod tests {
         };
         let slots = [a * KV_BLOCK_TOKENS as u32, a * KV_BLOCK_TOKENS as u32 + 1];
         for l in 0..2 {
-            backend.kv_write(p.layer_mut(l), &slots, &rows).unwrap();
+            backend
+                .kv_write(&mut p.layers_mut()[l], &slots, &rows)
+                .unwrap();
         }
         p.retain(a);
         let c = p.copy_on_write(&backend, a, 2).unwrap();

@@ -5,23 +5,13 @@
 
 use std::sync::Arc;
 
-use fak_backends::{Backend, BackendKind, CpuBackend, WgpuBackend};
+use fak_backends::{Backend, CpuBackend, WgpuBackend};
 use fak_kernel::kv::{KvStore, Session, SpanKind};
 
 use crate::common::{assert_exact, meta, model_on, state, tokens, tool_result};
 
 fn vulkan() -> Option<Arc<WgpuBackend>> {
-    match fak_backends::open_wgpu(BackendKind::Vulkan, 0) {
-        Ok(backend) => Some(Arc::new(backend)),
-        Err(why) => {
-            assert!(
-                std::env::var_os("FAK_REQUIRE_VULKAN").is_none(),
-                "FAK_REQUIRE_VULKAN is set but Vulkan cannot be opened: {why}"
-            );
-            eprintln!("SKIPPED: {why}");
-            None
-        }
-    }
+    fak_backends::vulkan_for_tests().map(Arc::new)
 }
 
 /// A system prompt, a tool result across a block boundary, a user turn; a fork that

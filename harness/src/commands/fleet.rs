@@ -1,0 +1,152 @@
+//! `harness fleet`: the three context policies run live, with the geometry beside them.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use fak_backends::CpuBackend;
+use fak_harness::cli::FleetArgs;
+use fak_harness::fleet::{ArmRun, FleetShape, run_fleet};
+use fak_harness::ledger::{Baseline, Entry, Param, Provenance};
+use fak_harness::webbench::policy::Policy;
+use fak_models::Model;
+
+use crate::Outcome;
+
+pub fn run(root: &Path, args: &FleetArgs) -> Result<Outcome> {
+    let dir = args
+        .model
+        .clone()
+        .unwrap_or_else(|| root.join("data/fixtures/models/llama3"));
+    let shape = FleetShape {
+        prefix: args.prefix,
+        turns: args.turns,
+        history: args.history,
+    };
+    let model = Model::load(
+        Arc::new(CpuBackend::new()),
+        &dir,
+        Some(shape.context().max(1)),
+    )
+    .with_context(|| format!("cannot load the model in {}", dir.display()))?;
+    let model = Arc::new(model);
+    println!(
+        "fleet over {}: P = {} prefix tokens, T = {} turns, h = {} tokens per later turn (cpu)",
+        dir.display(),
+        shape.prefix,
+        shape.turns,
+        shape.history
+    );
+    println!(
+        "{:>6}  {:<22} {:>12} {:>12} {:>9} {:>10} {:>9}",
+        "agents", "policy", "computed", "geometry", "vs naive", "seconds", "vs naive"
+    );
+    let mut all = Vec::new();
+    for &agents in &args.agents {
+        eprintln!("running {agents} agent(s)...");
+        let runs = run_fleet(&model, shape, agents)?;
+        let naive = &runs[0];
+        for r in &runs {
+            println!(
+                "{:>6}  {:<22} {:>12} {:>12} {:>8.2}x {:>10.3} {:>8.2}x",
+                r.agents,
+                r.policy.label(),
+                r.computed,
+                r.predicted,
+                r.computed as f64 / naive.computed as f64,
+                r.seconds,
+                r.seconds / naive.seconds
+            );
+        }
+        all.extend(runs);
+    }
+    println!("every agent's final logits are the same bits under all three policies");
+    if let Some(out) = &args.json {
+        let command = format!(
+            "cargo run --release -p fak-harness -- fleet --agents {} --prefix {} --turns {} --history {}",
+            args.agents
+                .iter()
+                .map(usize::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+            shape.prefix,
+            shape.turns,
+            shape.history
+        );
+        let entries = to_entries(&all, shape, &command, &dir);
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "entries": entries }))?;
+        std::fs::write(out, text + "\n")
+            .with_context(|| format!("cannot write {}", out.display()))?;
+        eprintln!(
+            "wrote {} ledger entries to {}",
+            entries.len(),
+            out.display()
+        );
+    }
+    Ok(Outcome::Done)
+}
+
+/// Prefill positions and wall time per policy and fleet size, each against naive.
+fn to_entries(runs: &[ArmRun], shape: FleetShape, command: &str, model: &Path) -> Vec<Entry> {
+    let method = format!(
+        "live fleet on the in-kernel model ({}), CPU backend: P = {}, T = {}, h = {}; \
+         positions counted from the forward pass",
+        model.display(),
+        shape.prefix,
+        shape.turns,
+        shape.history
+    );
+    let mut out = Vec::new();
+    for r in runs {
+        let naive = runs
+            .iter()
+            .find(|n| n.agents == r.agents && n.policy == Policy::Naive)
+            .unwrap_or(r);
+        for (what, title, unit, value, base) in [
+            (
+                "prefill",
+                "Prefill positions computed",
+                "tokens",
+                r.computed as f64,
+                naive.computed as f64,
+            ),
+            ("seconds", "Wall time", "s", r.seconds, naive.seconds),
+        ] {
+            let id = |p: Policy| format!("fleet.live.{what}.{}.w{}", p.key(), r.agents);
+            let baseline = (r.policy != Policy::Naive).then(|| Baseline {
+                what: format!("naive re-prefill, fleet of {}", r.agents),
+                value: base,
+                entry: Some(id(Policy::Naive)),
+            });
+            out.push(Entry {
+                id: id(r.policy),
+                title: format!("{title}, {}, live fleet of {}", r.policy.label(), r.agents),
+                value,
+                unit: unit.to_string(),
+                baseline,
+                ratio: None,
+                provenance: Provenance::Measured,
+                method: Some(method.clone()),
+                command: command.to_string(),
+                artifact: None,
+                machine: None,
+                date: None,
+                commit: None,
+                params: BTreeMap::from([
+                    (
+                        "study".to_string(),
+                        Param::Text(format!("fleet.live.{what}")),
+                    ),
+                    (
+                        "policy".to_string(),
+                        Param::Text(r.policy.key().to_string()),
+                    ),
+                    ("workers".to_string(), Param::Number(r.agents as f64)),
+                ]),
+                series: None,
+            });
+        }
+    }
+    out
+}
