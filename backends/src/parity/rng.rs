@@ -1,0 +1,116 @@
+//! Seeded test values: the same inputs on every run and every machine.
+
+use half::{bf16, f16};
+
+use crate::{BackendError, HostBytes, HostMatrix, WeightDtype};
+
+/// A seeded generator of test values (SplitMix64): the same sequence on every run.
+#[derive(Debug, Clone)]
+pub struct Rng(u64);
+
+/// The f32 bit patterns a sweep mixes in: ±0, denormals, ±inf, NaN with a payload, and
+/// magnitudes so large or small that they fall outside the factor domain.
+const EDGES: [u32; 10] = [
+    0x0000_0000,
+    0x8000_0000,
+    0x0000_0001,
+    0x8040_0000,
+    0x7F80_0000,
+    0xFF80_0000,
+    0x7FC0_1234,
+    0x6F80_0000,
+    0x2000_0000,
+    0xA000_0001,
+];
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// True about once in `every` calls.
+    pub fn one_in(&mut self, every: u64) -> bool {
+        self.next_u64().is_multiple_of(every)
+    }
+
+    /// Uniform in [-scale, scale).
+    pub fn uniform(&mut self, scale: f32) -> f32 {
+        let unit = (self.next_u64() >> 40) as f32 / (1u64 << 24) as f32;
+        (unit * 2.0 - 1.0) * scale
+    }
+
+    /// `n` values uniform in [-scale, scale).
+    pub fn values(&mut self, n: usize, scale: f32) -> Vec<f32> {
+        (0..n).map(|_| self.uniform(scale)).collect()
+    }
+
+    /// `n` values of which about one in `every` is an edge case: ±0, a denormal, ±inf,
+    /// NaN with a payload, or a magnitude outside the factor domain.
+    pub fn values_with_edges(&mut self, n: usize, scale: f32, every: u64) -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                if self.one_in(every) {
+                    f32::from_bits(EDGES[(self.next_u64() % EDGES.len() as u64) as usize])
+                } else {
+                    self.uniform(scale)
+                }
+            })
+            .collect()
+    }
+
+    /// `n` arbitrary f32 bit patterns.
+    pub fn bit_patterns(&mut self, n: usize) -> Vec<f32> {
+        (0..n)
+            .map(|_| f32::from_bits(self.next_u64() as u32))
+            .collect()
+    }
+
+    /// `n` token ids below `vocab`.
+    pub fn tokens(&mut self, n: usize, vocab: usize) -> Vec<u32> {
+        (0..n)
+            .map(|_| (self.next_u64() % vocab as u64) as u32)
+            .collect()
+    }
+
+    /// A `rows x cols` matrix of `dtype`, values uniform in ±`scale`, with about one edge
+    /// value (for f16, one raw bit pattern: denormals, infinities, NaN payloads) in `every`;
+    /// `every = u64::MAX` gives none. An empty shape is refused, as [`HostMatrix::new`]
+    /// refuses it.
+    pub fn matrix(
+        &mut self,
+        dtype: WeightDtype,
+        rows: usize,
+        cols: usize,
+        scale: f32,
+        every: u64,
+    ) -> Result<HostMatrix, BackendError> {
+        let values = self.values_with_edges(rows * cols, scale, every);
+        let bytes: Vec<u8> = match dtype {
+            WeightDtype::Bf16 => values
+                .iter()
+                .flat_map(|&v| bf16::from_f32(v).to_bits().to_le_bytes())
+                .collect(),
+            WeightDtype::F16 => values
+                .iter()
+                .flat_map(|&v| {
+                    let h = if self.one_in(every) {
+                        self.next_u64() as u16
+                    } else {
+                        f16::from_f32(v).to_bits()
+                    };
+                    h.to_le_bytes()
+                })
+                .collect(),
+            WeightDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
+        };
+        HostMatrix::new(HostBytes::from_vec(bytes), dtype, rows, cols)
+    }
+}
