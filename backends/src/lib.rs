@@ -32,7 +32,6 @@ mod error;
 mod host;
 mod kernels;
 mod kind;
-pub mod parity;
 mod probe;
 mod shape;
 #[cfg(feature = "vulkan")]
