@@ -21,6 +21,10 @@
 //! CubeCL's own CPU runtime needs the LLVM download in every version, so it is not offered:
 //! the `cpu` backend here is the reference implementation, not a CubeCL runtime.
 //!
+//! [`parity`] holds what it takes to hold a backend to the CPU bit for bit (seeded inputs,
+//! every op as a case, the op sweeps, the comparison reporting max|Δ|), shared by the
+//! parity test suite and `harness verify`.
+//!
 //! Choosing a backend at run time goes through [`probe`]: asking for one that this build
 //! lacks, or that this machine has no device for, is an error that lists what is there.
 
@@ -32,6 +36,7 @@ mod error;
 mod host;
 mod kernels;
 mod kind;
+pub mod parity;
 mod probe;
 mod shape;
 #[cfg(feature = "vulkan")]

@@ -13,8 +13,9 @@ use fak_ops::{
     AttentionConfig, NormWeight, RmsNormParams, RopeLayout, RopeTable, inv_freq_from_base,
 };
 
-use crate::common::{Rng, assert_mostly_finite, assert_same_bits, compare, vulkan};
-use crate::ops::matrix;
+use fak_backends::parity::Rng;
+
+use crate::common::{assert_mostly_finite, assert_same_bits, compare, vulkan};
 
 const HIDDEN: usize = 70;
 const N_HEADS: usize = 7;
@@ -52,7 +53,8 @@ impl LayerWeights {
         // Ordinary values at a scale that keeps activations O(1): this test is about a
         // realistic forward pass, the op tests cover edge values.
         let matrix = |rng: &mut Rng, rows, cols: usize| {
-            matrix(rng, dtype, rows, cols, 1.5 / (cols as f32).sqrt(), u64::MAX)
+            rng.matrix(dtype, rows, cols, 1.5 / (cols as f32).sqrt(), u64::MAX)
+                .unwrap()
         };
         Self {
             attn_norm: rng
@@ -230,7 +232,7 @@ fn tiny_model(seed: u64, dtype: WeightDtype, chunks: Vec<usize>) -> TinyModel {
     let mut rng = Rng::new(seed);
     let tokens_len: usize = chunks.iter().sum();
     TinyModel {
-        embedding: matrix(&mut rng, dtype, VOCAB, HIDDEN, 1.0, u64::MAX),
+        embedding: rng.matrix(dtype, VOCAB, HIDDEN, 1.0, u64::MAX).unwrap(),
         layers: (0..LAYERS)
             .map(|_| LayerWeights::random(&mut rng, dtype))
             .collect(),
@@ -239,9 +241,7 @@ fn tiny_model(seed: u64, dtype: WeightDtype, chunks: Vec<usize>) -> TinyModel {
             .iter()
             .map(|v| 1.0 + 0.2 * v)
             .collect(),
-        tokens: (0..tokens_len)
-            .map(|_| (rng.next_u64() % VOCAB as u64) as u32)
-            .collect(),
+        tokens: rng.tokens(tokens_len, VOCAB),
         chunks,
         // Three logical blocks in physical blocks 4, 1, 2 of a five-block pool.
         block_table: vec![4, 1, 2],
