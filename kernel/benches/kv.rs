@@ -20,8 +20,8 @@ use fak_backends::CpuBackend;
 use fak_kernel::kv::{KvStore, SpanKind, SpanMeta, SpanTrust};
 use fak_models::Model;
 
-/// Positions the model is loaded for: the longest bench context fits.
-const CONTEXT: usize = 4096;
+/// Positions the model is loaded for: the fixture's whole context.
+const CONTEXT: usize = 2048;
 const SPAN: usize = 64;
 const EXCISE_LEN: usize = 1024;
 const PREFIX: usize = 2048;
