@@ -61,9 +61,8 @@ impl ErrorKind {
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::RateLimited => "rate_limit_error",
             ErrorKind::Overloaded => "overloaded_error",
-            ErrorKind::BadGateway | ErrorKind::GatewayTimeout | ErrorKind::Internal => {
-                "upstream_error"
-            }
+            ErrorKind::BadGateway | ErrorKind::GatewayTimeout => "upstream_error",
+            ErrorKind::Internal => "server_error",
         }
     }
 
@@ -154,11 +153,16 @@ impl IntoResponse for ApiError {
 impl From<SourceError> for ApiError {
     /// Upstream failures are the gateway's 502/504; an upstream 404 stays a 404 (an
     /// unknown model) and the client's own mistakes (400, 413, 422, 429) keep their status.
-    /// An upstream 401/403 is the gateway's misconfiguration, not the client's: 502.
+    /// An upstream 401/403 is the gateway's misconfiguration, not the client's: 502. The
+    /// in-kernel model's refusals are 400 (404 for a model it does not serve), its
+    /// failures 500.
     fn from(e: SourceError) -> ApiError {
         let kind = match &e {
             SourceError::Unreachable(_) | SourceError::Garbage(_) => ErrorKind::BadGateway,
             SourceError::Timeout { .. } => ErrorKind::GatewayTimeout,
+            SourceError::UnknownModel { .. } => ErrorKind::NotFound,
+            SourceError::Refused(_) => ErrorKind::InvalidRequest,
+            SourceError::Engine(_) => ErrorKind::Internal,
             SourceError::Status { status, .. } => match status {
                 404 => ErrorKind::NotFound,
                 400 | 422 => ErrorKind::InvalidRequest,
@@ -189,6 +193,13 @@ mod tests {
         assert_eq!(status(code(400)), 400);
         assert_eq!(status(code(401)), 502);
         assert_eq!(status(code(503)), 502);
+        let unknown = SourceError::UnknownModel {
+            requested: "m".into(),
+            served: "qwen3".into(),
+        };
+        assert_eq!(status(unknown), 404);
+        assert_eq!(status(SourceError::Refused("stop: no".into())), 400);
+        assert_eq!(status(SourceError::Engine("pool".into())), 500);
     }
 
     #[test]

@@ -8,9 +8,11 @@
 //! and on the way down (each proposed tool call is repaired and decided; a refused one is
 //! removed and replaced by a notice, and a `fak` object lists every decision and code).
 //!
-//! The model comes from a [`source::ModelSource`]. The first is the proxy
-//! ([`source::proxy::ProxySource`]) to an OpenAI-compatible upstream; the Anthropic wire
-//! is translated to OpenAI on the way up and back on the way down ([`anthropic`]).
+//! The model comes from a [`source::ModelSource`]: the proxy
+//! ([`source::proxy::ProxySource`]) to an OpenAI-compatible upstream, or a model directory
+//! run inside the gateway by the models crate ([`source::in_kernel::InKernelSource`]), its
+//! KV cache a kernel object shared by every request. The Anthropic wire is translated to
+//! OpenAI on the way up and back on the way down ([`anthropic`]).
 //!
 //! Around the gate: one shared key ([`auth`]), a JSON access log, Prometheus metrics and
 //! load shedding ([`ops`]), conversations whose taint is kept until they go idle
@@ -19,6 +21,7 @@
 pub mod anthropic;
 mod auth;
 pub mod config;
+mod entropy;
 pub mod error;
 mod exchange;
 pub mod gate;
@@ -33,5 +36,6 @@ pub mod traces;
 pub use config::{ApiKey, Config, ConfigError, Limits};
 pub use error::{ApiError, ErrorKind, Wire};
 pub use server::{Gateway, ServeError, run, shutdown_signal};
+pub use source::in_kernel::{InKernelError, InKernelOptions, InKernelSource};
 pub use source::proxy::{ProxyError, ProxySource};
 pub use source::{ModelSource, SourceError};

@@ -40,13 +40,17 @@ pub struct Gateway {
 impl Gateway {
     pub fn new(config: &Config, kernel: Arc<Kernel>, source: Arc<dyn ModelSource>) -> Gateway {
         let limits = config.limits.clone();
+        let metrics = Metrics::new();
+        for collector in source.collectors() {
+            metrics.register(collector);
+        }
         Gateway {
             state: Arc::new(AppState {
                 traces: Traces::new(Arc::clone(&kernel), limits.max_traces, limits.trace_idle),
                 kernel,
                 source,
                 key: config.require_key.clone(),
-                metrics: Metrics::new(),
+                metrics,
                 slots: Arc::new(Semaphore::new(limits.max_concurrent)),
                 limits,
             }),

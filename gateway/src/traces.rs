@@ -18,6 +18,7 @@ use fak_kernel::Kernel;
 use fak_kernel::canonical::{canonical_json, sha256_hex};
 use serde_json::Value;
 
+use crate::entropy::random_bytes;
 use crate::error::{ApiError, ErrorKind};
 use crate::gate::transcript::Screened;
 
@@ -157,16 +158,7 @@ pub fn parse_header(value: &HeaderValue) -> Result<String, ApiError> {
 
 /// A fresh random id for a request that names none and has no conversation to derive from.
 pub fn mint() -> String {
-    let mut bytes = [0u8; 16];
-    // Without randomness the id is still unique enough for logs: the clock's nanoseconds.
-    if getrandom::fill(&mut bytes).is_err() {
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap_or_default()
-            .as_nanos();
-        bytes = nanos.to_le_bytes();
-    }
-    format!("t-{}", hex::encode(bytes))
+    format!("t-{}", hex::encode(random_bytes::<16>()))
 }
 
 /// The id of the conversation an OpenAI `messages` array belongs to: a digest of its

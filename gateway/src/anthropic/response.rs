@@ -66,18 +66,25 @@ pub fn tool_use_block(call: &Value) -> Result<Value, SourceError> {
     }))
 }
 
-/// Anthropic `usage` from OpenAI `usage` (zeros when the source gave none).
+/// Anthropic `usage` from OpenAI `usage` (zeros when the source gave none). Prompt tokens
+/// the source took from its cache (`prompt_tokens_details.cached_tokens`) are Anthropic's
+/// `cache_read_input_tokens`, and `input_tokens` counts only the rest, as Anthropic's do.
 pub fn usage(usage: Option<&Value>) -> Value {
-    let count = |key: &str| {
+    let count = |pointer: &str| {
         usage
-            .and_then(|u| u.get(key))
+            .and_then(|u| u.pointer(pointer))
             .and_then(Value::as_u64)
-            .unwrap_or(0)
     };
-    json!({
-        "input_tokens": count("prompt_tokens"),
-        "output_tokens": count("completion_tokens"),
-    })
+    let prompt = count("/prompt_tokens").unwrap_or(0);
+    let mut out = json!({
+        "input_tokens": prompt,
+        "output_tokens": count("/completion_tokens").unwrap_or(0),
+    });
+    if let Some(cached) = count("/prompt_tokens_details/cached_tokens") {
+        out["input_tokens"] = prompt.saturating_sub(cached).into();
+        out["cache_read_input_tokens"] = cached.into();
+    }
+    out
 }
 
 #[cfg(test)]
@@ -98,5 +105,15 @@ mod tests {
         assert_eq!(m["stop_reason"], "tool_use");
         assert_eq!(m["usage"], json!({"input_tokens": 5, "output_tokens": 2}));
         assert_eq!(m["fak"]["trace_id"], "t");
+    }
+
+    #[test]
+    fn cached_prompt_tokens_are_cache_reads_apart_from_input_tokens() {
+        let u = json!({"prompt_tokens": 100, "completion_tokens": 7,
+            "prompt_tokens_details": {"cached_tokens": 64}});
+        assert_eq!(
+            usage(Some(&u)),
+            json!({"input_tokens": 36, "output_tokens": 7, "cache_read_input_tokens": 64})
+        );
     }
 }

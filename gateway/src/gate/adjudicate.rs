@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use fak_kernel::repair::repair;
-use fak_kernel::{Kernel, RawCall, ToolDescriptor, Verdict};
+use fak_kernel::{Kernel, RawCall, Refusal, RefusalCode, ToolDescriptor, Verdict};
 use serde_json::Value;
 
 use super::report::{DecisionRecord, Tally};
@@ -81,7 +81,17 @@ impl Adjudicator {
     pub fn rule(&self, call: ProposedCall) -> Ruling {
         let descriptor = self.schemas.get(&call.name);
         let raw = RawCall::text(&call.name, &call.arguments);
-        let (repaired, decision) = match repair(&raw, descriptor) {
+        // A call naming no tool (an in-kernel model's block that did not parse as a call)
+        // is refused before any rule could match it.
+        let repaired = if call.name.trim().is_empty() {
+            Err(Refusal::new(
+                RefusalCode::Malformed,
+                "the tool call names no tool",
+            ))
+        } else {
+            repair(&raw, descriptor)
+        };
+        let (repaired, decision) = match repaired {
             Ok(r) => {
                 let decision = self.kernel.decide(&self.trace, &r.call, descriptor, None);
                 (Some(r), decision)
@@ -215,6 +225,16 @@ mod tests {
         assert_eq!(r.record.code, Some("OVERSIZE"));
         assert_eq!(a.kernel.counters().decided, 1);
         assert!(r.delivered.is_none());
+    }
+
+    #[test]
+    fn a_call_naming_no_tool_is_refused_as_malformed_and_journaled() {
+        let a = adjudicator(&json!({}));
+        let r = a.rule(call(" ", r#"{"path": "./README.md"}"#));
+        assert_eq!(r.record.code, Some("MALFORMED"));
+        assert!(r.delivered.is_none());
+        assert!(r.notice.unwrap().contains("names no tool"));
+        assert_eq!(a.kernel.counters().decided, 1);
     }
 
     #[test]

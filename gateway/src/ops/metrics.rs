@@ -119,6 +119,13 @@ impl Metrics {
         }
     }
 
+    /// Adds a model source's own metrics to the exposition.
+    pub fn register(&self, collector: Box<dyn prometheus::core::Collector>) {
+        self.registry
+            .register(collector)
+            .expect("a source's metrics do not share the gateway's names");
+    }
+
     pub fn shed(&self) {
         self.shed.inc();
     }

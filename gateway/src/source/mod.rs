@@ -2,9 +2,11 @@
 //!
 //! The gateway speaks the OpenAI chat-completions wire to its source whatever wire the
 //! client used, so a source only has to produce OpenAI-shaped completions and chunks. The
-//! reqwest proxy ([`proxy::ProxySource`]) is the first source; a model served inside the
-//! kernel slots in as a second implementation of the same trait.
+//! reqwest proxy ([`proxy::ProxySource`]) reaches an upstream server; the in-kernel source
+//! ([`in_kernel::InKernelSource`]) runs a model directory with the models crate, its KV cache
+//! a kernel object.
 
+pub mod in_kernel;
 pub mod proxy;
 
 use std::future::Future;
@@ -31,6 +33,10 @@ pub trait ModelSource: std::fmt::Debug + Send + Sync + 'static {
     fn ready(&self) -> SourceFuture<'_, ()>;
     /// One line naming the source, for the start-up message.
     fn describe(&self) -> String;
+    /// Metrics of its own, registered with the gateway's at start-up.
+    fn collectors(&self) -> Vec<Box<dyn prometheus::core::Collector>> {
+        Vec::new()
+    }
 }
 
 /// Why a source gave no usable answer.
@@ -48,4 +54,14 @@ pub enum SourceError {
     /// The upstream answered with something that is not a valid completion.
     #[error("the upstream sent a malformed response: {0}")]
     Garbage(String),
+    /// The request names a model this source does not serve.
+    #[error("the model {requested:?} is not served here; GET /v1/models lists {served:?}")]
+    UnknownModel { requested: String, served: String },
+    /// The source cannot answer the request as it stands (a parameter it does not honour,
+    /// a prompt longer than its context); the message names the field.
+    #[error("{0}")]
+    Refused(String),
+    /// The in-kernel model failed while answering.
+    #[error("the in-kernel model failed: {0}")]
+    Engine(String),
 }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use fak_gateway::{ApiKey, Config, Gateway, Limits, ProxySource};
+use fak_gateway::{ApiKey, Config, Gateway, Limits, ModelSource, ProxySource};
 use fak_kernel::{Kernel, Policy};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -67,8 +67,32 @@ impl Setup {
 
 /// A gateway that stops gracefully when [`Running::stop`] is called.
 pub async fn start_gateway(setup: Setup) -> Running {
+    start_source(proxy(&setup), &setup).await
+}
+
+/// A gateway that stops gracefully when `shutdown` resolves.
+pub async fn start_gateway_until(
+    setup: Setup,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Running {
+    serve(proxy(&setup), &setup, shutdown).await
+}
+
+fn proxy(setup: &Setup) -> Arc<dyn ModelSource> {
+    let source = ProxySource::new(
+        &setup.upstream,
+        ApiKey::new(UPSTREAM_KEY),
+        setup.upstream_timeout,
+    )
+    .unwrap();
+    Arc::new(source)
+}
+
+/// A gateway over `source` (the upstream fields of `setup` unused) that stops gracefully
+/// when [`Running::stop`] is called.
+pub async fn start_source(source: Arc<dyn ModelSource>, setup: &Setup) -> Running {
     let (stop, stopped) = oneshot::channel::<()>();
-    let mut running = start_gateway_until(setup, async {
+    let mut running = serve(source, setup, async {
         let _ = stopped.await;
     })
     .await;
@@ -76,9 +100,9 @@ pub async fn start_gateway(setup: Setup) -> Running {
     running
 }
 
-/// A gateway that stops gracefully when `shutdown` resolves.
-pub async fn start_gateway_until(
-    setup: Setup,
+async fn serve(
+    source: Arc<dyn ModelSource>,
+    setup: &Setup,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Running {
     let base = std::env::current_dir().unwrap();
@@ -87,20 +111,14 @@ pub async fn start_gateway_until(
         builder = builder.journal(fak_kernel::Journal::open(path).unwrap());
     }
     let kernel = Arc::new(builder.build());
-    let source = ProxySource::new(
-        &setup.upstream,
-        ApiKey::new(UPSTREAM_KEY),
-        setup.upstream_timeout,
-    )
-    .unwrap();
     let config = Config {
         addr: "127.0.0.1:0".parse().unwrap(),
         require_key: setup.require_key.and_then(ApiKey::new),
-        limits: setup.limits,
+        limits: setup.limits.clone(),
     };
     let listener = tokio::net::TcpListener::bind(config.addr).await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let gateway = Gateway::new(&config, Arc::clone(&kernel), Arc::new(source));
+    let gateway = Gateway::new(&config, Arc::clone(&kernel), source);
     let router = gateway.router();
     let served = tokio::spawn(gateway.serve(listener, shutdown));
     Running {
