@@ -15,7 +15,7 @@ use super::task::Task;
 use super::tools;
 use super::transcript::{Role, Transcript};
 use super::world::World;
-use crate::admission::ModelView;
+use crate::admission::{ModelView, Trust};
 use crate::canonical::canonical_json;
 use crate::kernel::Kernel;
 use crate::syscall::Reply;
@@ -71,6 +71,10 @@ pub struct CallRecord {
     pub code: Option<String>,
     /// Whether the kernel's repair ladder changed the call before deciding it.
     pub repaired: bool,
+    /// How admission classed the result's source, for a result the kernel served (absent
+    /// for a refused or held call, and in the direct arm, where nothing classes it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust: Option<Trust>,
 }
 
 /// What one arm did: its world, transcript and calls, and the kernel if it had one.
@@ -113,6 +117,7 @@ struct Delivered {
     outcome: Outcome,
     code: Option<String>,
     repaired: bool,
+    trust: Option<Trust>,
 }
 
 /// Tools wired straight in: the arguments are parsed as JSON and handed to the tool.
@@ -136,6 +141,7 @@ fn direct(registry: &InMemoryRegistry, tool: &str, args: &str) -> Delivered {
         outcome,
         code: None,
         repaired: false,
+        trust: None,
     }
 }
 
@@ -155,11 +161,16 @@ fn governed(kernel: &Kernel, registry: &InMemoryRegistry, tool: &str, args: &str
             ModelView::Quarantined { .. } => Outcome::Quarantined,
         },
     };
+    let trust = match &out.reply {
+        Reply::Served { admission, .. } => Some(admission.trust),
+        Reply::Refused { .. } | Reply::Held { .. } => None,
+    };
     Delivered {
         text: model_text(&out.to_model_value()),
         outcome,
         code: out.code().map(|c| c.name().to_string()),
         repaired: !out.repairs.is_empty(),
+        trust,
     }
 }
 
@@ -194,6 +205,7 @@ pub fn run(task: Task, kernel: Option<Kernel>) -> ArmRun {
                     outcome: delivered.outcome,
                     code: delivered.code,
                     repaired: delivered.repaired,
+                    trust: delivered.trust,
                 });
             }
         }

@@ -11,6 +11,7 @@
 //! and audit modules know nothing of it.
 
 pub mod arm;
+pub mod fused;
 pub mod planner;
 pub mod replay;
 pub mod report;
@@ -19,7 +20,7 @@ pub mod tools;
 pub mod transcript;
 pub mod world;
 
-pub use report::{AgentReport, ArmReport, run_offline};
+pub use report::{AgentReport, ArmReport, OfflineRun, run_arms, run_offline};
 pub use task::Task;
 
 use crate::policy::PolicyError;

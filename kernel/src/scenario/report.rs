@@ -101,23 +101,48 @@ fn summarize(task: Task, run: &ArmRun) -> ArmReport {
     }
 }
 
+/// Both arms of one task as they ran: worlds, transcripts, calls and the kernel.
+#[derive(Debug)]
+pub struct OfflineRun {
+    pub task: Task,
+    /// The kernel arm's policy: a built-in one's name, or the file it was loaded from.
+    pub policy: String,
+    pub direct: ArmRun,
+    pub kernel: ArmRun,
+}
+
+impl OfflineRun {
+    /// The before/after read from both runs.
+    pub fn report(&self) -> AgentReport {
+        AgentReport {
+            format: AGENT_REPORT_FORMAT,
+            task: self.task,
+            prompt: self.task.prompt(),
+            policy: self.policy.clone(),
+            direct: summarize(self.task, &self.direct),
+            kernel: summarize(self.task, &self.kernel),
+        }
+    }
+}
+
 /// Runs `task` with the tools wired directly, then behind a kernel enforcing `policy`.
 /// The kernel keeps its journal in memory and reads a clock that stands still, so the
-/// same task and policy give the same report every time.
-pub fn run_offline(task: Task, policy: Policy) -> AgentReport {
+/// same task and policy give the same runs every time.
+pub fn run_arms(task: Task, policy: Policy) -> OfflineRun {
     let policy_name = policy.name().to_string();
     let kernel = Kernel::builder(policy)
         .journal(Journal::memory())
         .clock(Arc::new(ManualClock::new(0)))
         .build();
-    let direct = arm::run(task, None);
-    let governed = arm::run(task, Some(kernel));
-    AgentReport {
-        format: AGENT_REPORT_FORMAT,
+    OfflineRun {
         task,
-        prompt: task.prompt(),
         policy: policy_name,
-        direct: summarize(task, &direct),
-        kernel: summarize(task, &governed),
+        direct: arm::run(task, None),
+        kernel: arm::run(task, Some(kernel)),
     }
+}
+
+/// The report of [`run_arms`].
+pub fn run_offline(task: Task, policy: Policy) -> AgentReport {
+    run_arms(task, policy).report()
 }
