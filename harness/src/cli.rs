@@ -5,12 +5,13 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use fak_backends::BackendKind;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "harness",
-    about = "fak's research harness: the ledger, figures, authority, claims and webbench",
-    after_help = "Exit status: 0 done; 1 a check found drift or a bad claim; 2 the command could not run (bad input, unreadable file)."
+    about = "fak's research harness: the ledger, figures, authority, claims, webbench and parity gates",
+    after_help = "Exit status: 0 done; 1 a check found drift, a bad claim or a failing gate; 2 the command could not run (bad input, unreadable file)."
 )]
 pub struct Cli {
     /// The repository root (where data/ledger.json, CLAIMS.md and figures/ live).
@@ -38,6 +39,9 @@ pub enum Command {
     /// prefix on the in-kernel model (CPU), prefill work measured against the geometry's
     /// prediction, and the same final logits checked in every policy.
     Fleet(FleetArgs),
+    /// Run every parity gate (ops, KV edits, whole models) on every backend and print
+    /// max|Δ| with PASS/FAIL per gate. Exit 1 when a gate fails.
+    Verify(VerifyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -132,6 +136,19 @@ pub struct FleetArgs {
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
     /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// A backend to verify (cpu, vulkan, metal, cuda), repeatable or comma-separated; a
+    /// named backend that is missing fails. Default: every backend, skipping the ones this
+    /// build or machine lacks. The CPU, the reference, always runs. With
+    /// FAK_REQUIRE_VULKAN set, Vulkan is required as if named.
+    #[arg(long = "backend", value_name = "B", value_delimiter = ',')]
+    pub backends: Vec<BackendKind>,
+    /// Also write the rows as JSON.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
 }

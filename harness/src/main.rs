@@ -1,8 +1,9 @@
 //! `harness`: the research harness's command line. Each subcommand is a thin shell over
 //! the fak-harness library.
 //!
-//! Exit status: 0 on success; 1 when a check (`--check`, `claims --check`) finds drift or
-//! a bad claim; 2 when the command could not run (bad input, unreadable file).
+//! Exit status: 0 on success; 1 when a check (`--check`, `claims --check`, `verify`) finds
+//! drift, a bad claim or a failing gate; 2 when the command could not run (bad input,
+//! unreadable file).
 
 mod commands;
 
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
         Command::Authority(args) => commands::authority::run(&cli.root, args),
         Command::Claims(_) => commands::claims::run(&cli.root),
         Command::Fleet(args) => commands::fleet::run(&cli.root, args),
+        Command::Verify(args) => commands::verify::run(&cli.root, args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

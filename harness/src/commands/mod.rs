@@ -6,4 +6,5 @@ pub mod claims;
 pub mod figures;
 pub mod fleet;
 pub mod ledger;
+pub mod verify;
 pub mod webbench;
