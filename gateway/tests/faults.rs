@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use fak_gateway::Limits;
 use serde_json::{Value, json};
-use support::{Setup, client, post_text, sse_data, start_gateway, start_pair, upstream};
+use support::{Setup, client, get_text, post_text, sse_data, start_gateway, start_pair, upstream};
 
 fn chat(model: &str) -> Value {
     json!({"model": model, "messages": [{"role": "user", "content": "use the tools"}]})
@@ -163,14 +163,7 @@ async fn oversized_body_is_413_and_overload_is_503_with_retry_after() {
         200
     );
     assert_eq!(slow.await.unwrap().0, 200);
-    let metrics = client()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&gw.url("/metrics")).await;
     assert!(metrics.contains("fak_gateway_shed_total 1"), "{metrics}");
 }
 

@@ -14,7 +14,7 @@ use fak_models::{
     generate,
 };
 use serde_json::{Value, json};
-use support::{Running, Setup, client, post_text, sse_data, start_source};
+use support::{Running, Setup, client, get_text, post_text, sse_data, start_source, stream_chunks};
 
 const MODEL: &str = "qwen3";
 /// Long enough (over two 32-token KV blocks once rendered) for prefix reuse to show.
@@ -119,19 +119,7 @@ async fn a_streamed_answer_arrives_token_by_token_and_equals_the_whole_one() {
     let mut request = greedy("Is breakfast included?", 16);
     request["stream"] = json!(true);
     request["stream_options"] = json!({"include_usage": true});
-    let r = client()
-        .post(gw.url("/v1/chat/completions"))
-        .json(&request)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.headers()["content-type"], "text/event-stream");
-    let data = sse_data(&r.text().await.unwrap());
-    assert_eq!(data.last().unwrap(), "[DONE]");
-    let chunks: Vec<Value> = data[..data.len() - 1]
-        .iter()
-        .map(|d| serde_json::from_str(d).unwrap())
-        .collect();
+    let chunks = stream_chunks(&gw.url("/v1/chat/completions"), &request).await;
     assert_eq!(chunks[0]["choices"][0]["delta"]["role"], "assistant");
     let pieces: Vec<&str> = chunks
         .iter()
@@ -213,14 +201,7 @@ async fn a_second_request_with_the_same_prefix_reuses_its_kv_blocks() {
         "every full block of the shared prefix is adopted, none after it"
     );
 
-    let metrics = client()
-        .get(gw.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = get_text(&gw.url("/metrics")).await;
     let computed = first.len() + second.len() - reusable;
     for line in [
         format!("fak_gateway_kv_reused_tokens_total {reusable}"),
@@ -274,22 +255,14 @@ async fn the_anthropic_wire_is_answered_in_kernel() {
 #[tokio::test]
 async fn the_served_model_is_listed_as_a_test_model_and_others_are_404() {
     let gw = start().await;
-    let r = client().get(gw.url("/v1/models")).send().await.unwrap();
-    let list: Value = r.json().await.unwrap();
+    let list: Value = serde_json::from_str(&get_text(&gw.url("/v1/models")).await).unwrap();
     let entry = &list["data"][0];
     assert_eq!(entry["id"], MODEL);
     assert_eq!(entry["fak"]["mode"], "in-kernel");
     assert_eq!(entry["fak"]["test_model"], true);
     assert!(entry["fak"]["note"].as_str().unwrap().contains("gibberish"));
 
-    let ready: Value = client()
-        .get(gw.url("/readyz"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ready: Value = serde_json::from_str(&get_text(&gw.url("/readyz")).await).unwrap();
     assert_eq!(ready["status"], "ready");
     assert!(ready["source"].as_str().unwrap().contains("TEST MODEL"));
 

@@ -156,6 +156,25 @@ pub async fn post_text(url: &str, body: &serde_json::Value) -> String {
     response.text().await.unwrap()
 }
 
+/// GETs `url` with [`CLIENT_KEY`] and returns the whole response text.
+pub async fn get_text(url: &str) -> String {
+    let response = client().get(url).send().await.unwrap();
+    response.text().await.unwrap()
+}
+
+/// POSTs a streaming chat request with [`CLIENT_KEY`], checks that the answer is an event
+/// stream ending in `[DONE]`, and returns the chunks before it.
+pub async fn stream_chunks(url: &str, body: &serde_json::Value) -> Vec<serde_json::Value> {
+    let r = client().post(url).json(body).send().await.unwrap();
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let data = sse_data(&r.text().await.unwrap());
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"));
+    data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).unwrap())
+        .collect()
+}
+
 /// The `data:` payloads of an SSE body, in order.
 pub fn sse_data(body: &str) -> Vec<String> {
     body.lines()
