@@ -2,18 +2,25 @@
 //! kernel, and the before/after table read from both runs.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Result;
 use clap::builder::PossibleValuesParser;
+use fak_backends::Backend;
 use fak_kernel::CountersSnapshot;
 use fak_kernel::scenario::arm::{CallRecord, Outcome};
-use fak_kernel::scenario::{AgentReport, ArmReport, Task, run_offline};
+use fak_kernel::scenario::{AgentReport, ArmReport, OfflineRun, Task, run_arms};
+use serde::Serialize;
 
+use crate::agent_fused;
 use crate::exit::Status;
+use crate::on_backend::{OnBackend, on_backend};
 
 const HELP: &str = "Exit status:
   0  both arms ran (whatever they did; read the table)
-  2  usage error, or a policy file that is missing or does not load";
+  2  usage error, a policy file that is missing or does not load, or (--fused) a model
+     that does not load or a --revoke with nothing to revoke
+  3  --fused --revoke: the session after the excision differs from a cold rebuild";
 
 /// Run one task with the tools wired directly and again behind the kernel, with a
 /// scripted planner over in-memory tools (no model, no network), and compare.
@@ -35,6 +42,8 @@ pub struct Args {
     /// Print the report as one JSON object (README: "fak agent --offline").
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    fused: agent_fused::FusedArgs,
 }
 
 pub fn run(args: Args) -> Result<Status> {
@@ -43,19 +52,62 @@ pub fn run(args: Args) -> Result<Status> {
         Some(file) => crate::policy::load(Some(file), None)?,
         None => task.builtin_policy(&std::env::current_dir()?)?,
     };
-    let report = run_offline(task, policy);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
-    } else {
-        print!("{}", render(&report));
+    let run = run_arms(task, policy);
+    if !args.fused.fused {
+        print(&run.report(), None, args.json)?;
+        return Ok(Status::Ok);
     }
-    Ok(Status::Ok)
+    on_backend(
+        &args.fused.backend.clone(),
+        Fused {
+            run,
+            args: args.fused,
+            json: args.json,
+        },
+    )
+}
+
+/// The fused run, on the backend `--backend` names.
+struct Fused {
+    run: OfflineRun,
+    args: agent_fused::FusedArgs,
+    json: bool,
+}
+
+impl OnBackend for Fused {
+    fn run<B: Backend>(self, backend: Arc<B>) -> Result<Status> {
+        let fused = agent_fused::fuse(backend, &self.args, &self.run.kernel)?;
+        print(&self.run.report(), Some(&fused), self.json)?;
+        Ok(fused.status())
+    }
+}
+
+/// The `fak-agent-offline/v1` object, with a `fused` member after a fused run.
+#[derive(Serialize)]
+struct Json<'a> {
+    #[serde(flatten)]
+    report: &'a AgentReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fused: Option<&'a agent_fused::Output>,
+}
+
+fn print(report: &AgentReport, fused: Option<&agent_fused::Output>, json: bool) -> Result<()> {
+    if json {
+        let object = Json { report, fused };
+        println!("{}", serde_json::to_string_pretty(&object)?);
+    } else {
+        print!("{}", render(report));
+        if let Some(fused) = fused {
+            print!("{}", agent_fused::render(fused));
+        }
+    }
+    Ok(())
 }
 
 const DIRECT: &str = "tools wired directly";
 const KERNEL: &str = "tools behind the kernel";
 
-fn yes_no(b: bool) -> String {
+pub(crate) fn yes_no(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
 

@@ -1,6 +1,7 @@
 //! The `fak` binary: parses the command line and hands each subcommand to its module.
 
 mod agent;
+mod agent_fused;
 mod audit;
 mod backends;
 mod exit;
