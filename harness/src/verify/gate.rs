@@ -1,7 +1,7 @@
 //! The gates: every comparison `harness verify` makes, named once so a backend that is
 //! not run still gets its rows.
 
-use fak_backends::parity::OpSweep;
+use fak_backends::parity::{BitComparison, OpSweep};
 use fak_backends::{BackendKind, MathFn};
 
 /// The KV cache object's gates, run on every backend against that backend's own cold or
@@ -111,5 +111,22 @@ impl Gate {
             gates.extend(fixtures.iter().cloned().map(Self::Model));
         }
         gates
+    }
+}
+
+/// What a gate found: the comparison, and anything else wrong (`None` when all is well).
+#[derive(Debug, Clone)]
+pub struct Measured {
+    pub comparison: BitComparison,
+    pub problem: Option<String>,
+}
+
+impl Measured {
+    /// A comparison with nothing else to report.
+    pub fn of(comparison: BitComparison) -> Self {
+        Self {
+            comparison,
+            problem: None,
+        }
     }
 }

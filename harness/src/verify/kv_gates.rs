@@ -10,7 +10,7 @@ use fak_kernel::kv::{KvError, KvStore, Session, SpanKind, SpanMeta, SpanTrust};
 use fak_models::Model;
 
 use super::on_backend::OnBackend;
-use super::{GateError, KvGate};
+use super::{GateError, KvGate, Measured};
 
 /// The fixture the KV gates run on: GQA 4:1 and llama3 RoPE scaling, room for 2048
 /// positions.
@@ -19,22 +19,6 @@ pub const KV_FIXTURE: &str = "llama3";
 const CONTEXT: usize = 512;
 /// Blocks in each gate's pool (32 positions each): every session, fork and copy fits.
 const POOL_BLOCKS: usize = 64;
-
-/// What a gate found: the comparison, and anything else wrong (`None` when all is well).
-#[derive(Debug, Clone)]
-pub struct Measured {
-    pub comparison: BitComparison,
-    pub problem: Option<String>,
-}
-
-impl Measured {
-    pub fn of(comparison: BitComparison) -> Self {
-        Self {
-            comparison,
-            problem: None,
-        }
-    }
-}
 
 /// One KV gate on the fixture model in `dir`.
 #[derive(Debug, Clone, Copy)]
@@ -115,22 +99,24 @@ impl<B: Backend> Gates<B> {
         Ok(m)
     }
 
-    /// One session forked twice, each fork appending two turns of its own; the forks and
-    /// the original against cold prefills.
+    /// One session forked twice, the forks appending two turns each, in turn, while both
+    /// hold the shared blocks; the forks and the original against cold prefills.
     fn fork_append(&self) -> Result<Measured, GateError> {
         let store = self.store()?;
         let mut root = store.session();
         // 45 positions: one full block and a shared partial tail the forks must copy.
         root.append_untagged(&self.ids(100, 45))?;
-        let mut total = BitComparison::EMPTY;
-        for fork in 0..2 {
-            let mut s = root.fork();
-            for (turn, n) in [20, 13].into_iter().enumerate() {
-                s.append_untagged(&self.ids(101 + 10 * fork + turn as u64, n))?;
+        let mut forks = [root.fork(), root.fork()];
+        for (turn, n) in [20, 13].into_iter().enumerate() {
+            for (fork, s) in forks.iter_mut().enumerate() {
+                s.append_untagged(&self.ids(101 + 10 * fork as u64 + turn as u64, n))?;
             }
-            total = total.merge(against_cold(&s)?);
         }
-        Ok(Measured::of(total.merge(against_cold(&root)?)))
+        let mut total = against_cold(&root)?;
+        for s in &forks {
+            total = total.merge(against_cold(s)?);
+        }
+        Ok(Measured::of(total))
     }
 
     /// 100 tokens sent in `chunks`, against the same tokens sent in one call (each in its

@@ -24,18 +24,18 @@ mod row;
 mod selection;
 mod table;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use fak_backends::{AnyBackend, BackendKind};
 
 pub use error::{GateError, VerifyError};
-pub use gate::{Gate, KvGate};
+pub use gate::{Gate, KvGate, Measured};
 pub use kv_gates::KV_FIXTURE;
 pub use row::{Row, Verdict};
 pub use selection::{Availability, choose};
 pub use table::render;
 
-use kv_gates::{KvRun, Measured};
+use kv_gates::KvRun;
 use model_gates::ModelRun;
 use on_backend::on_backend;
 
@@ -107,7 +107,6 @@ pub fn run(
 }
 
 fn run_gate(gate: &Gate, backend: &AnyBackend, fixture_dir: &Path) -> Row {
-    let model_dir = |name: &str| -> PathBuf { fixture_dir.join(name) };
     let measured = match gate {
         Gate::Op(sweep) => op_gates::op_sweep(*sweep, backend).map(Measured::of),
         Gate::Math(f) => op_gates::math(*f, backend).map(Measured::of),
@@ -115,13 +114,13 @@ fn run_gate(gate: &Gate, backend: &AnyBackend, fixture_dir: &Path) -> Row {
             backend,
             KvRun {
                 gate: *g,
-                dir: &model_dir(KV_FIXTURE),
+                dir: &fixture_dir.join(KV_FIXTURE),
             },
         ),
         Gate::Model(name) => on_backend(
             backend,
             ModelRun {
-                dir: &model_dir(name),
+                dir: &fixture_dir.join(name),
             },
         )
         .map(Measured::of),
