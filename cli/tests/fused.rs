@@ -1,32 +1,28 @@
 //! `fak agent --offline --fused`, run for real on the committed llama3 fixture (CPU): the
 //! `fused` member of `--json`, the section under the table, a late revocation, and errors.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod run_fak;
+
+use std::process::Output;
 
 use serde_json::{Value, json};
 
-fn repo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
+use run_fak::{fak_in, json_of, repo};
 
 fn fak(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fak"))
-        .args(args)
-        .current_dir(repo())
-        .output()
-        .expect("fak runs")
+    fak_in(repo(), args)
 }
 
-fn json_of(o: &Output) -> Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("--json prints one JSON object")
-}
+/// The booking-evasive task, whose refund document admission let in, revoked late.
+const REVOKE_EVASIVE: [&str; 7] = [
+    "agent",
+    "--offline",
+    "--task",
+    "booking-evasive",
+    "--fused",
+    "--revoke",
+    "fetch_policy",
+];
 
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
@@ -83,16 +79,7 @@ fn fused_json_adds_a_fused_member_and_keeps_every_other_field() {
 
 #[test]
 fn fused_revoke_json_reports_an_exact_excision_of_the_suffix_only() {
-    let r = json_of(&fak(&[
-        "agent",
-        "--offline",
-        "--task",
-        "booking-evasive",
-        "--fused",
-        "--revoke",
-        "fetch_policy",
-        "--json",
-    ]));
+    let r = json_of(&fak(&[&REVOKE_EVASIVE[..], &["--json"]].concat()));
     let f = &r["fused"];
     assert_eq!(f["injection_in_session"], true);
     let v = &f["revocation"];
@@ -123,15 +110,7 @@ fn fused_revoke_json_reports_an_exact_excision_of_the_suffix_only() {
 
 #[test]
 fn fused_section_prints_under_the_table_with_the_revocation() {
-    let o = fak(&[
-        "agent",
-        "--offline",
-        "--task",
-        "booking-evasive",
-        "--fused",
-        "--revoke",
-        "fetch_policy",
-    ]);
+    let o = fak(&REVOKE_EVASIVE);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     let table = text.find("calls, tools behind the kernel:").unwrap();

@@ -1,33 +1,11 @@
 //! `fak agent --offline` and `fak turntax`, run for real: the before/after values of every
 //! task, the replayed traces, `--json` objects and `--policy` handling.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod run_fak;
 
 use serde_json::{Value, json};
 
-fn fak_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_fak"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("fak runs")
-}
-
-/// The repository root, where data/traces/ lives.
-fn repo() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
-}
-
-fn json_of(o: &Output) -> Value {
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    serde_json::from_slice(&o.stdout).expect("--json prints one JSON object")
-}
+use run_fak::{fak_in, json_of, repo};
 
 fn agent_json(task: &str, extra: &[&str]) -> Value {
     let mut args = vec!["agent", "--offline", "--task", task, "--json"];

@@ -57,6 +57,13 @@ impl Fixture {
         KvStore::new(Arc::new(model), 2 * context.div_ceil(KV_BLOCK_TOKENS) + 1).unwrap()
     }
 
+    /// `arm`'s transcript fed into a fresh store of this fixture.
+    fn fused<'a>(&'a self, arm: &'a ArmRun) -> Result<FusedSession<'a, CpuBackend>, FusedError> {
+        let rendered = self.rendered(arm);
+        let store = self.store(&rendered);
+        rendered.feed(&store)
+    }
+
     fn encode(&self, text: &str) -> Vec<u32> {
         self.tokenizer.encode(text, false).unwrap()
     }
@@ -68,14 +75,6 @@ impl Fixture {
 
 fn contains(haystack: &[u32], needle: &[u32]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
-}
-
-fn fed<'a>(
-    fx: &'a Fixture,
-    arm: &'a ArmRun,
-    store: &KvStore<CpuBackend>,
-) -> FusedSession<'a, CpuBackend> {
-    fx.rendered(arm).feed(store).unwrap()
 }
 
 /// The text the fetch_policy tool returned in the run (the raw result, before admission).
@@ -100,12 +99,13 @@ fn the_quarantined_result_never_becomes_tokens_only_its_stub_does() {
     let run = arms(Task::Booking);
     let poisoned = refund_document(Task::Booking);
     let order = RefundDocument::Injected.planted_order().unwrap();
+    // What the tool returned, as the direct arm's planner read it; the kernel arm's
+    // planner read a stub instead.
+    assert_eq!(shown_result(&run.direct, "fetch_policy"), poisoned);
     let stub = shown_result(&run.kernel, "fetch_policy");
     assert!(stub.contains("fak_quarantined"), "{stub}");
 
-    let rendered = fx.rendered(&run.kernel);
-    let store = fx.store(&rendered);
-    let fused = fed(&fx, &run.kernel, &store);
+    let fused = fx.fused(&run.kernel).unwrap();
     let report = fused.report().unwrap();
     let tokens = fused.session().tokens();
     let text = fx.text_of(tokens);
@@ -146,9 +146,7 @@ fn the_quarantined_result_never_becomes_tokens_only_its_stub_does() {
 
     // The check has teeth: the direct arm's transcript, fed the same way, does hold the
     // poisoned document's tokens.
-    let direct = fx.rendered(&run.direct);
-    let direct_store = fx.store(&direct);
-    let direct = fed(&fx, &run.direct, &direct_store);
+    let direct = fx.fused(&run.direct).unwrap();
     assert!(contains(direct.session().tokens(), &fx.encode(&poisoned)));
     assert_eq!(direct.report().unwrap().injection_in_session, Some(true));
 }
@@ -157,9 +155,7 @@ fn the_quarantined_result_never_becomes_tokens_only_its_stub_does() {
 fn each_message_is_one_span_with_its_kind_source_and_trust() {
     let fx = Fixture::open("llama3");
     let run = arms(Task::Booking);
-    let rendered = fx.rendered(&run.kernel);
-    let store = fx.store(&rendered);
-    let report = fed(&fx, &run.kernel, &store).report().unwrap();
+    let report = fx.fused(&run.kernel).unwrap().report().unwrap();
     let spans: Vec<(SpanKind, SpanTrust, Option<&str>)> = report
         .spans
         .iter()
@@ -219,9 +215,7 @@ fn chat_json(run: &ArmRun, n: usize) -> String {
 fn the_session_holds_the_chat_template_render_token_for_token() {
     let fx = Fixture::open("llama3");
     let run = arms(Task::BookingEvasive);
-    let rendered = fx.rendered(&run.kernel);
-    let store = fx.store(&rendered);
-    let fused = fed(&fx, &run.kernel, &store);
+    let fused = fx.fused(&run.kernel).unwrap();
     let n = fused.report().unwrap().messages_fed;
     let chat = Chat::from_json(&chat_json(&run.kernel, n))
         .unwrap()
@@ -235,9 +229,7 @@ fn a_late_revocation_excises_the_admitted_result_exactly_and_recomputes_only_the
     let fx = Fixture::open("llama3");
     let run = arms(Task::BookingEvasive);
     let order = RefundDocument::Evasive.planted_order().unwrap();
-    let rendered = fx.rendered(&run.kernel);
-    let store = fx.store(&rendered);
-    let mut fused = fed(&fx, &run.kernel, &store);
+    let mut fused = fx.fused(&run.kernel).unwrap();
     // Admission missed the evasive order: the document entered, untrusted.
     assert_eq!(fused.report().unwrap().injection_in_session, Some(true));
     let before = fused.session().tokens().to_vec();
@@ -338,9 +330,7 @@ fn a_model_whose_context_cannot_hold_the_first_message_is_a_clear_error() {
     // Qwen2's fixture holds 1024 positions; the system prompt with its tool list is longer.
     let fx = Fixture::open("qwen2");
     let run = arms(Task::Booking);
-    let rendered = fx.rendered(&run.kernel);
-    let store = fx.store(&rendered);
-    let err = rendered.feed(&store).unwrap_err();
+    let err = fx.fused(&run.kernel).unwrap_err();
     assert!(
         matches!(err, FusedError::ContextTooSmall { context: 1024, .. }),
         "{err:?}"
