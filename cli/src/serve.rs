@@ -110,9 +110,11 @@ pub struct Args {
     trace_idle_s: u64,
 }
 
-/// The committed test model served when no --model-dir is given.
+/// The committed test model served when no --model-dir is given (resolved, so the
+/// start-up line names it plainly).
 fn test_model_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/models/qwen3")
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/models/qwen3");
+    dir.canonicalize().unwrap_or(dir)
 }
 
 /// Reads one key variable: absent flag, no key; named but unset or empty, an error.
@@ -184,7 +186,8 @@ impl Gateway {
         let describe = source.describe();
         let policy_name = self.policy_name;
         fak_gateway::run(&self.config, self.kernel, source, |addr| {
-            eprintln!("fak serve: listening on http://{addr} ({describe}, policy {policy_name})");
+            eprintln!("fak serve: listening on http://{addr} (policy {policy_name})");
+            eprintln!("fak serve: {describe}");
         })?;
         eprintln!("fak serve: stopped");
         Ok(Status::Ok)
