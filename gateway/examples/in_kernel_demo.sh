@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# `fak serve` in-kernel mode on the committed qwen3 test model: one conversation, the same
+# conversation again, then a second conversation with the same system prompt. Prints each
+# answer's usage (prompt tokens, of them reused from the KV cache, completion tokens), the
+# finish reason and curl's wall time, then the KV counters from /metrics.
+#
+#   cargo build --release -p fak && bash gateway/examples/in_kernel_demo.sh
+#
+# FAK names the binary (default target/release/fak), PORT the loopback port (default 18080).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+fak=${FAK:-target/release/fak}
+port=${PORT:-18080}
+base=http://127.0.0.1:$port
+log=$(mktemp)
+
+"$fak" serve --addr "127.0.0.1:$port" >/dev/null 2>"$log" &
+server=$!
+trap 'kill "$server" 2>/dev/null; wait "$server" 2>/dev/null; rm -f "$log"' EXIT
+for _ in $(seq 50); do
+  curl -sf "$base/readyz" >/dev/null && break
+  sleep 0.1
+done
+cat "$log"
+
+system="You are the travel desk of a small agency. Answer in one short paragraph, name the \
+booking reference you are talking about, and never move money without the customer's \
+written confirmation."
+ask() {
+  local body answer
+  body=$(python3 - "$system" "$1" <<'PY'
+import json, sys
+print(json.dumps({"model": "qwen3", "max_tokens": 24, "temperature": 0, "messages": [
+    {"role": "system", "content": sys.argv[1]}, {"role": "user", "content": sys.argv[2]}]}))
+PY
+)
+  answer=$(curl -s -w '\n%{time_total}' "$base/v1/chat/completions" \
+    -H 'content-type: application/json' -d "$body")
+  python3 - "$1" "$answer" <<'PY'
+import json, sys
+answer, seconds = sys.argv[2].rsplit("\n", 1)
+a = json.loads(answer)
+u = a["usage"]
+print(f"{sys.argv[1]:32} prompt {u['prompt_tokens']:4}  "
+      f"cached {u['prompt_tokens_details']['cached_tokens']:4}  "
+      f"completion {u['completion_tokens']:3}  {a['choices'][0]['finish_reason']:7} "
+      f"{float(seconds) * 1000:6.1f} ms")
+PY
+}
+ask "Can I cancel booking BK-20417?"
+ask "Can I cancel booking BK-20417?"
+ask "Where do I collect my tickets?"
+curl -s "$base/metrics" | grep -E '^fak_gateway_(kv|generated)'
