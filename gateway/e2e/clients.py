@@ -1,11 +1,14 @@
 """End-to-end checks of `fak serve` with the official `openai` and `anthropic` clients.
 
-Run by gateway/tests/e2e_clients.rs, which starts the recording mock upstream and the
-gateway and passes their addresses in the environment:
+Run by gateway/tests/e2e_clients.rs, which starts the gateway (in proxy mode over the
+recording mock upstream, or in-kernel on the qwen3 test model) and passes in the
+environment:
 
   FAK_GATEWAY_URL   the gateway's base URL (http://127.0.0.1:PORT)
   FAK_CLIENT_KEY    the key the gateway requires
-  FAK_POISON        a poisoned tool result; the Rust side checks the upstream never saw it
+  FAK_E2E_MODE      `proxy` (default) or `in-kernel`: which checks run
+  FAK_POISON        proxy mode: a poisoned tool result; the Rust side checks the upstream
+                    never saw it
 
 Prints one line per check and a closing 'N passed, N failed' line; exits 1 if any failed.
 """
@@ -20,8 +23,10 @@ import openai
 
 URL = os.environ["FAK_GATEWAY_URL"]
 KEY = os.environ["FAK_CLIENT_KEY"]
-POISON = os.environ["FAK_POISON"]
+MODE = os.environ.get("FAK_E2E_MODE", "proxy")
+POISON = os.environ.get("FAK_POISON", "")
 MODEL = "mock-model"
+TEST_MODEL = "qwen3"
 GREETING = "Hello from the mock upstream."
 
 oa = openai.OpenAI(base_url=f"{URL}/v1", api_key=KEY, max_retries=0)
@@ -45,11 +50,16 @@ ANTHROPIC_TOOLS = [
     {"name": t["function"]["name"], "input_schema": t["function"]["parameters"]}
     for t in OPENAI_TOOLS
 ]
-CHECKS = []
+CHECKS = {"proxy": [], "in-kernel": []}
 
 
 def check(fn):
-    CHECKS.append(fn)
+    CHECKS["proxy"].append(fn)
+    return fn
+
+
+def in_kernel_check(fn):
+    CHECKS["in-kernel"].append(fn)
     return fn
 
 
@@ -226,9 +236,70 @@ def wrong_key_and_unknown_model_raise_the_clients_own_errors():
         raise AssertionError(f"expected {error.__name__}")
 
 
+GREEDY = {"model": TEST_MODEL, "max_tokens": 8, "temperature": 0}
+ASK = [
+    {"role": "system", "content": "You are the travel desk of a small agency. Answer in one "
+     "short paragraph and never move money without the customer's written confirmation."},
+    {"role": "user", "content": "Can I cancel booking BK-20417?"},
+]
+
+
+@in_kernel_check
+def in_kernel_models_list_names_the_test_model():
+    [entry] = oa.models.list().data
+    assert entry.id == TEST_MODEL, entry
+    assert entry.model_extra["fak"]["test_model"] is True, entry
+
+
+@in_kernel_check
+def in_kernel_chat_repeats_greedy_text_and_reports_cached_tokens():
+    first = oa.chat.completions.create(messages=ASK, **GREEDY)
+    again = oa.chat.completions.create(messages=ASK, **GREEDY)
+    assert again.choices[0].message.content == first.choices[0].message.content
+    assert first.choices[0].finish_reason == "length"
+    assert again.usage.completion_tokens == 8, again.usage
+    assert again.usage.prompt_tokens == first.usage.prompt_tokens
+    assert again.usage.prompt_tokens_details.cached_tokens > 0, again.usage
+
+
+@in_kernel_check
+def in_kernel_stream_adds_up_to_the_whole_answer():
+    whole = oa.chat.completions.create(messages=ASK, **GREEDY)
+    stream = oa.chat.completions.create(
+        messages=ASK, stream=True, stream_options={"include_usage": True}, **GREEDY
+    )
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert text == whole.choices[0].message.content, (text, whole)
+    assert chunks[-1].usage.completion_tokens == 8, chunks[-1]
+
+
+@in_kernel_check
+def in_kernel_anthropic_message_reports_cache_reads():
+    m = an.messages.create(
+        model=TEST_MODEL, max_tokens=8, system=ASK[0]["content"], messages=[ASK[1]],
+        # This client version has no temperature argument; the wire field still works.
+        extra_body={"temperature": 0},
+    )
+    assert m.content[0].type == "text", m
+    assert m.stop_reason == "max_tokens"
+    assert m.usage.output_tokens == 8, m.usage
+    assert m.usage.cache_read_input_tokens > 0, m.usage
+
+
+@in_kernel_check
+def in_kernel_unknown_model_is_the_clients_not_found_error():
+    try:
+        oa.chat.completions.create(model="gpt-4o", messages=ASK)
+    except openai.NotFoundError:
+        return
+    raise AssertionError("expected NotFoundError")
+
+
 def main():
     failed = 0
-    for fn in CHECKS:
+    checks = CHECKS[MODE]
+    for fn in checks:
         try:
             fn()
             print(f"ok      {fn.__name__}")
@@ -236,7 +307,7 @@ def main():
             failed += 1
             print(f"FAILED  {fn.__name__}")
             traceback.print_exc(file=sys.stdout)
-    print(f"clients: {len(CHECKS) - failed} passed, {failed} failed")
+    print(f"clients ({MODE}): {len(checks) - failed} passed, {failed} failed")
     return 1 if failed else 0
 
 
