@@ -97,7 +97,8 @@ pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Resu
         report.revocation = Some(fused.revoke(target)?);
     }
     Ok(Output {
-        model: dir.display().to_string(),
+        // The default is written relative to the crate (cli/../data): show it resolved.
+        model: dir.canonicalize().unwrap_or(dir).display().to_string(),
         backend: device.backend.to_string(),
         device: device.name,
         report,
