@@ -12,7 +12,6 @@ use fak_gateway::config::{
     DEFAULT_ADDR, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CONCURRENT, DEFAULT_MAX_TRACES,
     DEFAULT_TRACE_IDLE_S, DEFAULT_UPSTREAM_TIMEOUT_S,
 };
-use fak_gateway::source::in_kernel::DEFAULT_KV_BUDGET_MIB;
 use fak_gateway::{
     ApiKey, Config, InKernelOptions, InKernelSource, Limits, ModelSource, ProxySource,
 };
@@ -70,11 +69,11 @@ pub struct Args {
     /// [default: the model's own context].
     #[arg(long, value_name = "TOKENS", conflicts_with = "base_url")]
     context: Option<usize>,
-    /// In-kernel mode: MiB of K and V the KV block pool holds (at least one full context;
-    /// the rest keeps earlier prefixes for reuse).
-    #[arg(long, value_name = "MIB", default_value_t = DEFAULT_KV_BUDGET_MIB,
-          conflicts_with = "base_url")]
-    kv_budget_mib: usize,
+    /// In-kernel mode: MiB of K and V the KV block pool holds, allocated at start-up (at
+    /// least one full context; the rest keeps earlier prefixes for reuse)
+    /// [default: 8 full contexts, at most 512 MiB].
+    #[arg(long, value_name = "MIB", conflicts_with = "base_url")]
+    kv_budget_mib: Option<usize>,
     /// Policy file [default: none: the built-in starter policy, see `fak policy dump`].
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
@@ -164,8 +163,11 @@ fn proxy(
 fn in_kernel_options(args: &Args) -> Result<InKernelOptions> {
     let kv_budget_bytes = args
         .kv_budget_mib
-        .checked_mul(1 << 20)
-        .context("--kv-budget-mib is too large for this machine's address space")?;
+        .map(|mib| {
+            mib.checked_mul(1 << 20)
+                .context("--kv-budget-mib is too large for this machine's address space")
+        })
+        .transpose()?;
     Ok(InKernelOptions {
         dir: args.model_dir.clone().unwrap_or_else(test_model_dir),
         name: args.model.clone(),
@@ -243,6 +245,7 @@ pub fn run(args: Args) -> Result<Status> {
 mod tests {
     use clap::{Args as _, Command};
     use fak_backends::CpuBackend;
+    use fak_gateway::source::in_kernel::{DEFAULT_KV_BUDGET_CAP_MIB, DEFAULT_KV_CONTEXTS};
 
     use super::*;
 
@@ -292,6 +295,10 @@ mod tests {
         }
         assert!(help.contains("[default: 127.0.0.1:8080]"));
         assert!(help.contains("data/fixtures/models/qwen3"));
+        let kv_default = format!(
+            "default: {DEFAULT_KV_CONTEXTS} full contexts, at most {DEFAULT_KV_BUDGET_CAP_MIB} MiB"
+        );
+        assert!(help.contains(&kv_default), "{kv_default}");
     }
 
     #[test]
@@ -334,7 +341,9 @@ mod tests {
         let options = in_kernel_options(&args).unwrap();
         assert_eq!(options.dir, test_model_dir());
         assert!(options.dir.join("config.json").is_file());
-        assert_eq!(options.kv_budget_bytes, DEFAULT_KV_BUDGET_MIB << 20);
+        assert_eq!(options.kv_budget_bytes, None);
+        let sized = in_kernel_options(&parse(&["serve", "--kv-budget-mib", "4"])).unwrap();
+        assert_eq!(sized.kv_budget_bytes, Some(4 << 20));
         // Flags of one mode are refused in the other.
         for argv in [
             &["serve", "--base-url", "http://x/v1", "--model-dir", "m"][..],

@@ -94,7 +94,7 @@ async fn official_python_clients_work_against_the_in_kernel_test_model() {
         dir: workspace_root().join("data/fixtures/models/qwen3"),
         name: None,
         context: None,
-        kv_budget_bytes: 8 << 20,
+        kv_budget_bytes: None,
     };
     let source = InKernelSource::open(Arc::new(CpuBackend::new()), &options).unwrap();
     let gw = start_source(Arc::new(source), &Setup::new(String::new())).await;

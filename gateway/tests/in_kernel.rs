@@ -31,7 +31,7 @@ fn options(dir: PathBuf) -> InKernelOptions {
         dir,
         name: None,
         context: None,
-        kv_budget_bytes: 8 << 20,
+        kv_budget_bytes: None,
     }
 }
 
@@ -313,7 +313,7 @@ fn a_bad_model_directory_is_a_clear_startup_error() {
     );
 
     let mut small = options(fixture());
-    small.kv_budget_bytes = 64 << 10;
+    small.kv_budget_bytes = Some(64 << 10);
     let budget = open(&small);
     assert!(budget.contains("raise the KV budget"), "{budget}");
 

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use fak_backends::{Backend, KV_BLOCK_TOKENS};
-use fak_kernel::kv::{KvError, KvStore};
+use fak_backends::{Backend, KV_BLOCK_TOKENS, KvLayout};
+use fak_kernel::kv::{BlockPool, KvError, KvStore};
 use fak_models::{ChatTemplate, Model, ModelConfig, ModelError, StopTokens, Tokenizer};
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
@@ -36,8 +36,11 @@ use self::turn::{Reader, SamplingDefaults, Turn};
 use super::{ChunkStream, ModelSource, SourceError, SourceFuture};
 use crate::entropy::random_bytes;
 
-/// Default bytes of K and V the block pool holds, in MiB.
-pub const DEFAULT_KV_BUDGET_MIB: usize = 512;
+/// Full contexts the default KV budget holds: one live conversation and room for the
+/// prefixes of others.
+pub const DEFAULT_KV_CONTEXTS: usize = 8;
+/// The most the default KV budget takes, in MiB.
+pub const DEFAULT_KV_BUDGET_CAP_MIB: usize = 512;
 /// Reports a generation may run ahead of a slow reader before it waits.
 const REPORTS_IN_FLIGHT: usize = 64;
 /// What the generator of fak's test models writes into their reference.json.
@@ -56,8 +59,9 @@ pub struct InKernelOptions {
     pub name: Option<String>,
     /// Positions one conversation may hold (default: the model's own context).
     pub context: Option<usize>,
-    /// Bytes of K and V the block pool holds.
-    pub kv_budget_bytes: usize,
+    /// Bytes of K and V the block pool holds, allocated whole at start-up (default:
+    /// [`DEFAULT_KV_CONTEXTS`] full contexts, at most [`DEFAULT_KV_BUDGET_CAP_MIB`] MiB).
+    pub kv_budget_bytes: Option<usize>,
 }
 
 /// Why a model directory cannot be served.
@@ -154,23 +158,33 @@ impl<B: Backend> InKernelSource<B> {
             dir: dir.clone(),
             why,
         })?;
-        let store = KvStore::with_budget(Arc::clone(&model), options.kv_budget_bytes).map_err(
-            |source| InKernelError::Kv {
-                dir: dir.clone(),
-                source,
-            },
-        )?;
         // One conversation at a time, plus its tail block copied on write.
         let needed = context.div_ceil(KV_BLOCK_TOKENS) + 1;
-        let blocks = store.stats().capacity;
+        let block_bytes = BlockPool::<B>::block_bytes(
+            config.num_layers,
+            KvLayout {
+                blocks: 1,
+                n_kv_heads: config.num_kv_heads,
+                head_dim: config.head_dim,
+            },
+        );
+        let budget_bytes = options.kv_budget_bytes.unwrap_or_else(|| {
+            (DEFAULT_KV_CONTEXTS * needed * block_bytes).min(DEFAULT_KV_BUDGET_CAP_MIB << 20)
+        });
+        let blocks = budget_bytes / block_bytes;
         if blocks < needed {
             return Err(InKernelError::BudgetTooSmall {
-                budget_bytes: options.kv_budget_bytes,
+                budget_bytes,
                 blocks,
                 context,
                 needed,
             });
         }
+        let store =
+            KvStore::new(Arc::clone(&model), blocks).map_err(|source| InKernelError::Kv {
+                dir: dir.clone(),
+                source,
+            })?;
         let name = options.name.clone().unwrap_or_else(|| directory_name(dir));
         let test_model = is_test_model(dir);
         let backend = model.backend().device().backend;
