@@ -170,6 +170,35 @@ async fn greedy_answers_repeat_exactly_and_a_seed_fixes_sampled_ones() {
 }
 
 #[tokio::test]
+async fn a_tool_call_block_the_model_writes_is_decided_by_the_gate() {
+    // At this temperature the random model draws almost uniformly; with this seed (the
+    // first one tried) it opens a `<tool_call>` block that holds no call envelope and is
+    // still open when max_tokens ends the answer. The gate, not the client, gets it.
+    let gw = start().await;
+    let request = json!({"model": MODEL, "messages": messages("Which gate?"),
+        "max_tokens": 300, "temperature": 50.0, "top_p": 1.0, "top_k": 0, "seed": 7});
+    let (status, body) = post(&gw, "/v1/chat/completions", &request).await;
+    assert_eq!(status, 200, "{body}");
+    let decisions = body["fak"]["decisions"].as_array().unwrap();
+    assert_eq!(decisions.len(), 1, "{body}");
+    assert_eq!(decisions[0]["code"], "MALFORMED");
+    assert_eq!(decisions[0]["delivered"], false);
+    let message = &body["choices"][0]["message"];
+    assert!(message.get("tool_calls").is_none());
+    let text = message["content"].as_str().unwrap();
+    assert!(
+        !text.contains("<tool_call>"),
+        "the block never reaches the client: {text}"
+    );
+    assert!(text.ends_with("was refused: MALFORMED(5): the tool call names no tool"));
+    assert_eq!(
+        body["choices"][0]["finish_reason"], "length",
+        "cut off by max_tokens, which the client is told"
+    );
+    assert_eq!(body["usage"]["completion_tokens"], 300);
+}
+
+#[tokio::test]
 async fn a_second_request_with_the_same_prefix_reuses_its_kv_blocks() {
     let gw = start().await;
     let first = prompt_ids(&messages("Can I cancel booking BK-20417?"));

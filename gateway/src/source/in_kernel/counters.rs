@@ -38,8 +38,10 @@ impl Counters {
         self.computed.inc_by(computed as u64);
     }
 
-    pub fn generated(&self, tokens: usize) {
-        self.generated.inc_by(tokens as u64);
+    /// Counts one sampled token (as it is sampled, so an answer cut short by a client
+    /// that hung up still counts what it cost).
+    pub fn sampled(&self) {
+        self.generated.inc();
     }
 
     pub fn collectors(&self) -> Vec<Box<dyn Collector>> {

@@ -76,6 +76,7 @@ impl<B: Backend> Engine<B> {
                 .sample(writable)
                 .map_err(|e| SourceError::Engine(e.to_string()))? as u32;
             sampled += 1;
+            self.counters.sampled();
             if self.stop.contains(next) {
                 break "stop";
             }
@@ -93,12 +94,16 @@ impl<B: Backend> Engine<B> {
             }
             session.append_untagged(&[next]).map_err(kv_failed)?;
         };
-        self.counters.generated(sampled);
         if !reports.send(parser.finish()) {
             return Ok(());
         }
         let ending = Ending {
-            finish: if reports.called { "tool_calls" } else { finish },
+            // An answer cut short stays `length`, calls or not: the client must know.
+            finish: if reports.called && finish == "stop" {
+                "tool_calls"
+            } else {
+                finish
+            },
             usage: Usage {
                 prompt: turn.prompt.len(),
                 completion: sampled,
