@@ -64,11 +64,9 @@ fn default_model() -> PathBuf {
 /// revokes what `--revoke` names.
 pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Result<Output> {
     // A verdict with nothing to cut is a usage error, found before any model loads.
-    let target = args
-        .revoke
-        .as_deref()
-        .map(|tool| RevokeTarget::find(arm, tool))
-        .transpose()?;
+    if let Some(tool) = &args.revoke {
+        RevokeTarget::find(arm, tool)?;
+    }
     let dir = args.model.clone().unwrap_or_else(default_model);
     if !dir.join("config.json").is_file() {
         bail!(
@@ -93,8 +91,8 @@ pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Resu
     let store = KvStore::new(Arc::new(model), blocks)?;
     let mut fused = rendered.feed(&store)?;
     let mut report = fused.report()?;
-    if let Some(target) = &target {
-        report.revocation = Some(fused.revoke(target)?);
+    if let Some(tool) = &args.revoke {
+        report.revocation = Some(fused.revoke(tool)?);
     }
     Ok(Output {
         // The default is written relative to the crate (cli/../data): show it resolved.

@@ -233,7 +233,6 @@ fn a_late_revocation_excises_the_admitted_result_exactly_and_recomputes_only_the
     // Admission missed the evasive order: the document entered, untrusted.
     assert_eq!(fused.report().unwrap().injection_in_session, Some(true));
     let before = fused.session().tokens().to_vec();
-    let target = RevokeTarget::find(&run.kernel, "fetch_policy").unwrap();
     let span = fused
         .session()
         .spans()
@@ -246,7 +245,7 @@ fn a_late_revocation_excises_the_admitted_result_exactly_and_recomputes_only_the
         .clone();
     assert_eq!(span.meta.trust, SpanTrust::Untrusted);
 
-    let r = fused.revoke(&target).unwrap();
+    let r = fused.revoke("fetch_policy").unwrap();
     assert_eq!(
         (r.span.id, r.span.range.clone()),
         (span.id, span.range.clone())

@@ -14,7 +14,8 @@ use crate::kv::Span;
 use crate::scenario::arm::{ArmRun, Outcome};
 
 /// The call whose result a verdict revokes: the first call to the tool whose result
-/// entered the session as itself (dispatched, or answered by the vDSO).
+/// entered the session as itself (dispatched, or answered by the vDSO). Finding it needs
+/// no model, so a caller can refuse a revocation with nothing to cut before loading one.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevokeTarget {
     tool: String,
@@ -98,9 +99,10 @@ pub struct Revocation {
 }
 
 impl<B: Backend> FusedSession<'_, B> {
-    /// Revokes `target`'s result: marks its span quarantined, excises it, and verifies the
-    /// session against a cold rebuild.
-    pub fn revoke(&mut self, target: &RevokeTarget) -> Result<Revocation, FusedError> {
+    /// Revokes the result [`RevokeTarget::find`] picks for `tool`: marks its span
+    /// quarantined, excises it, and verifies the session against a cold rebuild.
+    pub fn revoke(&mut self, tool: &str) -> Result<Revocation, FusedError> {
+        let target = RevokeTarget::find(self.arm, tool)?;
         let message = result_messages(self.arm)[target.call];
         let call = &self.arm.calls[target.call];
         let id = *self.spans_of[message]
