@@ -19,7 +19,7 @@ use crate::exit::Status;
 #[derive(Debug, clap::Args)]
 pub struct FusedArgs {
     /// Also feed the kernel arm's transcript into the KV cache of the in-kernel model, one
-    /// span a message (README: "fak agent --offline --fused").
+    /// span a message (README, "--fused: the transcript in the model's KV cache").
     #[arg(long)]
     pub fused: bool,
     /// The model for --fused (default: the committed llama3 fixture, data/fixtures/models).
