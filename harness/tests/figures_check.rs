@@ -99,13 +99,13 @@ fn check_catches_a_changed_file_a_changed_number_and_a_stale_figure() {
 
 #[test]
 fn modeled_series_are_labelled_and_measured_ones_are_not() {
-    let s = "prefix_reuse";
+    let s = "fleet.live.prefill";
     let mut measured = point("m1", s, 1.0, "shared", "MEASURED", 10.0);
-    measured["params"] = json!({ "study": s, "agents": 1, "policy": "shared" });
+    measured["params"] = json!({ "study": s, "workers": 1, "policy": "shared" });
     let mut measured8 = point("m8", s, 8.0, "shared", "MEASURED", 30.0);
-    measured8["params"] = json!({ "study": s, "agents": 8, "policy": "shared" });
+    measured8["params"] = json!({ "study": s, "workers": 8, "policy": "shared" });
     let mut modeled = point("d1", s, 1.0, "geometry", "MODELED", 12.0);
-    modeled["params"] = json!({ "study": s, "agents": 1, "policy": "geometry" });
+    modeled["params"] = json!({ "study": s, "workers": 1, "policy": "geometry" });
     let ledger = Ledger::parse(
         &ledger_text(vec![measured, measured8, modeled]),
         "ledger.json",
@@ -153,12 +153,12 @@ fn later_figures_plug_in_when_their_entries_appear() {
 #[test]
 fn an_entry_missing_its_figure_param_is_named() {
     let mut bad = entry("x", 1.0);
-    bad["params"] = json!({ "study": "prefix_reuse", "policy": "shared" });
+    bad["params"] = json!({ "study": "fleet.live.prefill", "policy": "shared" });
     let ledger = Ledger::parse(&ledger_text(vec![bad]), "ledger.json").unwrap();
     let err = figures::render_all(&ledger, None).unwrap_err().to_string();
     assert_eq!(
         err,
-        "cannot draw from the ledger: entry \"x\" has no \"agents\" param"
+        "cannot draw from the ledger: entry \"x\" has no \"workers\" param"
     );
 }
 

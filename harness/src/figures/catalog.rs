@@ -125,11 +125,11 @@ pub const CATALOG: &[Spec] = &[
     },
     Spec {
         name: "prefix_reuse",
-        title: "Prefix reuse against agent count",
+        title: "Prefix reuse against agent count (live fleet on the in-kernel model)",
         source: Source::Ledger {
-            study: "prefix_reuse",
+            study: "fleet.live.prefill",
             form: Form::Points {
-                x: "agents",
+                x: "workers",
                 group: "policy",
                 x_label: "agents sharing the prefix",
                 y_label: "prefilled tokens",
