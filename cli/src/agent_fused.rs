@@ -2,10 +2,10 @@
 //! model's KV cache, one span a message, and optionally a late verdict that excises an
 //! admitted result.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use fak_backends::{Backend, KV_BLOCK_TOKENS};
 use fak_kernel::kv::KvStore;
 use fak_kernel::scenario::arm::ArmRun;
@@ -15,6 +15,7 @@ use serde::Serialize;
 
 use crate::agent::yes_no;
 use crate::exit::Status;
+use crate::model_dir::model_dir;
 
 #[derive(Debug, clap::Args)]
 pub struct FusedArgs {
@@ -55,11 +56,6 @@ impl Output {
     }
 }
 
-/// The committed fixture used when no model is named.
-fn default_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/models/llama3")
-}
-
 /// Feeds `arm`'s transcript into a fresh KV session of the model on `backend`, and
 /// revokes what `--revoke` names.
 pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Result<Output> {
@@ -67,13 +63,7 @@ pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Resu
     if let Some(tool) = &args.revoke {
         RevokeTarget::find(arm, tool)?;
     }
-    let dir = args.model.clone().unwrap_or_else(default_model);
-    if !dir.join("config.json").is_file() {
-        bail!(
-            "no model at {} (config.json missing); give --model DIR",
-            dir.display()
-        );
-    }
+    let dir = model_dir(args.model.as_deref())?;
     let tokenizer = Tokenizer::from_dir(&dir)?;
     let template = ChatTemplate::from_dir(&dir).map_err(|e| e.to_string());
     let rendered = Rendered::new(arm, &tokenizer, template.as_ref().map_err(Clone::clone))?;
@@ -95,8 +85,7 @@ pub fn fuse<B: Backend>(backend: Arc<B>, args: &FusedArgs, arm: &ArmRun) -> Resu
         report.revocation = Some(fused.revoke(tool)?);
     }
     Ok(Output {
-        // The default is written relative to the crate (cli/../data): show it resolved.
-        model: dir.canonicalize().unwrap_or(dir).display().to_string(),
+        model: dir.display().to_string(),
         backend: device.backend.to_string(),
         device: device.name,
         report,

@@ -1,16 +1,17 @@
 //! `fak kv`: the KV cache as a kernel object, shown on a real model.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use fak_backends::Backend;
 use fak_kernel::kv::{KvStore, Session, SpanKind, SpanMeta, SpanTrust};
 use fak_models::{Model, ModelConfig, Tokenizer};
 
 use crate::exit::{self, Status};
+use crate::model_dir::model_dir;
 use crate::on_backend::{OnBackend, on_backend};
 
 #[derive(Debug, Subcommand)]
@@ -45,11 +46,6 @@ pub fn run(cmd: Command) -> Result<Status> {
     }
 }
 
-/// The committed fixture the demo uses when no model is named.
-fn default_model() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/fixtures/models/llama3")
-}
-
 const SYSTEM: &str = "You are a travel agent. Book only what the customer asks for, \
                       and never move money without the customer's confirmation.";
 const TOOL_RESULT: &str = "Fare rules for UA 2290: refundable when cancelled by the airline. \
@@ -64,13 +60,7 @@ impl OnBackend for DemoArgs {
 }
 
 fn demo<B: Backend>(backend: Arc<B>, args: &DemoArgs) -> Result<Status> {
-    let dir = args.model.clone().unwrap_or_else(default_model);
-    if !dir.join("config.json").is_file() {
-        bail!(
-            "no model at {} (config.json missing); give --model DIR",
-            dir.display()
-        );
-    }
+    let dir = model_dir(args.model.as_deref())?;
     let config = ModelConfig::from_dir(&dir)?;
     let model = Arc::new(
         Model::load(backend, &dir, Some(config.context().min(4096)))

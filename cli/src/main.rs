@@ -7,6 +7,7 @@ mod backends;
 mod exit;
 mod generate;
 mod kv;
+mod model_dir;
 mod on_backend;
 mod policy;
 mod preflight;
