@@ -151,4 +151,8 @@ pub struct VerifyArgs {
     /// Also write the rows as JSON.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
+    /// Write every gate that ran as a ledger entry (MEASURED, study `parity`), for
+    /// `harness ledger add --from`; the parity table figure is drawn from them.
+    #[arg(long, value_name = "OUT")]
+    pub ledger: Option<PathBuf>,
 }

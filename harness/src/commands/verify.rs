@@ -1,9 +1,12 @@
 //! `harness verify [--backend B...] [--json OUT]`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
+use fak_backends::BackendKind;
 use fak_harness::cli::VerifyArgs;
+use fak_harness::ledger::{Entry, Param, Provenance};
 use fak_harness::verify::{self, Availability, FIXTURES_PATH, KV_FIXTURE, Row, Verdict};
 use serde::Serialize;
 
@@ -40,9 +43,73 @@ pub fn run(root: &Path, args: &VerifyArgs) -> Result<Outcome> {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
     }
+    if let Some(out) = &args.ledger {
+        let entries = to_entries(&rows, &args.backends);
+        let text = serde_json::to_string_pretty(&serde_json::json!({ "entries": entries }))?;
+        std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
+        eprintln!(
+            "wrote {} ledger entries to {}",
+            entries.len(),
+            out.display()
+        );
+    }
     Ok(if rows.iter().any(|r| r.result == Verdict::Fail) {
         Outcome::CheckFailed
     } else {
         Outcome::Done
     })
+}
+
+/// Each gate that ran, as a MEASURED ledger entry whose value is its max|Δ|.
+fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
+    let mut command = "cargo run --release -p fak-harness -- verify".to_string();
+    for b in backends {
+        command.push_str(&format!(" --backend {b}"));
+    }
+    rows.iter()
+        .filter_map(|r| {
+            let delta = r.max_abs_delta?;
+            let slug: String = r
+                .gate
+                .chars()
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() {
+                        c.to_ascii_lowercase()
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            Some(Entry {
+                id: format!("parity.{slug}.{}", r.backend),
+                title: format!("Parity gate {}, {}", r.gate, r.backend),
+                value: delta,
+                unit: "max|Δ|".to_string(),
+                baseline: None,
+                ratio: None,
+                provenance: Provenance::Measured,
+                method: Some(format!(
+                    "{}: {} values compared bit for bit ({})",
+                    r.compared,
+                    r.values,
+                    if r.result == Verdict::Pass {
+                        "PASS"
+                    } else {
+                        "FAIL"
+                    }
+                )),
+                command: command.clone(),
+                artifact: None,
+                machine: None,
+                date: None,
+                commit: None,
+                params: BTreeMap::from([
+                    ("study".to_string(), Param::Text("parity".to_string())),
+                    ("gate".to_string(), Param::Text(r.gate.clone())),
+                    ("backend".to_string(), Param::Text(r.backend.to_string())),
+                ]),
+                series: None,
+            })
+        })
+        .collect()
 }

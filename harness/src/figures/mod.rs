@@ -109,10 +109,18 @@ fn draw<DB: DrawingBackend>(
     root.present().map_err(FigureError::draw)
 }
 
+/// The canvas of a figure: [`SIZE`], taller for a table with more rows than fit.
+fn size_of(drawing: &Drawing) -> (u32, u32) {
+    match drawing {
+        Drawing::Table(chart) => (SIZE.0, SIZE.1.max(chart.height())),
+        _ => SIZE,
+    }
+}
+
 fn svg(drawing: &Drawing) -> Result<String, FigureError> {
     let mut text = String::new();
     {
-        let root = SVGBackend::with_string(&mut text, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, size_of(drawing)).into_drawing_area();
         draw(drawing, &root)?;
     }
     Ok(text)
@@ -125,7 +133,8 @@ fn png(svg: &str, fonts: &Arc<fontdb::Database>) -> Result<Vec<u8>, FigureError>
         ..usvg::Options::default()
     };
     let tree = usvg::Tree::from_str(svg, &options).map_err(|e| FigureError::Png(e.to_string()))?;
-    let (w, h) = SIZE;
+    let size = tree.size().to_int_size();
+    let (w, h) = (size.width(), size.height());
     let mut pixmap = tiny_skia::Pixmap::new(w, h)
         .ok_or_else(|| FigureError::Png(format!("cannot allocate {w}x{h} pixels")))?;
     resvg::render(&tree, tiny_skia::Transform::default(), &mut pixmap.as_mut());

@@ -20,11 +20,16 @@ pub struct TableChart {
 
 const MARGIN: i32 = 14;
 const TITLE_HEIGHT: i32 = 50;
-const ROW_LABEL_WIDTH: i32 = 220;
+const ROW_LABEL_WIDTH: i32 = 330;
 const ROW_HEIGHT: i32 = 30;
 const FOOTER_HEIGHT: u32 = 52;
 
 impl TableChart {
+    /// Pixels the title, the column header, every row and the footer take.
+    pub fn height(&self) -> u32 {
+        (TITLE_HEIGHT + ROW_HEIGHT * (self.rows.len() as i32 + 1) + MARGIN) as u32 + FOOTER_HEIGHT
+    }
+
     pub fn draw<DB: DrawingBackend>(
         &self,
         root: &DrawingArea<DB, Shift>,
