@@ -39,6 +39,9 @@ pub enum Command {
     /// prefix on the in-kernel model (CPU), prefill work measured against the geometry's
     /// prediction, and the same final logits checked in every policy.
     Fleet(FleetArgs),
+    /// Excision cost against span position on the in-kernel model (CPU): positions
+    /// recomputed and median time against a cold re-prefill, each excision checked exact.
+    Excise(ExciseArgs),
     /// Run every parity gate (ops, KV edits, whole models) on every backend and print
     /// max|Δ| with PASS/FAIL per gate. Exit 1 when a gate fails.
     Verify(VerifyArgs),
@@ -155,4 +158,30 @@ pub struct VerifyArgs {
     /// `harness ledger add --from`; the parity table figure is drawn from them.
     #[arg(long, value_name = "OUT")]
     pub ledger: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ExciseArgs {
+    /// Session length L in tokens (must fit the model's context).
+    #[arg(long, default_value_t = 1024)]
+    pub length: usize,
+    /// Tokens in the excised span.
+    #[arg(long, default_value_t = 64)]
+    pub span: usize,
+    /// Span start positions to sweep.
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "0,128,256,384,512,640,768,896"
+    )]
+    pub positions: Vec<usize>,
+    /// Runs per position and arm; the median time is kept.
+    #[arg(long, default_value_t = 5)]
+    pub repeats: usize,
+    /// The model directory (default: the committed llama3 fixture under --root).
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
 }

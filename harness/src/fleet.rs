@@ -143,7 +143,7 @@ pub fn run_fleet<B: Backend>(
 
 /// Deterministic token ids inside any vocabulary of at least 503 entries (ids 3..503, clear
 /// of the usual special tokens at the bottom).
-fn ids(seed: u32, n: usize) -> Vec<u32> {
+pub fn ids(seed: u32, n: usize) -> Vec<u32> {
     (0..n as u32)
         .map(|i| (seed.wrapping_mul(2_654_435_761).wrapping_add(i * 40_503)) % 500 + 3)
         .collect()

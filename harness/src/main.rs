@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Authority(args) => commands::authority::run(&cli.root, args),
         Command::Claims(_) => commands::claims::run(&cli.root),
         Command::Fleet(args) => commands::fleet::run(&cli.root, args),
+        Command::Excise(args) => commands::excise::run(&cli.root, args),
         Command::Verify(args) => commands::verify::run(&cli.root, args),
     };
     match result {

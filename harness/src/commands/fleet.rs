@@ -1,36 +1,23 @@
 //! `harness fleet`: the three context policies run live, with the geometry beside them.
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Arc;
 
-use anyhow::{Context, Result};
-use fak_backends::CpuBackend;
+use anyhow::Result;
 use fak_harness::cli::FleetArgs;
 use fak_harness::fleet::{ArmRun, FleetShape, run_fleet};
-use fak_harness::ledger::{Baseline, Entry, Param, Provenance};
+use fak_harness::ledger::{Baseline, Entry, Param};
 use fak_harness::webbench::policy::Policy;
-use fak_models::Model;
 
+use super::live::{Measured, load_model, write_entries};
 use crate::Outcome;
 
 pub fn run(root: &Path, args: &FleetArgs) -> Result<Outcome> {
-    let dir = args
-        .model
-        .clone()
-        .unwrap_or_else(|| root.join("data/fixtures/models/llama3"));
     let shape = FleetShape {
         prefix: args.prefix,
         turns: args.turns,
         history: args.history,
     };
-    let model = Model::load(
-        Arc::new(CpuBackend::new()),
-        &dir,
-        Some(shape.context().max(1)),
-    )
-    .with_context(|| format!("cannot load the model in {}", dir.display()))?;
-    let model = Arc::new(model);
+    let (dir, model) = load_model(root, args.model.as_deref(), shape.context())?;
     println!(
         "fleet over {}: P = {} prefix tokens, T = {} turns, h = {} tokens per later turn (cpu)",
         dir.display(),
@@ -74,15 +61,7 @@ pub fn run(root: &Path, args: &FleetArgs) -> Result<Outcome> {
             shape.turns,
             shape.history
         );
-        let entries = to_entries(&all, shape, &command, &dir);
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "entries": entries }))?;
-        std::fs::write(out, text + "\n")
-            .with_context(|| format!("cannot write {}", out.display()))?;
-        eprintln!(
-            "wrote {} ledger entries to {}",
-            entries.len(),
-            out.display()
-        );
+        write_entries(out, &to_entries(&all, shape, &command, &dir))?;
     }
     Ok(Outcome::Done)
 }
@@ -119,33 +98,23 @@ fn to_entries(runs: &[ArmRun], shape: FleetShape, command: &str, model: &Path) -
                 value: base,
                 entry: Some(id(Policy::Naive)),
             });
-            out.push(Entry {
-                id: id(r.policy),
-                title: format!("{title}, {}, live fleet of {}", r.policy.label(), r.agents),
-                value,
-                unit: unit.to_string(),
-                baseline,
-                ratio: None,
-                provenance: Provenance::Measured,
-                method: Some(method.clone()),
-                command: command.to_string(),
-                artifact: None,
-                machine: None,
-                date: None,
-                commit: None,
-                params: BTreeMap::from([
-                    (
-                        "study".to_string(),
-                        Param::Text(format!("fleet.live.{what}")),
-                    ),
-                    (
-                        "policy".to_string(),
-                        Param::Text(r.policy.key().to_string()),
-                    ),
-                    ("workers".to_string(), Param::Number(r.agents as f64)),
-                ]),
-                series: None,
-            });
+            out.push(
+                Measured {
+                    id: id(r.policy),
+                    title: format!("{title}, {}, live fleet of {}", r.policy.label(), r.agents),
+                    value,
+                    unit,
+                    baseline,
+                    method: &method,
+                    command,
+                    params: vec![
+                        ("study", Param::Text(format!("fleet.live.{what}"))),
+                        ("policy", Param::Text(r.policy.key().to_string())),
+                        ("workers", Param::Number(r.agents as f64)),
+                    ],
+                }
+                .entry(),
+            );
         }
     }
     out

@@ -3,8 +3,10 @@
 pub mod authority;
 pub mod claims;
 
+pub mod excise;
 pub mod figures;
 pub mod fleet;
 pub mod ledger;
+pub mod live;
 pub mod verify;
 pub mod webbench;

@@ -1,15 +1,15 @@
 //! `harness verify [--backend B...] [--json OUT]`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{Context, Result};
 use fak_backends::BackendKind;
 use fak_harness::cli::VerifyArgs;
-use fak_harness::ledger::{Entry, Param, Provenance};
+use fak_harness::ledger::{Entry, Param};
 use fak_harness::verify::{self, Availability, FIXTURES_PATH, KV_FIXTURE, Row, Verdict};
 use serde::Serialize;
 
+use super::live::{Measured, write_entries};
 use crate::Outcome;
 
 /// The `--json` document.
@@ -44,14 +44,7 @@ pub fn run(root: &Path, args: &VerifyArgs) -> Result<Outcome> {
         std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
     }
     if let Some(out) = &args.ledger {
-        let entries = to_entries(&rows, &args.backends);
-        let text = serde_json::to_string_pretty(&serde_json::json!({ "entries": entries }))?;
-        std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
-        eprintln!(
-            "wrote {} ledger entries to {}",
-            entries.len(),
-            out.display()
-        );
+        write_entries(out, &to_entries(&rows, &args.backends))?;
     }
     Ok(if rows.iter().any(|r| r.result == Verdict::Fail) {
         Outcome::CheckFailed
@@ -80,36 +73,33 @@ fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
                     }
                 })
                 .collect();
-            Some(Entry {
-                id: format!("parity.{slug}.{}", r.backend),
-                title: format!("Parity gate {}, {}", r.gate, r.backend),
-                value: delta,
-                unit: "max|Δ|".to_string(),
-                baseline: None,
-                ratio: None,
-                provenance: Provenance::Measured,
-                method: Some(format!(
-                    "{}: {} values compared bit for bit ({})",
-                    r.compared,
-                    r.values,
-                    if r.result == Verdict::Pass {
-                        "PASS"
-                    } else {
-                        "FAIL"
-                    }
-                )),
-                command: command.clone(),
-                artifact: None,
-                machine: None,
-                date: None,
-                commit: None,
-                params: BTreeMap::from([
-                    ("study".to_string(), Param::Text("parity".to_string())),
-                    ("gate".to_string(), Param::Text(r.gate.clone())),
-                    ("backend".to_string(), Param::Text(r.backend.to_string())),
-                ]),
-                series: None,
-            })
+            let method = format!(
+                "{}: {} values compared bit for bit ({})",
+                r.compared,
+                r.values,
+                if r.result == Verdict::Pass {
+                    "PASS"
+                } else {
+                    "FAIL"
+                }
+            );
+            Some(
+                Measured {
+                    id: format!("parity.{slug}.{}", r.backend),
+                    title: format!("Parity gate {}, {}", r.gate, r.backend),
+                    value: delta,
+                    unit: "max|Δ|",
+                    baseline: None,
+                    method: &method,
+                    command: &command,
+                    params: vec![
+                        ("study", Param::Text("parity".to_string())),
+                        ("gate", Param::Text(r.gate.clone())),
+                        ("backend", Param::Text(r.backend.to_string())),
+                    ],
+                }
+                .entry(),
+            )
         })
         .collect()
 }
