@@ -42,6 +42,8 @@ pub enum Command {
     /// Excision cost against span position on the in-kernel model (CPU): positions
     /// recomputed and median time against a cold re-prefill, each excision checked exact.
     Excise(ExciseArgs),
+    /// The medians a `cargo bench` run left under target/criterion, as ledger entries.
+    Criterion(CriterionArgs),
     /// Run every parity gate (ops, KV edits, whole models) on every backend and print
     /// max|Δ| with PASS/FAIL per gate. Exit 1 when a gate fails.
     Verify(VerifyArgs),
@@ -184,4 +186,24 @@ pub struct ExciseArgs {
     /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CriterionArgs {
+    /// Criterion benchmark groups to read (the first path component under the directory).
+    #[arg(long = "group", value_delimiter = ',', required = true)]
+    pub groups: Vec<String>,
+    /// The bench command that produced them, recorded as each entry's command.
+    #[arg(long)]
+    pub command: String,
+    /// A function id whose results are the baseline of the others with the same
+    /// parameter (e.g. `cpu`).
+    #[arg(long)]
+    pub baseline_function: Option<String>,
+    /// Criterion's output directory (default: target/criterion under --root).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Where to write the entries, for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: PathBuf,
 }

@@ -10,6 +10,7 @@ pub mod authority;
 pub mod capabilities;
 pub mod claims;
 pub mod cli;
+pub mod criterion_import;
 pub mod excision;
 pub mod figures;
 pub mod fleet;

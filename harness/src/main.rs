@@ -29,6 +29,7 @@ fn main() -> ExitCode {
         Command::Claims(_) => commands::claims::run(&cli.root),
         Command::Fleet(args) => commands::fleet::run(&cli.root, args),
         Command::Excise(args) => commands::excise::run(&cli.root, args),
+        Command::Criterion(args) => commands::criterion::run(&cli.root, args),
         Command::Verify(args) => commands::verify::run(&cli.root, args),
     };
     match result {

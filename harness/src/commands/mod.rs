@@ -2,7 +2,7 @@
 
 pub mod authority;
 pub mod claims;
-
+pub mod criterion;
 pub mod excise;
 pub mod figures;
 pub mod fleet;

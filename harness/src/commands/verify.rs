@@ -5,6 +5,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use fak_backends::BackendKind;
 use fak_harness::cli::VerifyArgs;
+use fak_harness::criterion_import::id_segment;
 use fak_harness::ledger::{Entry, Param};
 use fak_harness::verify::{self, Availability, FIXTURES_PATH, KV_FIXTURE, Row, Verdict};
 use serde::Serialize;
@@ -62,17 +63,7 @@ fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
     rows.iter()
         .filter_map(|r| {
             let delta = r.max_abs_delta?;
-            let slug: String = r
-                .gate
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() {
-                        c.to_ascii_lowercase()
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+            let slug = id_segment(&r.gate);
             let method = format!(
                 "{}: {} values compared bit for bit ({})",
                 r.compared,
