@@ -78,7 +78,7 @@ pub enum OpsError {
 }
 
 /// Returns a [`OpsError::Length`] unless `got == expected`.
-pub(crate) fn check_len(
+pub fn check_len(
     op: &'static str,
     what: &'static str,
     expected: usize,
@@ -97,11 +97,7 @@ pub(crate) fn check_len(
 }
 
 /// Returns [`OpsError::Empty`] when `n == 0`.
-pub(crate) fn check_nonzero(
-    op: &'static str,
-    what: &'static str,
-    n: usize,
-) -> Result<(), OpsError> {
+pub fn check_nonzero(op: &'static str, what: &'static str, n: usize) -> Result<(), OpsError> {
     if n == 0 {
         Err(OpsError::Empty { op, what })
     } else {
@@ -111,7 +107,7 @@ pub(crate) fn check_nonzero(
 
 /// The number of whole rows of `unit` elements in a buffer of `len`, refusing empty buffers
 /// and partial rows.
-pub(crate) fn whole_rows(
+pub fn whole_rows(
     op: &'static str,
     what: &'static str,
     len: usize,
@@ -151,7 +147,7 @@ pub(crate) fn check_no_nan_or_pos_inf(
 
 /// The product of shape dimensions, refusing one that overflows `usize` (dimensions come
 /// from configuration, not from allocated buffers, so they can be anything).
-pub(crate) fn shape_product(
+pub fn shape_product(
     op: &'static str,
     what: &'static str,
     dims: &[usize],
@@ -181,7 +177,7 @@ pub(crate) fn check_at_most(
 }
 
 /// Refuses the first position at or past `len` with [`OpsError::OutOfRange`].
-pub(crate) fn check_positions(
+pub fn check_positions(
     op: &'static str,
     what: &'static str,
     positions: &[u32],

@@ -50,6 +50,12 @@ pub use attention::{ATTENTION_BLOCK, AttentionConfig, KvView, attention, attenti
 pub use canonical::{CANONICAL_NAN_BITS, canonical, ftz};
 pub use embed::embed_gather;
 pub use error::OpsError;
+
+/// The input checks the ops run first, for a backend that must refuse the same inputs with
+/// the same [`OpsError`] before it launches a kernel.
+pub mod checks {
+    pub use crate::error::{check_len, check_nonzero, check_positions, shape_product, whole_rows};
+}
 pub use exact_product::{domain, split, split_mul_add, two_prod_sum};
 pub use half_float::{bf16_factor, domain_bf16, round_bf16, to_bf16, widen_bf16, widen_f16};
 pub use matvec::{matmul, matmul_with, matvec, matvec_with};
