@@ -30,10 +30,12 @@ pub fn run(root: &Path, args: &CriterionArgs) -> Result<Outcome> {
 }
 
 fn id_of(r: &BenchResult) -> String {
-    let mut id = format!("bench.{}.{}", id_segment(&r.group), id_segment(&r.function));
-    if !r.value.is_empty() {
-        id.push('.');
-        id.push_str(&id_segment(&r.value));
+    let mut id = format!("bench.{}", id_segment(&r.group));
+    for part in [&r.function, &r.value] {
+        if !part.is_empty() {
+            id.push('.');
+            id.push_str(&id_segment(part));
+        }
     }
     id
 }
