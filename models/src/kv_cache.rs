@@ -71,6 +71,14 @@ impl<'a, B: Backend> KvLayer<'a, B> {
     }
 }
 
+/// The pool slot of `position` through `block_table`: block `block_table[position / 32]`,
+/// row `position % 32` (the layout the module doc describes). The table must cover the
+/// position; slots fit u32 because the backends index their pools by u32.
+pub fn slot_of(block_table: &[u32], position: usize) -> u32 {
+    block_table[position / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS as u32
+        + (position % KV_BLOCK_TOKENS) as u32
+}
+
 /// [`KvCache::commit`] for an implementation that keeps its length and reserved slots:
 /// the slots become stored positions.
 pub fn commit_reserved(len: &mut usize, slots: &mut Vec<u32>) -> Result<(), KvCacheError> {

@@ -40,7 +40,7 @@ pub use error::ModelError;
 pub use fak_ops::SamplingParams;
 pub use forward::{Activations, Logits};
 pub use generation::{GenerateOptions, Generation, StopReason, StopTokens, generate};
-pub use kv_cache::{KvCache, KvCacheError, KvLayer, commit_reserved};
+pub use kv_cache::{KvCache, KvCacheError, KvLayer, commit_reserved, slot_of};
 pub use model::Model;
 pub use sequence_kv::SequenceKv;
 pub use tokenizer::{TextStream, Tokenizer};

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS, KvLayout};
 
-use crate::kv_cache::{KvCache, KvCacheError, KvLayer, commit_reserved};
+use crate::kv_cache::{KvCache, KvCacheError, KvLayer, commit_reserved, slot_of};
 use crate::{ModelConfig, ModelError};
 
 /// Keys and values of one sequence, in pools of its own sized for `capacity` positions.
@@ -64,9 +64,7 @@ impl<B: Backend> SequenceKv<B> {
     }
 
     fn slot(&self, position: usize) -> u32 {
-        // Slots fit u32: the pool was allocated by the backend, which indexes slots by u32.
-        self.block_table[position / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS as u32
-            + (position % KV_BLOCK_TOKENS) as u32
+        slot_of(&self.block_table, position)
     }
 }
 

@@ -1,7 +1,7 @@
 //! A session's block list over the shared pool, as the forward pass writes through it.
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS};
-use fak_models::{KvCache, KvCacheError, KvLayer, commit_reserved};
+use fak_models::{KvCache, KvCacheError, KvLayer, commit_reserved, slot_of};
 
 use super::{BlockPool, KvError};
 
@@ -65,10 +65,8 @@ impl<B: Backend> KvCache<B> for CacheView<'_, B> {
             return Err(KvCacheError::Refused(message));
         }
         self.slots.clear();
-        self.slots.extend((self.len..end).map(|p| {
-            // Slots fit u32: the pool was allocated by the backend, which indexes by u32.
-            self.blocks[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS as u32 + (p % KV_BLOCK_TOKENS) as u32
-        }));
+        self.slots
+            .extend((self.len..end).map(|p| slot_of(self.blocks, p)));
         Ok(())
     }
 

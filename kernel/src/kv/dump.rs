@@ -17,6 +17,7 @@ use std::io::Write;
 use std::path::Path;
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS, KvRows};
+use fak_models::slot_of;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -287,12 +288,7 @@ fn write_rows<B: Backend>(
         .iter()
         .flat_map(|&(i, _)| i * KV_BLOCK_TOKENS..((i + 1) * KV_BLOCK_TOKENS).min(len))
         .collect();
-    let slots: Vec<u32> = positions
-        .iter()
-        .map(|&p| {
-            blocks[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS as u32 + (p % KV_BLOCK_TOKENS) as u32
-        })
-        .collect();
+    let slots: Vec<u32> = positions.iter().map(|&p| slot_of(blocks, p)).collect();
     for (layer, rows) in dump.layers.iter().enumerate() {
         let pick = |half: &[u16]| -> Vec<u16> {
             positions

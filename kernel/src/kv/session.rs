@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS, KvRows};
-use fak_models::{Activations, Logits};
+use fak_models::{Activations, Logits, slot_of};
 
 use super::cache_view::CacheView;
 use super::{BlockHash, BlockPool, KvError, KvStore, Span, SpanId, SpanMeta, SpanTable};
@@ -396,11 +396,7 @@ pub(super) fn read_rows<B: Backend>(
             layers: pool.layer_count(),
         });
     }
-    let slots: Vec<u32> = (0..len)
-        .map(|p| {
-            blocks[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS as u32 + (p % KV_BLOCK_TOKENS) as u32
-        })
-        .collect();
+    let slots: Vec<u32> = (0..len).map(|p| slot_of(blocks, p)).collect();
     Ok(store.model().backend().kv_read(pool.layer(layer), &slots)?)
 }
 
