@@ -44,6 +44,12 @@ pub enum Command {
     Excise(ExciseArgs),
     /// The medians a `cargo bench` run left under target/criterion, as ledger entries.
     Criterion(CriterionArgs),
+    /// Prefill and decode tokens/s of fak (CPU) against peers on one checkpoint, side by
+    /// side in one run, with the machine's read bandwidth and decode's roofline.
+    Throughput(ThroughputArgs),
+    /// fak's side of the throughput protocol (what `harness throughput` runs for fak):
+    /// prefill the prompt, decode greedily, print one JSON report.
+    Engine(EngineArgs),
     /// Run every parity gate (ops, KV edits, whole models) on every backend and print
     /// max|Δ| with PASS/FAIL per gate. Exit 1 when a gate fails.
     Verify(VerifyArgs),
@@ -206,4 +212,44 @@ pub struct CriterionArgs {
     /// Where to write the entries, for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct ThroughputArgs {
+    /// The model directory every engine runs (the Qwen2.5-0.5B-shaped benchmark checkpoint
+    /// that `scripts/make_test_models.py --qwen05b-bench DIR` makes).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// A peer engine, repeatable: `NAME=PROGRAM ARGS...` (bench/peers/setup.sh prints the
+    /// commands for llama.cpp, candle and transformers). fak always runs.
+    #[arg(long = "peer", value_name = "NAME=COMMAND")]
+    pub peers: Vec<String>,
+    /// Prompt tokens, prefilled in one call.
+    #[arg(long, default_value_t = 512)]
+    pub prompt: usize,
+    /// Tokens decoded after the prompt, one call each.
+    #[arg(long, default_value_t = 128)]
+    pub decode: usize,
+    /// CPU threads every engine is given.
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// Rounds: each engine runs once per round, round-robin; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    pub rounds: usize,
+    /// Write the results as ledger entries, for `harness ledger add/update --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct EngineArgs {
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// A JSON array of prompt token ids.
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    #[arg(long)]
+    pub decode: usize,
+    #[arg(long)]
+    pub threads: usize,
 }

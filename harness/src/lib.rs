@@ -16,5 +16,6 @@ pub mod figures;
 pub mod fleet;
 pub mod ledger;
 pub mod number;
+pub mod throughput;
 pub mod verify;
 pub mod webbench;

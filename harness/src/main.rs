@@ -31,6 +31,8 @@ fn main() -> ExitCode {
         Command::Excise(args) => commands::excise::run(&cli.root, args),
         Command::Criterion(args) => commands::criterion::run(&cli.root, args),
         Command::Verify(args) => commands::verify::run(&cli.root, args),
+        Command::Throughput(args) => commands::throughput::run(args),
+        Command::Engine(args) => commands::throughput::engine(args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -8,5 +8,6 @@ pub mod figures;
 pub mod fleet;
 pub mod ledger;
 pub mod live;
+pub mod throughput;
 pub mod verify;
 pub mod webbench;

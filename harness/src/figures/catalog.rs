@@ -137,8 +137,19 @@ pub const CATALOG: &[Spec] = &[
         },
     },
     Spec {
+        name: "prefill_throughput",
+        title: "Prefill throughput against peers",
+        source: Source::Ledger {
+            study: "prefill_throughput",
+            form: Form::Bars {
+                category: "engine",
+                y_label: "prefilled tokens per second",
+            },
+        },
+    },
+    Spec {
         name: "decode_throughput",
-        title: "Decode throughput against peers",
+        title: "Decode throughput against peers (roofline: read bandwidth / weight bytes)",
         source: Source::Ledger {
             study: "decode_throughput",
             form: Form::Bars {

@@ -139,6 +139,11 @@ impl Checkpoint {
             .sum()
     }
 
+    /// Bytes of tensor `name`'s data, if the checkpoint has it.
+    pub fn tensor_bytes(&self, name: &str) -> Option<usize> {
+        self.tensors.get(name).map(|e| e.bytes.as_slice().len())
+    }
+
     /// SHA-256 over every tensor's name, dtype, shape and bytes, in name order: two
     /// checkpoints share a fingerprint only when they hold the same weights, however they are
     /// split into shards.
