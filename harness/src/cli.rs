@@ -33,6 +33,9 @@ pub enum Command {
     Figures(CheckArgs),
     /// Write BENCHMARK-AUTHORITY.md from the ledger.
     Authority(CheckArgs),
+    /// Rewrite README.md's generated tables (between <!-- ledger:NAME --> markers) from
+    /// the ledger.
+    Readme(CheckArgs),
     /// Check CLAIMS.md: one tag a capability line, every witness exists.
     Claims(ClaimsArgs),
     /// The turn-tax geometry run live: naive re-prefill, private KV per agent and shared

@@ -16,6 +16,7 @@ pub mod figures;
 pub mod fleet;
 pub mod ledger;
 pub mod number;
+pub mod readme;
 pub mod throughput;
 pub mod verify;
 pub mod webbench;

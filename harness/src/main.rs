@@ -26,6 +26,7 @@ fn main() -> ExitCode {
         Command::Webbench(cmd) => commands::webbench::run(cmd),
         Command::Figures(args) => commands::figures::run(&cli.root, args),
         Command::Authority(args) => commands::authority::run(&cli.root, args),
+        Command::Readme(args) => commands::readme::run(&cli.root, args),
         Command::Claims(_) => commands::claims::run(&cli.root),
         Command::Fleet(args) => commands::fleet::run(&cli.root, args),
         Command::Excise(args) => commands::excise::run(&cli.root, args),

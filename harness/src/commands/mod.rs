@@ -8,6 +8,7 @@ pub mod figures;
 pub mod fleet;
 pub mod ledger;
 pub mod live;
+pub mod readme;
 pub mod throughput;
 pub mod verify;
 pub mod webbench;
