@@ -28,6 +28,13 @@ pub enum ModelError {
         key: String,
         message: String,
     },
+    /// A GGUF file is malformed, truncated, or holds what this crate cannot use.
+    #[error("{path}: {source}")]
+    Gguf {
+        path: PathBuf,
+        #[source]
+        source: crate::gguf::GgufError,
+    },
     /// `architectures` names a model class this crate does not implement.
     #[error("config.json: architecture {found:?} is not supported (supported: {supported})")]
     UnknownArchitecture { found: String, supported: String },

@@ -25,6 +25,7 @@ mod config;
 mod error;
 mod forward;
 mod generation;
+pub mod gguf;
 mod json_file;
 mod kv_cache;
 mod model;

@@ -8,6 +8,8 @@
 
 mod mmap;
 
+pub(crate) use mmap::map_read_only;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -83,7 +85,7 @@ impl Checkpoint {
         path: &Path,
         expected: Option<&BTreeSet<&str>>,
     ) -> Result<(), ModelError> {
-        let map = mmap::map_read_only(path)?;
+        let map = map_read_only(path)?;
         let invalid = |reason: String| ModelError::Safetensors {
             path: path.to_owned(),
             reason,
