@@ -7,9 +7,11 @@
 //! other queries share the call, how a prompt was chunked, or the thread count.
 
 use half::bf16;
+use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
-use crate::arith::{MulAdd, Unfused};
+use crate::arith::{Fused, MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
 use crate::error::{
     OpsError, check_len, check_nonzero, check_positions, shape_product, whole_rows,
@@ -17,7 +19,7 @@ use crate::error::{
 use crate::exact_product::{domain, split, split_mul_add};
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16};
 use crate::math::{exp_with, recip_with};
-use crate::reduce::{LANES, fold_max, fold_sum, lane_sum, max_keep_first};
+use crate::reduce::{LANES, fold_max, fold_sum, max_keep_first};
 
 /// Keys per attention block. Equal to [`LANES`]: inside a block, key `j` is lane `j`.
 pub const ATTENTION_BLOCK: usize = LANES;
@@ -45,7 +47,8 @@ pub struct KvView<'a> {
     pub v: &'a [bf16],
 }
 
-/// Attention with the default (unfused) evaluation; see [`attention_with`].
+/// Attention with the fastest evaluation this CPU has (vectorised, FMA where available); the
+/// bits are those of [`attention_with`] under any [`MulAdd`].
 pub fn attention(
     config: &AttentionConfig,
     q: &[f32],
@@ -53,7 +56,7 @@ pub fn attention(
     kv: KvView<'_>,
     out: &mut [f32],
 ) -> Result<(), OpsError> {
-    attention_with::<Unfused>(config, q, positions, kv, out)
+    attention_by(config, q, positions, kv, out, attend_native)
 }
 
 /// Attention for `positions.len()` queries, `q` and `out` laid out
@@ -72,6 +75,19 @@ pub fn attention_with<A: MulAdd>(
     positions: &[u32],
     kv: KvView<'_>,
     out: &mut [f32],
+) -> Result<(), OpsError> {
+    attention_by(config, q, positions, kv, out, attend::<A>)
+}
+
+/// Checks the shapes, prepares the cache's factors once, and runs `kernel` (an [`attend`])
+/// for every query and head in parallel.
+fn attention_by(
+    config: &AttentionConfig,
+    q: &[f32],
+    positions: &[u32],
+    kv: KvView<'_>,
+    out: &mut [f32],
+    kernel: impl Fn(&[f32], f32, usize, KvHead<'_>, &mut Scratch, &mut [f32]) + Sync,
 ) -> Result<(), OpsError> {
     const OP: &str = "attention";
     let AttentionConfig {
@@ -113,89 +129,219 @@ pub fn attention_with<A: MulAdd>(
     check_positions(OP, "query position", positions, cached)?;
 
     let group = n_heads / n_kv_heads;
+    let keys = KeyBlocks::new(kv.k, cached, n_kv_heads, head_dim);
+    let values = cache_factors(kv.v);
     out.par_chunks_mut(head_dim)
         .zip(q.par_chunks(head_dim))
         .enumerate()
-        .for_each(|(query_head, (o, q_head))| {
-            let (t, h) = (query_head / n_heads, query_head % n_heads);
-            let head = KvHead {
-                k: kv.k,
-                v: kv.v,
-                row: kv_row,
-                offset: (h / group) * head_dim,
-                head_dim,
-            };
-            attend::<A>(q_head, scale, positions[t] as usize, head, o);
-        });
+        .for_each_init(
+            || Scratch::new(head_dim),
+            |scratch, (query_head, (o, q_head))| {
+                let (t, h) = (query_head / n_heads, query_head % n_heads);
+                let head = KvHead {
+                    keys: &keys,
+                    values: &values,
+                    kv_head: h / group,
+                    n_kv_heads,
+                    head_dim,
+                };
+                kernel(q_head, scale, positions[t] as usize, head, scratch, o);
+            },
+        );
     Ok(())
 }
 
-/// One KV head of the cache: position `p`, element `d` is at `p * row + offset + d`.
-#[derive(Clone, Copy)]
-struct KvHead<'a> {
-    k: &'a [bf16],
-    v: &'a [bf16],
-    row: usize,
-    offset: usize,
-    head_dim: usize,
-}
-
-impl KvHead<'_> {
-    fn key(&self, position: usize) -> &[bf16] {
-        &self.k[position * self.row + self.offset..][..self.head_dim]
-    }
-
-    fn value(&self, position: usize) -> &[bf16] {
-        &self.v[position * self.row + self.offset..][..self.head_dim]
-    }
-}
-
 /// The factor a cached bf16 element contributes to a product.
+#[inline(always)]
 fn cache_factor(v: bf16) -> f32 {
     widen_bf16(domain_bf16(v.to_bits()))
 }
 
+/// Every cached element as its factor, once per call instead of once per query and head.
+fn cache_factors(cache: &[bf16]) -> Vec<f32> {
+    cache.iter().map(|&v| cache_factor(v)).collect()
+}
+
+/// The keys as factors, transposed block by block: for KV head `h`, block `b`, element `d`,
+/// the [`ATTENTION_BLOCK`] keys of the block side by side (positions past the cache hold
+/// +0.0 and are never read as scores). A block's scores then advance together, one
+/// vector operation per head element, instead of one dot product per key.
+struct KeyBlocks {
+    factors: Vec<[f32; ATTENTION_BLOCK]>,
+    blocks: usize,
+    head_dim: usize,
+}
+
+impl KeyBlocks {
+    fn new(k: &[bf16], cached: usize, n_kv_heads: usize, head_dim: usize) -> Self {
+        let blocks = cached.div_ceil(ATTENTION_BLOCK);
+        let mut factors = vec![[0.0f32; ATTENTION_BLOCK]; n_kv_heads * blocks * head_dim];
+        for (p, row) in k.chunks_exact(n_kv_heads * head_dim).enumerate() {
+            let (b, j) = (p / ATTENTION_BLOCK, p % ATTENTION_BLOCK);
+            for (h, key) in row.chunks_exact(head_dim).enumerate() {
+                let block = &mut factors[(h * blocks + b) * head_dim..][..head_dim];
+                for (column, &v) in block.iter_mut().zip(key) {
+                    column[j] = cache_factor(v);
+                }
+            }
+        }
+        KeyBlocks {
+            factors,
+            blocks,
+            head_dim,
+        }
+    }
+
+    /// Element `d` of the keys of block `b` of KV head `h`, for `d` in `0..head_dim`.
+    fn block(&self, h: usize, b: usize) -> &[[f32; ATTENTION_BLOCK]] {
+        &self.factors[(h * self.blocks + b) * self.head_dim..][..self.head_dim]
+    }
+}
+
+/// One KV head of the cache: its transposed key blocks, and value factors laid out
+/// `[position][kv_head][head_dim]`.
+#[derive(Clone, Copy)]
+struct KvHead<'a> {
+    keys: &'a KeyBlocks,
+    values: &'a [f32],
+    kv_head: usize,
+    n_kv_heads: usize,
+    head_dim: usize,
+}
+
+impl KvHead<'_> {
+    fn value(&self, position: usize) -> &[f32] {
+        let row = self.n_kv_heads * self.head_dim;
+        &self.values[position * row + self.kv_head * self.head_dim..][..self.head_dim]
+    }
+}
+
+/// Per-thread buffers of [`attend`], reused across the queries and heads a thread runs.
+struct Scratch {
+    qf: Vec<f32>,
+    acc: Vec<f32>,
+    /// Lane `j` of every value element: `[key j][d]`.
+    value_lanes: Vec<f32>,
+}
+
+impl Scratch {
+    fn new(head_dim: usize) -> Self {
+        Scratch {
+            qf: vec![0.0; head_dim],
+            acc: vec![0.0; head_dim],
+            value_lanes: vec![0.0; ATTENTION_BLOCK * head_dim],
+        }
+    }
+}
+
+/// [`attend`] compiled per SIMD level, FMA in the clones that have it (same bits).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn attend_native(
+    q: &[f32],
+    scale: f32,
+    position: usize,
+    kv: KvHead<'_>,
+    scratch: &mut Scratch,
+    out: &mut [f32],
+) {
+    if target_cfg_f!(target_feature = "fma") {
+        attend::<Fused>(q, scale, position, kv, scratch, out);
+    } else {
+        attend::<Unfused>(q, scale, position, kv, scratch, out);
+    }
+}
+
 /// One query head against keys `0..=position`, written to `out` (`head_dim` values).
-fn attend<A: MulAdd>(q: &[f32], scale: f32, position: usize, kv: KvHead<'_>, out: &mut [f32]) {
+///
+/// Each loop runs across keys or across head elements, never along a reduction, so it
+/// vectorises without changing any order: the score lanes `lanes[l][j]` hold lane `l` of key
+/// `j`'s dot product, and the halving tree folds them row by row (`lanes[l] += lanes[l + w]`),
+/// which for every key is exactly [`fold_sum`] of its 32 lanes; the value lanes
+/// `value_lanes[j][d]` likewise fold over the keys `j` for every element `d` at once.
+#[inline(always)]
+fn attend<A: MulAdd>(
+    q: &[f32],
+    scale: f32,
+    position: usize,
+    kv: KvHead<'_>,
+    scratch: &mut Scratch,
+    out: &mut [f32],
+) {
     let head_dim = kv.head_dim;
-    let qf: Vec<f32> = q.iter().map(|&v| bf16_factor(ftz(v) * scale)).collect();
+    let Scratch {
+        qf,
+        acc,
+        value_lanes,
+    } = scratch;
+    for (f, &v) in qf.iter_mut().zip(q) {
+        *f = bf16_factor(ftz(v) * scale);
+    }
+    acc.fill(0.0);
     let mut running_max = f32::NEG_INFINITY;
     let mut running_sum = 0.0f32;
-    let mut acc = vec![0.0f32; head_dim];
-    let mut value_lanes = vec![[0.0f32; LANES]; head_dim];
     for block_start in (0..=position).step_by(ATTENTION_BLOCK) {
         let keys = (position + 1 - block_start).min(ATTENTION_BLOCK);
-        let mut scores = [f32::NEG_INFINITY; LANES];
-        for (j, score) in scores.iter_mut().enumerate().take(keys) {
-            let key = kv.key(block_start + j);
-            *score = lane_sum(head_dim, |d, acc| {
-                A::mul_add(qf[d], cache_factor(key[d]), acc)
-            });
+        let key_block = kv.keys.block(kv.kv_head, block_start / ATTENTION_BLOCK);
+        let mut lanes = [[0.0f32; ATTENTION_BLOCK]; LANES];
+        for (d, (&qd, column)) in qf.iter().zip(key_block).enumerate() {
+            let lane = &mut lanes[d % LANES];
+            for j in 0..ATTENTION_BLOCK {
+                lane[j] = A::mul_add(qd, column[j], lane[j]);
+            }
         }
+        let mut width = LANES / 2;
+        while width > 0 {
+            let (low, high) = lanes.split_at_mut(width);
+            for (l, h) in low.iter_mut().zip(high.iter()) {
+                for j in 0..ATTENTION_BLOCK {
+                    l[j] += h[j];
+                }
+            }
+            width /= 2;
+        }
+        let mut scores = [f32::NEG_INFINITY; LANES];
+        scores[..keys].copy_from_slice(&lanes[0][..keys]);
         let new_max = max_keep_first(running_max, fold_max(scores));
         let alpha = exp_with::<A>(running_max - new_max);
         let mut weights = [0.0f32; LANES];
-        for (w, &s) in weights.iter_mut().zip(&scores).take(keys) {
+        for (w, &s) in weights.iter_mut().zip(&scores) {
             *w = domain(exp_with::<A>(s - new_max));
         }
-        for lanes in value_lanes.iter_mut() {
-            *lanes = [0.0; LANES];
-        }
-        for (j, &w) in weights.iter().enumerate().take(keys) {
+        // Keys past the block's end: scores of -inf give exp(-inf) = +0.0 already; written
+        // out so no lane depends on that.
+        weights[keys..].fill(0.0);
+        value_lanes.fill(0.0);
+        for (j, (lane, &w)) in value_lanes
+            .chunks_exact_mut(head_dim)
+            .zip(&weights)
+            .take(keys)
+            .enumerate()
+        {
             let (w_head, w_tail) = split(w);
-            for (lanes, &v) in value_lanes.iter_mut().zip(kv.value(block_start + j)) {
-                let v = cache_factor(v);
-                lanes[j] = A::mul_add(w_tail, v, A::mul_add(w_head, v, lanes[j]));
+            for (l, &v) in lane.iter_mut().zip(kv.value(block_start + j)) {
+                *l = A::mul_add(w_tail, v, A::mul_add(w_head, v, *l));
             }
         }
+        let mut width = LANES / 2;
+        while width > 0 {
+            let (low, high) = value_lanes.split_at_mut(width * head_dim);
+            for (l, &h) in low.iter_mut().zip(&high[..width * head_dim]) {
+                *l += h;
+            }
+            width /= 2;
+        }
         running_sum = split_mul_add::<A>(running_sum, alpha, fold_sum(weights));
-        for (a, lanes) in acc.iter_mut().zip(&value_lanes) {
-            *a = split_mul_add::<A>(*a, alpha, fold_sum(*lanes));
+        for (a, &v) in acc.iter_mut().zip(&value_lanes[..head_dim]) {
+            *a = split_mul_add::<A>(*a, alpha, v);
         }
         running_max = new_max;
     }
     let inv_sum = recip_with::<A>(running_sum);
-    for (o, &a) in out.iter_mut().zip(&acc) {
+    for (o, &a) in out.iter_mut().zip(acc.iter()) {
         *o = canonical(a * inv_sum);
     }
 }

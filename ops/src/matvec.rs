@@ -22,6 +22,8 @@ use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
 
+mod tiled;
+
 /// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
 /// scheduling costs nothing next to a row block's work.
 const ROW_BLOCK: usize = 16;
@@ -107,6 +109,9 @@ type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [[f32; LANES]]);
 /// Which row-block kernels a product runs: the fastest this CPU has, or one [`MulAdd`].
 trait Evaluation {
     fn kernel<W: WeightElement>() -> RowKernel<W>;
+    /// Whether products of [`tiled::TILE_TOKENS`] or more tokens may take the register-tiled
+    /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
+    const TILED: bool;
 }
 
 /// FMA in the SIMD clones that have it, separate multiply and add elsewhere.
@@ -116,15 +121,19 @@ impl Evaluation for Native {
     fn kernel<W: WeightElement>() -> RowKernel<W> {
         row_block_native::<W>
     }
+    const TILED: bool = true;
 }
 
 /// Exactly the evaluation `A`.
 struct With<A>(PhantomData<A>);
 
+/// The plain row-block kernel under exactly `A`: the reference the tiled kernel is tested
+/// against.
 impl<A: MulAdd> Evaluation for With<A> {
     fn kernel<W: WeightElement>() -> RowKernel<W> {
         row_block::<A, W>
     }
+    const TILED: bool = false;
 }
 
 /// `out = W x` for one activation vector, with the fastest evaluation this CPU has (FMA
@@ -178,13 +187,30 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
     match w.data() {
         WeightData::Bf16(data) if w.is_prepared() => {
             let data: &[PreparedBf16] = cast_slice(data);
-            product(E::kernel(), data, cols, &factors, tokens, out)
+            one_factor_product::<E, _>(data, cols, &factors, tokens, out)
         }
-        WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
-        WeightData::F16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
+        WeightData::Bf16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::F16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::F32(data) => product(E::kernel(), data, cols, &factors, tokens, out),
     }
     Ok(())
+}
+
+/// A product over weights that are one factor per element (bf16, f16): under [`Native`],
+/// [`tiled::TILE_TOKENS`] or more tokens take the register-tiled kernel where this CPU has
+/// its SIMD form; everything else the row-block kernel. Same bits either way.
+fn one_factor_product<E: Evaluation, W: WeightElement<Factor = f32>>(
+    w: &[W],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    if E::TILED && tokens >= tiled::TILE_TOKENS && tiled::supported() {
+        tiled::matmul_tiled(w, cols, x, tokens, out);
+    } else {
+        product(E::kernel(), w, cols, x, tokens, out);
+    }
 }
 
 /// Runs row blocks in parallel. A single token writes `out` directly; several tokens are

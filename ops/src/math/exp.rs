@@ -47,20 +47,19 @@ pub fn exp(x: f32) -> f32 {
 /// Horner with [`split_mul_add`], result `p * 2^k` by exponent arithmetic. NaN gives the
 /// canonical NaN, x > 89 gives +inf, results below 2^-126 (x < about -87.34) give +0.0.
 /// Accuracy: DETERMINISM.md §4 and `tests/math_accuracy.rs`.
+///
+/// Branch-free: an input outside the polynomial's range runs it on 0.0 and takes its
+/// result from the selects at the end, so a loop of these over a slice vectorises (each
+/// lane computes exactly the steps above).
+#[inline(always)]
 pub fn exp_with<A: MulAdd>(x: f32) -> f32 {
     let x = ftz(x);
-    if is_nan_bits(x) {
-        return canonical_nan();
-    }
-    if x > OVERFLOW_ABOVE {
-        return f32::INFINITY;
-    }
-    if x < UNDERFLOW_BELOW {
-        return 0.0;
-    }
-    let t = split_mul_add::<A>(x, LOG2_E as f32, 0.0);
+    // False for NaN too: every comparison with NaN is false.
+    let in_range = (UNDERFLOW_BELOW..=OVERFLOW_ABOVE).contains(&x);
+    let xr = if in_range { x } else { 0.0 };
+    let t = split_mul_add::<A>(xr, LOG2_E as f32, 0.0);
     let k = (t + ROUND_MAGIC) - ROUND_MAGIC;
-    let r = A::mul_add(-k, LN2_1 as f32, x);
+    let r = A::mul_add(-k, LN2_1 as f32, xr);
     let r = A::mul_add(-k, LN2_2 as f32, r);
     let r = A::mul_add(-k, LN2_3 as f32, r);
     let mut q = INV_FACTORIALS[0];
@@ -69,7 +68,16 @@ pub fn exp_with<A: MulAdd>(x: f32) -> f32 {
     }
     let q = split_mul_add::<A>(q, r, 1.0);
     let p = split_mul_add::<A>(q, r, 1.0);
-    scale_by_pow2(p, k as i32)
+    let y = scale_by_pow2(p, k as i32);
+    if is_nan_bits(x) {
+        canonical_nan()
+    } else if x > OVERFLOW_ABOVE {
+        f32::INFINITY
+    } else if x < UNDERFLOW_BELOW {
+        0.0
+    } else {
+        y
+    }
 }
 
 #[cfg(test)]

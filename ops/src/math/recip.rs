@@ -23,20 +23,15 @@ pub fn recip(a: f32) -> f32 {
 /// residual and the correction are [`split_mul_add`]s; result `y * 2^-e` by exponent
 /// arithmetic. ±0 (and denormals) give ±inf, ±inf gives ±0, results below 2^-126 give
 /// signed zero, NaN gives the canonical NaN.
+///
+/// Branch-free (the special inputs run the Newton steps on whatever their bits give and are
+/// replaced by the selects at the end), so a loop over a slice vectorises.
+#[inline(always)]
 pub fn recip_with<A: MulAdd>(a: f32) -> f32 {
     let a = ftz(a);
-    if is_nan_bits(a) {
-        return canonical_nan();
-    }
     let bits = a.to_bits();
     let sign = bits & 0x8000_0000;
     let magnitude = bits & 0x7FFF_FFFF;
-    if magnitude == 0 {
-        return f32::from_bits(sign | f32::INFINITY.to_bits());
-    }
-    if magnitude == f32::INFINITY.to_bits() {
-        return f32::from_bits(sign);
-    }
     let e = (magnitude >> 23) as i32 - 127;
     let m = f32::from_bits((magnitude & 0x007F_FFFF) | (127 << 23));
     let mut y = split_mul_add::<A>(GUESS_SLOPE, m, GUESS_OFFSET);
@@ -44,7 +39,16 @@ pub fn recip_with<A: MulAdd>(a: f32) -> f32 {
         let residual = split_mul_add::<A>(-m, y, 1.0);
         y = split_mul_add::<A>(y, residual, y);
     }
-    f32::from_bits(scale_by_pow2(y, -e).to_bits() | sign)
+    let y = f32::from_bits(scale_by_pow2(y, -e).to_bits() | sign);
+    if is_nan_bits(a) {
+        canonical_nan()
+    } else if magnitude == 0 {
+        f32::from_bits(sign | f32::INFINITY.to_bits())
+    } else if magnitude == f32::INFINITY.to_bits() {
+        f32::from_bits(sign)
+    } else {
+        y
+    }
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@ pub fn sigmoid(x: f32) -> f32 {
 }
 
 /// `recip(1 + exp(-x))`: the add takes no product, so it needs no splitting. Large
-/// negative x gives +0.0 (exp(-x) is +inf), large positive x gives 1.0.
+/// negative x gives +0.0 (exp(-x) is +inf), large positive x gives 1.0. Branch-free, like
+/// its parts.
+#[inline(always)]
 pub fn sigmoid_with<A: MulAdd>(x: f32) -> f32 {
     recip_with::<A>(1.0 + exp_with::<A>(-x))
 }
@@ -23,6 +25,7 @@ pub fn silu(x: f32) -> f32 {
 
 /// `x * sigmoid(x)`, one rounded product that feeds no add, made [`canonical`]: a NaN's
 /// payload after a multiply depends on operand order, which compilers may swap.
+#[inline(always)]
 pub fn silu_with<A: MulAdd>(x: f32) -> f32 {
     canonical(ftz(x) * sigmoid_with::<A>(x))
 }
