@@ -4,7 +4,7 @@ blocks.reference.json, the package's own dequantization of every tensor, as f32 
 patterns, which the Rust reader must reproduce bit for bit.
 
 The file holds one metadata value of every GGUF type and one small tensor of every type the
-reader supports (F32, F16, BF16, Q8_0, Q4_K, Q6_K) plus one it does not (Q4_0), whose
+reader supports (F32, F16, BF16, Q5_0, Q8_0, Q4_K, Q6_K) plus one it does not (Q4_0), whose
 dequantization must be refused by name. Quantized blocks are random bytes with their f16
 scales replaced by finite random values, so every bit pattern of the packed quants,
 scales and minimums is exercised, not just what a quantizer happens to emit.
@@ -35,7 +35,7 @@ def quantized(rng, qtype):
     block_size, type_size = gguf.GGML_QUANT_SIZES[qtype]
     n_blocks = ROWS * COLS // block_size
     raw = rng.integers(0, 256, (n_blocks, type_size), dtype=np.uint8)
-    if qtype in (T.Q8_0, T.Q4_0):
+    if qtype in (T.Q8_0, T.Q5_0, T.Q4_0):
         raw[:, 0:2] = scales(rng, n_blocks)  # d first
     elif qtype == T.Q4_K:
         raw[:, 0:2] = scales(rng, n_blocks)  # d
@@ -71,7 +71,7 @@ def main():
         "plain.f16": (values.astype(np.float16), None),
         "plain.bf16": ((values.view(np.uint32) >> 16).astype(np.uint16).view(np.uint8).reshape(ROWS, -1), T.BF16),
     }
-    for qtype in (T.Q8_0, T.Q4_K, T.Q6_K, T.Q4_0):
+    for qtype in (T.Q5_0, T.Q8_0, T.Q4_K, T.Q6_K, T.Q4_0):
         tensors[f"quant.{qtype.name.lower()}"] = (quantized(rng, qtype), qtype)
     reference = {}
     for name, (data, raw_dtype) in tensors.items():

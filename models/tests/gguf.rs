@@ -77,6 +77,7 @@ fn the_tensor_table_gives_types_row_major_shapes_and_sizes() {
     assert_eq!(types["plain.f32"], (GgmlType::F32, values * 4));
     assert_eq!(types["plain.f16"], (GgmlType::F16, values * 2));
     assert_eq!(types["plain.bf16"], (GgmlType::Bf16, values * 2));
+    assert_eq!(types["quant.q5_0"], (GgmlType::Q5_0, values / 32 * 22));
     assert_eq!(types["quant.q8_0"], (GgmlType::Q8_0, values / 32 * 34));
     assert_eq!(types["quant.q4_k"], (GgmlType::Q4K, values / 256 * 144));
     assert_eq!(types["quant.q6_k"], (GgmlType::Q6K, values / 256 * 210));
@@ -92,7 +93,7 @@ fn every_supported_type_dequantizes_bit_for_bit_as_the_gguf_package() {
     let text = std::fs::read_to_string(fixture().with_file_name("blocks.reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let tensors = reference["f32_bits"].as_object().unwrap();
-    assert_eq!(tensors.len(), 6, "F32, F16, BF16, Q8_0, Q4_K, Q6_K");
+    assert_eq!(tensors.len(), 7, "F32, F16, BF16, Q5_0, Q8_0, Q4_K, Q6_K");
     for (name, bits) in tensors {
         let want: Vec<u32> = bits
             .as_array()

@@ -1,6 +1,6 @@
 //! GGUF files: llama.cpp's single-file checkpoint format (header, typed metadata, tensor
 //! infos, aligned tensor data), memory-mapped, with exact dequantization of the tensor
-//! types a Q4_K_M file holds.
+//! types a Q4_K_M file holds (Gemma 3 270M's: F32, Q5_0, Q8_0, Q4_K, Q6_K).
 //!
 //! Shapes: GGUF lists dimensions fastest first (`ne[0]` is a row's length); [`TensorInfo`]
 //! keeps that order in `dims` and gives the row-major shape of Hugging Face checkpoints in
@@ -47,7 +47,7 @@ pub enum GgufError {
     #[error("tensor {tensor:?}: {problem}")]
     Shape { tensor: String, problem: String },
     #[error(
-        "tensor {tensor:?} is {ty}, which fak cannot dequantize (supported: F32, F16, BF16, Q8_0, Q4_K, Q6_K)"
+        "tensor {tensor:?} is {ty}, which fak cannot dequantize (supported: F32, F16, BF16, Q5_0, Q8_0, Q4_K, Q6_K)"
     )]
     Unsupported { tensor: String, ty: &'static str },
     #[error("no tensor named {0:?}")]
