@@ -34,6 +34,7 @@ const BLOCKS: &[(&str, Render)] = &[
     ("throughput", throughput),
     ("ops_bench", ops_bench),
     ("fleet", fleet),
+    ("excision", excision),
 ];
 
 /// `readme` with every generated block rewritten from `ledger`.
@@ -228,6 +229,37 @@ fn fleet(ledger: &Ledger) -> Result<String, ReadmeError> {
         }
         out.push_str(&row);
         out.push('\n');
+    }
+    Ok(out)
+}
+
+/// Excision against a cold re-prefill per span position (`harness excise`).
+fn excision(ledger: &Ledger) -> Result<String, ReadmeError> {
+    const BLOCK: &str = "excision";
+    let mut positions: Vec<u64> = ledger
+        .study("excision.cost")
+        .iter()
+        .filter_map(|e| e.params.get("span_position").and_then(|p| p.as_number()))
+        .map(|p| p as u64)
+        .collect();
+    positions.sort_unstable();
+    positions.dedup();
+    let mut out = String::from(
+        "| span at | recomputed: excise / cold | time: excise / cold | cold / excise |\n|---|---|---|---|\n",
+    );
+    for p in positions {
+        let value = |what: &str, arm: &str| {
+            get(ledger, BLOCK, &format!("excision.{what}.{arm}.p{p}")).map(|e| e.value)
+        };
+        let (excise_s, cold_s) = (value("time", "excise")?, value("time", "cold")?);
+        out.push_str(&format!(
+            "| {p} | {} / {} | {} / {} | {} |\n",
+            grouped(value("cost", "excise")?),
+            grouped(value("cost", "cold")?),
+            duration_ns(excise_s * 1e9),
+            duration_ns(cold_s * 1e9),
+            times(cold_s / excise_s)
+        ));
     }
     Ok(out)
 }
