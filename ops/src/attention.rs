@@ -8,10 +8,13 @@
 
 use half::bf16;
 use multiversion::multiversion;
-use multiversion::target::target_cfg_f;
+use multiversion::target::{match_target, target_cfg_f};
 use rayon::prelude::*;
 
 use crate::arith::{Fused, MulAdd, Unfused};
+
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 use crate::canonical::{canonical, ftz};
 use crate::error::{
     OpsError, check_len, check_nonzero, check_positions, shape_product, whole_rows,
@@ -76,7 +79,16 @@ pub fn attention_with<A: MulAdd>(
     kv: KvView<'_>,
     out: &mut [f32],
 ) -> Result<(), OpsError> {
-    attention_by(config, q, positions, kv, out, attend::<A>)
+    attention_by(
+        config,
+        q,
+        positions,
+        kv,
+        out,
+        |q, scale, position, kv, scratch, out| {
+            attend::<A>(q, scale, position, kv, scratch, out, score_lanes::<A>)
+        },
+    )
 }
 
 /// Checks the shapes, prepares the cache's factors once, and runs `kernel` (an [`attend`])
@@ -248,12 +260,48 @@ fn attend_native(
     scratch: &mut Scratch,
     out: &mut [f32],
 ) {
-    if target_cfg_f!(target_feature = "fma") {
-        attend::<Fused>(q, scale, position, kv, scratch, out);
-    } else {
-        attend::<Unfused>(q, scale, position, kv, scratch, out);
+    match_target! {
+        "x86_64+avx512f+fma" => attend::<Fused>(q, scale, position, kv, scratch, out, |q, k, lanes| {
+            avx512::scores(q, k, lanes)
+        }),
+        _ => if target_cfg_f!(target_feature = "fma") {
+            attend::<Fused>(q, scale, position, kv, scratch, out, score_lanes::<Fused>);
+        } else {
+            attend::<Unfused>(q, scale, position, kv, scratch, out, score_lanes::<Unfused>);
+        },
     }
 }
+
+/// Lane `l` of every key's dot product in `lanes[l]` (see [`attend`]), then the halving tree
+/// over `l`: `lanes[0][j]` is key `j`'s score. `key_block[d][j]` is element `d` of key `j`.
+#[inline(always)]
+fn score_lanes<A: MulAdd>(
+    qf: &[f32],
+    key_block: &[[f32; ATTENTION_BLOCK]],
+    lanes: &mut ScoreLanes,
+) {
+    // Element `d` enters lane `d % 32`, chunk by chunk.
+    for (q_chunk, k_chunk) in qf.chunks(LANES).zip(key_block.chunks(LANES)) {
+        for (lane, (&qd, column)) in lanes.iter_mut().zip(q_chunk.iter().zip(k_chunk)) {
+            for j in 0..ATTENTION_BLOCK {
+                lane[j] = A::mul_add(qd, column[j], lane[j]);
+            }
+        }
+    }
+    let mut width = LANES / 2;
+    while width > 0 {
+        let (low, high) = lanes.split_at_mut(width);
+        for (l, h) in low.iter_mut().zip(high.iter()) {
+            for j in 0..ATTENTION_BLOCK {
+                l[j] += h[j];
+            }
+        }
+        width /= 2;
+    }
+}
+
+/// Lane `l` of the scores of a block's keys, `[lane][key]`.
+type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 
 /// One query head against keys `0..=position`, written to `out` (`head_dim` values).
 ///
@@ -262,6 +310,7 @@ fn attend_native(
 /// `j`'s dot product, and the halving tree folds them row by row (`lanes[l] += lanes[l + w]`),
 /// which for every key is exactly [`fold_sum`] of its 32 lanes; the value lanes
 /// `value_lanes[j][d]` likewise fold over the keys `j` for every element `d` at once.
+/// `score` fills the score lanes and folds them ([`score_lanes`], or its AVX-512 form).
 #[inline(always)]
 fn attend<A: MulAdd>(
     q: &[f32],
@@ -270,6 +319,7 @@ fn attend<A: MulAdd>(
     kv: KvHead<'_>,
     scratch: &mut Scratch,
     out: &mut [f32],
+    score: impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes),
 ) {
     let head_dim = kv.head_dim;
     let Scratch {
@@ -287,22 +337,7 @@ fn attend<A: MulAdd>(
         let keys = (position + 1 - block_start).min(ATTENTION_BLOCK);
         let key_block = kv.keys.block(kv.kv_head, block_start / ATTENTION_BLOCK);
         let mut lanes = [[0.0f32; ATTENTION_BLOCK]; LANES];
-        for (d, (&qd, column)) in qf.iter().zip(key_block).enumerate() {
-            let lane = &mut lanes[d % LANES];
-            for j in 0..ATTENTION_BLOCK {
-                lane[j] = A::mul_add(qd, column[j], lane[j]);
-            }
-        }
-        let mut width = LANES / 2;
-        while width > 0 {
-            let (low, high) = lanes.split_at_mut(width);
-            for (l, h) in low.iter_mut().zip(high.iter()) {
-                for j in 0..ATTENTION_BLOCK {
-                    l[j] += h[j];
-                }
-            }
-            width /= 2;
-        }
+        score(qf, key_block, &mut lanes);
         let mut scores = [f32::NEG_INFINITY; LANES];
         scores[..keys].copy_from_slice(&lanes[0][..keys]);
         let new_max = max_keep_first(running_max, fold_max(scores));
@@ -314,18 +349,15 @@ fn attend<A: MulAdd>(
         // Keys past the block's end: scores of -inf give exp(-inf) = +0.0 already; written
         // out so no lane depends on that.
         weights[keys..].fill(0.0);
-        value_lanes.fill(0.0);
-        for (j, (lane, &w)) in value_lanes
-            .chunks_exact_mut(head_dim)
-            .zip(&weights)
-            .take(keys)
-            .enumerate()
-        {
+        // Lane `j` takes key `j`'s one term onto +0.0; lanes past the block's keys stay +0.0.
+        let (used, unused) = value_lanes.split_at_mut(keys * head_dim);
+        for (j, (lane, &w)) in used.chunks_exact_mut(head_dim).zip(&weights).enumerate() {
             let (w_head, w_tail) = split(w);
             for (l, &v) in lane.iter_mut().zip(kv.value(block_start + j)) {
-                *l = A::mul_add(w_tail, v, A::mul_add(w_head, v, *l));
+                *l = A::mul_add(w_tail, v, A::mul_add(w_head, v, 0.0));
             }
         }
+        unused.fill(0.0);
         let mut width = LANES / 2;
         while width > 0 {
             let (low, high) = value_lanes.split_at_mut(width * head_dim);

@@ -22,6 +22,9 @@ use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
 
+#[cfg(target_arch = "x86_64")]
+mod avx512;
+mod one_token;
 mod tiled;
 
 /// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
@@ -187,7 +190,11 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
     match w.data() {
         WeightData::Bf16(data) if w.is_prepared() => {
             let data: &[PreparedBf16] = cast_slice(data);
-            one_factor_product::<E, _>(data, cols, &factors, tokens, out)
+            if E::TILED && tokens == 1 && tiled::supported() {
+                one_token::matvec_prepared(data, cols, &factors, out);
+            } else {
+                one_factor_product::<E, _>(data, cols, &factors, tokens, out)
+            }
         }
         WeightData::Bf16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::F16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),

@@ -100,7 +100,7 @@ fn task<W: WeightElement<Factor = f32>>(
 ) {
     match_target! {
         "x86_64+avx512f+avx512dq" => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
-            avx512::tile(panel, x, stride, n, out)
+            super::avx512::tile(panel, x, stride, n, out)
         }),
         _ => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
             portable_tile(panel, x, stride, n, out)
@@ -173,93 +173,6 @@ fn portable_tile(panel: &[f32], x: &[f32], stride: usize, n: usize, out: &mut [f
         }
     }
     fold_lanes(lanes, &mut out[..TILE_ROWS * n]);
-}
-
-/// The tile in AVX-512: each output's 32 lanes are two 16-lane registers, and the halving
-/// tree runs in registers too (16 + 16, then 256-, 128-, 64- and 32-bit halves: lane `j`
-/// takes lane `j + width` at every level, as in [`crate::reduce::fold_sum`]).
-#[cfg(target_arch = "x86_64")]
-mod avx512 {
-    use std::arch::x86_64::{
-        __m512, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehdup_ps, _mm_movehl_ps,
-        _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm512_add_ps,
-        _mm512_castps512_ps256, _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_setzero_ps,
-    };
-
-    use super::{LANES, TILE_ROWS, TILE_TOKENS};
-    use crate::canonical::canonical;
-
-    /// f32 values per register.
-    const WIDTH: usize = 16;
-    /// Registers per output: its 32 lanes.
-    const HALVES: usize = LANES / WIDTH;
-    /// Panel values per chunk: [`TILE_ROWS`] rows of 32 lanes.
-    const PANEL_CHUNK: usize = TILE_ROWS * LANES;
-
-    /// `out[r * n + t]` for `n` (1 to [`TILE_TOKENS`]) tokens.
-    #[target_feature(enable = "avx512f,avx512dq")]
-    pub(super) fn tile(panel: &[f32], x: &[f32], stride: usize, n: usize, out: &mut [f32]) {
-        match n {
-            TILE_TOKENS => tile_of::<TILE_TOKENS>(panel, x, stride, out),
-            2 => tile_of::<2>(panel, x, stride, out),
-            _ => tile_of::<1>(panel, x, stride, out),
-        }
-    }
-
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn tile_of<const T: usize>(panel: &[f32], x: &[f32], stride: usize, out: &mut [f32]) {
-        let (panel, _) = panel.as_chunks::<PANEL_CHUNK>();
-        let chunks = panel.len();
-        // Each token's activations as whole chunks, sliced to exactly `chunks` so the loop
-        // below needs no bounds checks.
-        // (Plain loops, not `array::from_fn`: its closure would carry this function's target
-        // features, so it could not be inlined into `from_fn` and ran as a call per chunk.)
-        let mut xs: [&[[f32; LANES]]; T] = [&[]; T];
-        for (t, xt) in xs.iter_mut().enumerate() {
-            *xt = x[t * stride..][..chunks * LANES].as_chunks::<LANES>().0;
-        }
-        let mut acc = [[[_mm512_setzero_ps(); HALVES]; T]; TILE_ROWS];
-        for (c, w) in panel.iter().enumerate() {
-            for h in 0..HALVES {
-                let mut wv = [_mm512_setzero_ps(); TILE_ROWS];
-                for (r, v) in wv.iter_mut().enumerate() {
-                    *v = load(&w[r * LANES + h * WIDTH..]);
-                }
-                for t in 0..T {
-                    let xv = load(&xs[t][c][h * WIDTH..]);
-                    for r in 0..TILE_ROWS {
-                        acc[r][t][h] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][h]);
-                    }
-                }
-            }
-        }
-        for (r, acc_r) in acc.iter().enumerate() {
-            for (t, [low, high]) in acc_r.iter().enumerate() {
-                out[r * T + t] = canonical(fold(*low, *high));
-            }
-        }
-    }
-
-    /// The halving tree over lanes `low` (0..16) and `high` (16..32).
-    #[inline]
-    #[target_feature(enable = "avx512f,avx512dq")]
-    fn fold(low: __m512, high: __m512) -> f32 {
-        let s16 = _mm512_add_ps(low, high);
-        let s8 = _mm256_add_ps(
-            _mm512_castps512_ps256(s16),
-            _mm512_extractf32x8_ps::<1>(s16),
-        );
-        let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
-        let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
-        _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)))
-    }
-
-    /// The 16 values at the start of `s` as one register.
-    #[inline(always)]
-    fn load(s: &[f32]) -> __m512 {
-        bytemuck::pod_read_unaligned(bytemuck::cast_slice(&s[..WIDTH]))
-    }
 }
 
 #[cfg(test)]
