@@ -11,14 +11,16 @@ use fak_ops::{
 };
 
 /// (rows, cols, tokens): rows not a multiple of the 4-row tile and crossing the 128-row
-/// task; tokens not a multiple of the 3-token tile and crossing the 64-token task; cols
-/// below, between and above whole 32-lane chunks.
-const SHAPES: [(usize, usize, usize); 5] = [
+/// task; tokens not a multiple of the 3-token tile; cols below, between and above whole
+/// 32-lane chunks; the last shape's tokens cross a task (a task holds 1 MiB of activations:
+/// 54 tokens of 4900 columns).
+const SHAPES: [(usize, usize, usize); 6] = [
     (131, 45, 70),
     (5, 100, 4),
     (1, 7, 3),
     (130, 96, 65),
     (7, 33, 131),
+    (5, 4900, 60),
 ];
 
 fn check(w: WeightView<'_>, x: &[f32]) {

@@ -22,11 +22,14 @@ const WIDTH: usize = 16;
 pub(super) fn scores(qf: &[f32], key_block: &[[f32; ATTENTION_BLOCK]], lanes: &mut ScoreLanes) {
     for (l, lane) in lanes.iter_mut().enumerate() {
         let mut acc = [_mm512_setzero_ps(); 2];
-        for (&qd, column) in qf.iter().zip(key_block).skip(l).step_by(LANES) {
-            let q = _mm512_set1_ps(qd);
+        // (An index loop: `skip(l).step_by(32)` ran as a call per element.)
+        let mut d = l;
+        while d < qf.len() {
+            let q = _mm512_set1_ps(qf[d]);
             for (h, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_fmadd_ps(q, load(&column[h * WIDTH..]), *a);
+                *a = _mm512_fmadd_ps(q, load(&key_block[d][h * WIDTH..]), *a);
             }
+            d += LANES;
         }
         store(lane, acc);
     }

@@ -8,9 +8,9 @@
 //! single-row kernel loads a weight vector per product). The bits are those of the plain
 //! kernel, output for output.
 //!
-//! Work is split into tasks of [`TASK_TOKENS`] tokens x [`TASK_ROWS`] rows: each writes its
-//! own pieces of the token-major output in place, and its activation rows stay in cache
-//! while it walks its weight rows. Each group of [`TILE_ROWS`] weight rows is widened once
+//! Work is split into tasks of [`TASK_ROWS`] rows x as many tokens as fit
+//! [`TASK_ACTIVATION_BYTES`]: each writes its own pieces of the token-major output in
+//! place, and its activation rows stay in cache while it walks its weight rows. Each group of [`TILE_ROWS`] weight rows is widened once
 //! per task into an f32 panel laid out chunk by chunk, so the inner loop reads ready
 //! factors from one contiguous block.
 
@@ -28,9 +28,11 @@ pub(super) const TILE_ROWS: usize = 4;
 /// AVX-512 registers hold accumulators, leaving room for the 4 weight and 1 activation
 /// vectors in flight.
 pub(super) const TILE_TOKENS: usize = 3;
-/// Tokens of one task: their activations (64 x 4864 f32 = 1.2 MiB at the widest Qwen2.5
-/// projection) stay in a core's L2 cache while the task walks its rows.
-const TASK_TOKENS: usize = 64;
+/// Activation bytes one task keeps in cache while it walks its rows: the task's tokens are
+/// as many as fit (at least one tile). Each task widens its weight rows into panels once,
+/// so more tokens per task means less widening per product; 1 MiB stays inside a core's
+/// 2 MiB L2 next to the panels.
+const TASK_ACTIVATION_BYTES: usize = 1 << 20;
 /// Weight rows of one task: a multiple of [`TILE_ROWS`], small enough that a projection of
 /// a few hundred rows still gives both threads work.
 const TASK_ROWS: usize = 128;
@@ -67,14 +69,17 @@ pub(super) fn matmul_tiled<W: WeightElement<Factor = f32>>(
     for (p, row) in padded.chunks_exact_mut(stride).zip(x.chunks_exact(cols)) {
         p[..cols].copy_from_slice(row);
     }
+    let task_tokens = (TASK_ACTIVATION_BYTES / (stride * size_of::<f32>()))
+        .next_multiple_of(TILE_TOKENS)
+        .max(TILE_TOKENS);
     let row_blocks = rows.div_ceil(TASK_ROWS);
-    let token_blocks = tokens.div_ceil(TASK_TOKENS);
+    let token_blocks = tokens.div_ceil(task_tokens);
     let mut tasks: Vec<Vec<&mut [f32]>> = (0..row_blocks * token_blocks)
-        .map(|_| Vec::with_capacity(TASK_TOKENS))
+        .map(|_| Vec::with_capacity(task_tokens.min(tokens)))
         .collect();
     for (t, token_out) in out.chunks_exact_mut(rows).enumerate() {
         for (b, piece) in token_out.chunks_mut(TASK_ROWS).enumerate() {
-            tasks[(t / TASK_TOKENS) * row_blocks + b].push(piece);
+            tasks[(t / task_tokens) * row_blocks + b].push(piece);
         }
     }
     tasks.into_par_iter().enumerate().for_each(|(i, mut outs)| {
@@ -82,7 +87,7 @@ pub(super) fn matmul_tiled<W: WeightElement<Factor = f32>>(
         let first_row = row_block * TASK_ROWS;
         let task_rows = outs[0].len();
         let block = &w[first_row * cols..(first_row + task_rows) * cols];
-        let first_token = token_block * TASK_TOKENS;
+        let first_token = token_block * task_tokens;
         let x_block = &padded[first_token * stride..(first_token + outs.len()) * stride];
         task(block, cols, stride, x_block, &mut outs);
     });
