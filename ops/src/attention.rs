@@ -170,8 +170,9 @@ fn cache_factor(v: bf16) -> f32 {
 }
 
 /// Every cached element as its factor, once per call instead of once per query and head.
+/// In parallel: a decode step pays this once per layer, on the whole cache.
 fn cache_factors(cache: &[bf16]) -> Vec<f32> {
-    cache.iter().map(|&v| cache_factor(v)).collect()
+    cache.par_iter().map(|&v| cache_factor(v)).collect()
 }
 
 /// The keys as factors, transposed block by block: for KV head `h`, block `b`, element `d`,
@@ -187,16 +188,23 @@ struct KeyBlocks {
 impl KeyBlocks {
     fn new(k: &[bf16], cached: usize, n_kv_heads: usize, head_dim: usize) -> Self {
         let blocks = cached.div_ceil(ATTENTION_BLOCK);
+        let row = n_kv_heads * head_dim;
         let mut factors = vec![[0.0f32; ATTENTION_BLOCK]; n_kv_heads * blocks * head_dim];
-        for (p, row) in k.chunks_exact(n_kv_heads * head_dim).enumerate() {
-            let (b, j) = (p / ATTENTION_BLOCK, p % ATTENTION_BLOCK);
-            for (h, key) in row.chunks_exact(head_dim).enumerate() {
-                let block = &mut factors[(h * blocks + b) * head_dim..][..head_dim];
-                for (column, &v) in block.iter_mut().zip(key) {
-                    column[j] = cache_factor(v);
+        // One task per (KV head, block), in parallel: a decode step rebuilds this for the
+        // whole cache in every layer.
+        factors
+            .par_chunks_mut(head_dim)
+            .enumerate()
+            .for_each(|(i, block)| {
+                let (h, b) = (i / blocks, i % blocks);
+                let first = b * ATTENTION_BLOCK;
+                for (j, p) in (first..cached.min(first + ATTENTION_BLOCK)).enumerate() {
+                    let key = &k[p * row + h * head_dim..][..head_dim];
+                    for (column, &v) in block.iter_mut().zip(key) {
+                        column[j] = cache_factor(v);
+                    }
                 }
-            }
-        }
+            });
         KeyBlocks {
             factors,
             blocks,
