@@ -3,6 +3,7 @@ the same checkpoint, run through llama-cpp-python built from source on this mach
 
 import time
 
+import llama_cpp.llama_cpp as llama_c
 import numpy as np
 from llama_cpp import Llama
 
@@ -13,7 +14,24 @@ def main():
     p = parser(__doc__)
     p.add_argument("--gguf", required=True, help="the converted weights (BF16 or Q8_0)")
     p.add_argument("--weights", required=True, help="their format, for the report")
+    p.add_argument(
+        "--no-repack",
+        action="store_true",
+        help="turn off llama.cpp's weight repacking into extra buffer types (its own "
+        "--no-repack): with it on, Q8_0 prompt evaluation segfaults on this machine's "
+        "AVX-512/AMX CPU (llama-cpp-python 0.3.36)",
+    )
     args = p.parse_args()
+    if args.no_repack:
+        # llama-cpp-python has no argument for it; its model parameters come from here.
+        defaults = llama_c.llama_model_default_params
+
+        def no_repack():
+            params = defaults()
+            params.use_extra_bufts = False
+            return params
+
+        llama_c.llama_model_default_params = no_repack
     prompt = prompt_tokens(args.tokens)
     llm = Llama(
         model_path=args.gguf,

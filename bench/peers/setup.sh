@@ -39,7 +39,7 @@ cat <<EOT
 == ready; run from the repository root:
 cargo run --release -p fak-harness -- throughput --model $model \\
   --peer "llama.cpp bf16=$work/venv/bin/python $peers/llama_cpp_peer.py --weights bf16 --gguf $work/gguf/model-bf16.gguf" \\
-  --peer "llama.cpp q8_0=$work/venv/bin/python $peers/llama_cpp_peer.py --weights q8_0 --gguf $work/gguf/model-q8_0.gguf" \\
+  --peer "llama.cpp q8_0=$work/venv/bin/python $peers/llama_cpp_peer.py --weights q8_0 --no-repack --gguf $work/gguf/model-q8_0.gguf" \\
   --peer "candle f16=$work/candle-target/release/candle-peer" \\
   --peer "transformers bf16=$fixtures_python $peers/transformers_peer.py"
 EOT
