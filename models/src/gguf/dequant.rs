@@ -5,7 +5,7 @@
 //! f16 scales widened exactly, integer quants converted exactly, then f32 multiplies and,
 //! for Q4_K, one f32 subtraction, each rounded once, never fused. The result is a plain
 //! function of the file's bytes, so every backend that receives these f32 weights computes
-//! with the same numbers (DETERMINISM.md §3a).
+//! with the same numbers (ops/DETERMINISM.md §3a).
 
 use half::f16;
 
