@@ -6,6 +6,7 @@ pub mod criterion;
 pub mod excise;
 pub mod figures;
 pub mod fleet;
+pub mod generated;
 pub mod ledger;
 pub mod live;
 pub mod readme;
