@@ -155,3 +155,52 @@ fn a_broken_ledger_stops_every_command_with_its_reason() {
         );
     }
 }
+
+#[test]
+fn readme_check_fails_on_a_stale_table_and_names_a_missing_entry() {
+    let repo = scratch_repo();
+    let root = repo.path();
+    let mut entries = Vec::new();
+    for (policy, tokens) in [
+        ("naive", 100.0),
+        ("private_kv", 40.0),
+        ("shared_prefix", 20.0),
+    ] {
+        for (what, value) in [("prefill", tokens), ("seconds", tokens / 10.0)] {
+            let mut e = entry(&format!("fleet.live.{what}.{policy}.w1"), value);
+            e["params"] =
+                json!({ "study": format!("fleet.live.{what}"), "policy": policy, "workers": 1 });
+            entries.push(e);
+        }
+    }
+    let file = root.join("fleet.json");
+    std::fs::write(&file, json!({ "entries": entries }).to_string()).unwrap();
+    let (status, _, stderr) = harness(root, &["ledger", "add", "--from", file.to_str().unwrap()]);
+    assert_eq!(status, 0, "{stderr}");
+
+    let readme = root.join("README.md");
+    std::fs::write(
+        &readme,
+        "# t\n<!-- ledger:fleet -->\nold table\n<!-- /ledger:fleet -->\n",
+    )
+    .unwrap();
+    let (status, _, stderr) = harness(root, &["readme", "--check"]);
+    assert_eq!(status, 1, "the hand-written table is stale: {stderr}");
+    assert!(stderr.contains("drift: "), "{stderr}");
+    assert_eq!(harness(root, &["readme"]).0, 0);
+    assert_eq!(harness(root, &["readme", "--check"]).0, 0);
+    let text = std::fs::read_to_string(&readme).unwrap();
+    assert!(
+        text.contains("| 1 | 100 tokens, 10 s | 40 (0.4x), 4 s | 20 (0.2x), 2 s |"),
+        "{text}"
+    );
+
+    std::fs::write(
+        &readme,
+        "<!-- ledger:throughput -->\n<!-- /ledger:throughput -->\n",
+    )
+    .unwrap();
+    let (status, _, stderr) = harness(root, &["readme", "--check"]);
+    assert_eq!(status, 2);
+    assert!(stderr.contains("no entry throughput.decode.*"), "{stderr}");
+}
