@@ -23,6 +23,7 @@ const CONFIG: AttentionConfig = AttentionConfig {
     n_kv_heads: 2,
     head_dim: 64,
     scale: 0.125,
+    window: None,
 };
 
 /// Deterministic values in [-1, 1).

@@ -22,6 +22,7 @@ const CONFIG: AttentionConfig = AttentionConfig {
     n_kv_heads: 2,
     head_dim: 8,
     scale: 0.353_553_4,
+    window: None,
 };
 
 fn layout(blocks: usize) -> KvLayout {

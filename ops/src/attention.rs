@@ -38,6 +38,11 @@ pub struct AttentionConfig {
     pub head_dim: usize,
     /// Multiplies the query before it is rounded to bf16 (usually `1/sqrt(head_dim)`).
     pub scale: f32,
+    /// Sliding window in keys: a query at absolute position `p` attends the keys
+    /// `max(0, p + 1 - w) ..= p`, so key `j` is visible iff `p - j < w` (Gemma 3's and
+    /// Mistral's window, masked as llama.cpp and transformers mask it). `None`: all of
+    /// `0..=p`. `Some(0)` is refused.
+    pub window: Option<usize>,
 }
 
 /// A KV cache as attention reads it: K (after RoPE) and V in bf16, both laid out
@@ -107,6 +112,7 @@ fn attention_by(
         n_kv_heads,
         head_dim,
         scale,
+        window,
     } = *config;
     check_nonzero(OP, "n_heads", n_heads)?;
     check_nonzero(OP, "n_kv_heads", n_kv_heads)?;
@@ -125,6 +131,14 @@ fn attention_by(
             param: "scale",
             value: scale as f64,
             reason: "must be finite",
+        });
+    }
+    if window == Some(0) {
+        return Err(OpsError::InvalidParam {
+            op: OP,
+            param: "window",
+            value: 0.0,
+            reason: "a window must hold at least one key (None attends every earlier key)",
         });
     }
     check_nonzero(OP, "positions", positions.len())?;

@@ -176,6 +176,7 @@ fn attention_refuses_positions_past_the_cache_and_bad_heads() {
         n_kv_heads: 2,
         head_dim: 8,
         scale: 0.35,
+        window: None,
     };
     let kv = vec![bf16::ONE; 3 * 2 * 8];
     let view = KvView { k: &kv, v: &kv };
@@ -340,7 +341,7 @@ proptest! {
             let mut y = x.clone();
             let _ = rope_apply(&table, RopeLayout::Interleaved, &[pos], &mut y, heads);
         }
-        let config = AttentionConfig { n_heads: heads, n_kv_heads: kv_heads, head_dim, scale: 0.5 };
+        let config = AttentionConfig { n_heads: heads, n_kv_heads: kv_heads, head_dim, scale: 0.5, window: None };
         let kv = to_bf16(&g.vec(m, 1.0));
         let _ = attention(&config, &x, &[pos], KvView { k: &kv, v: &kv }, &mut out);
         let mut sampler = Sampler::new(SamplingParams { temperature: 1.0, top_k: rows, top_p: 0.9 }, seed).unwrap();

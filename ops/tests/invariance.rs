@@ -39,6 +39,7 @@ impl Prompt {
             n_kv_heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
+            window: None,
         };
         Prompt {
             config,

@@ -88,6 +88,7 @@ fn attention_equals_attention_with_on_ragged_heads_blocks_and_special_values() {
             n_kv_heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
+            window: None,
         };
         let kv_len = cached * n_kv_heads * head_dim;
         // Every other shape mixes arbitrary bit patterns (NaN, infinities, denormals) into

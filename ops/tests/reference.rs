@@ -131,6 +131,7 @@ fn attention_matches_f64_causal_softmax_with_grouped_heads() {
         n_kv_heads,
         head_dim,
         scale,
+        window: None,
     };
     let k = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));
     let v = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));

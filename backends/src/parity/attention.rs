@@ -40,6 +40,7 @@ impl Attention {
                 n_kv_heads,
                 head_dim,
                 scale: 1.0 / (head_dim as f32).sqrt(),
+                window: None,
             },
             block_table,
             // Edge values are rare in K and V (one NaN key poisons every later query of

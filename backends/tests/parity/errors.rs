@@ -37,6 +37,7 @@ impl BackendFn for BadCalls {
             n_kv_heads: 1,
             head_dim: 4,
             scale: 0.5,
+            window: None,
         };
         let norm = RmsNormParams {
             eps: 1.0e-6,

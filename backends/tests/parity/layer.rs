@@ -131,6 +131,7 @@ impl<B: Backend> Layer<B> {
             n_kv_heads: N_KV_HEADS,
             head_dim: HEAD_DIM,
             scale: 1.0 / (HEAD_DIM as f32).sqrt(),
+            window: None,
         };
         let mut h = b.zeros(t * HIDDEN)?;
         b.rms_norm(x, &self.attn_norm, NORM, &mut h)?;
