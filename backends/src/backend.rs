@@ -200,9 +200,11 @@ pub trait Backend: Send + Sync + Debug + 'static {
         k: &Self::Tensor,
         v: &Self::Tensor,
     ) -> Result<(), BackendError>;
-    /// Causal attention of `positions.len()` queries over the keys of positions `0..=p`,
-    /// where position `p` lives in slot `block_table[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS
-    /// + p % KV_BLOCK_TOKENS`.
+    /// Causal attention of `positions.len()` queries over the keys of positions
+    /// `config.first_key(p)..=p` (all of `0..=p` without a window), where position `p`
+    /// lives in slot `block_table[p / KV_BLOCK_TOKENS] * KV_BLOCK_TOKENS + p %
+    /// KV_BLOCK_TOKENS`. The block table maps every position `0..=p` all the same: a window
+    /// narrows what is read, not what the cache holds.
     fn attention(
         &self,
         config: &AttentionConfig,

@@ -3,12 +3,12 @@
 //! Weights are computed from the host bytes they arrive in (a memory map stays a memory map);
 //! activations are plain vectors.
 
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 
 use fak_ops::{AttentionConfig, KvView, RmsNormParams, RopeLayout, RopeTable};
 use half::bf16;
 
-use crate::backend::{Backend, KvLayout, KvRows};
+use crate::backend::{Backend, KV_BLOCK_TOKENS, KvLayout, KvRows};
 use crate::{BackendError, BackendKind, DeviceInfo, HostMatrix, probe, shape};
 
 /// Runs every op with the CPU reference in `fak-ops`.
@@ -53,17 +53,17 @@ impl CpuKv {
         Ok(slot * n..(slot + 1) * n)
     }
 
-    /// Copies the rows of positions `0..=last` (through `block_table`) into contiguous
-    /// K and V, the layout [`fak_ops::attention`] reads.
+    /// Copies the rows of `positions` (through `block_table`) into contiguous K and V, the
+    /// layout [`fak_ops::attention`] reads.
     fn gather(
         &self,
         block_table: &[u32],
-        last: usize,
+        positions: RangeInclusive<usize>,
     ) -> Result<(Vec<bf16>, Vec<bf16>), BackendError> {
         let n = self.layout.row_len();
-        let mut k = Vec::with_capacity((last + 1) * n);
-        let mut v = Vec::with_capacity((last + 1) * n);
-        for p in 0..=last {
+        let mut k = Vec::with_capacity(positions.clone().count() * n);
+        let mut v = Vec::with_capacity(positions.clone().count() * n);
+        for p in positions {
             let r = self.row(self.layout.slot_of(block_table, p)?)?;
             k.extend_from_slice(&self.k[r.clone()]);
             v.extend_from_slice(&self.v[r]);
@@ -217,11 +217,24 @@ impl Backend for CpuBackend {
     ) -> Result<(), BackendError> {
         kv.layout.check_attention(config)?;
         let last = positions.iter().copied().max().unwrap_or(0) as usize;
-        let (k, v) = kv.gather(block_table, last)?;
+        kv.layout.check_block_table(block_table, last)?;
+        shape::attention(config, q.0.len(), positions, out.0.len())?;
+        // Keys before every query's window are never read, so only the blocks from the one
+        // holding the earliest visible key are gathered, and positions shift by that whole
+        // number of blocks: each key keeps its lane in its block (DETERMINISM.md §6), so the
+        // bits are those of the whole cache.
+        let first = positions
+            .iter()
+            .map(|&p| config.first_key(p as usize))
+            .min()
+            .unwrap_or(0);
+        let base = first - first % KV_BLOCK_TOKENS;
+        let (k, v) = kv.gather(block_table, base..=last)?;
+        let shifted: Vec<u32> = positions.iter().map(|&p| p - base as u32).collect();
         Ok(fak_ops::attention(
             config,
             &q.0,
-            positions,
+            &shifted,
             KvView { k: &k, v: &v },
             &mut out.0,
         )?)

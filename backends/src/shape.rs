@@ -115,25 +115,7 @@ pub fn attention(
     out_len: usize,
 ) -> Result<(), OpsError> {
     const OP: &str = "attention";
-    check_nonzero(OP, "n_heads", config.n_heads)?;
-    check_nonzero(OP, "n_kv_heads", config.n_kv_heads)?;
-    check_nonzero(OP, "head_dim", config.head_dim)?;
-    if !config.n_heads.is_multiple_of(config.n_kv_heads) {
-        return Err(OpsError::NotDivisible {
-            op: OP,
-            what: "n_heads by n_kv_heads",
-            numerator: config.n_heads,
-            denominator: config.n_kv_heads,
-        });
-    }
-    if !config.scale.is_finite() {
-        return Err(OpsError::InvalidParam {
-            op: OP,
-            param: "scale",
-            value: config.scale as f64,
-            reason: "must be finite",
-        });
-    }
+    config.validate()?;
     check_nonzero(OP, "positions", positions.len())?;
     let expected = shape_product(
         OP,

@@ -33,14 +33,15 @@ fn layout(blocks: usize) -> KvLayout {
     }
 }
 
-#[test]
-fn paged_attention_through_a_scrambled_block_table_equals_contiguous_reference() {
+/// `config`'s attention at `positions` through the CPU backend's paged pool (logical blocks
+/// 0, 1, 2 in physical blocks 3, 0, 2 of a 4-block pool), and `fak_ops::attention` over
+/// the same keys as one contiguous cache from position 0, as f32 bits.
+fn paged_and_contiguous(config: &AttentionConfig, positions: &[u32]) -> (Vec<u32>, Vec<u32>) {
     let cpu = CpuBackend::new();
     let tokens = 2 * KV_BLOCK_TOKENS + 5;
-    let row = CONFIG.n_kv_heads * CONFIG.head_dim;
+    let row = config.n_kv_heads * config.head_dim;
     let k = values(tokens * row, 1);
     let v = values(tokens * row, 2);
-    // Logical blocks 0, 1, 2 live in physical blocks 3, 0, 2 of a 4-block pool.
     let block_table = [3u32, 0, 2];
     let slots: Vec<u32> = (0..tokens)
         .map(|p| {
@@ -56,13 +57,12 @@ fn paged_attention_through_a_scrambled_block_table_equals_contiguous_reference()
     )
     .unwrap();
 
-    let positions: Vec<u32> = vec![0, 31, 32, (tokens - 1) as u32];
-    let q = values(positions.len() * CONFIG.n_heads * CONFIG.head_dim, 3);
+    let q = values(positions.len() * config.n_heads * config.head_dim, 3);
     let mut out = cpu.zeros(q.len()).unwrap();
     cpu.attention(
-        &CONFIG,
+        config,
         &cpu.upload(&q).unwrap(),
-        &positions,
+        positions,
         &kv,
         &block_table,
         &mut out,
@@ -79,15 +79,35 @@ fn paged_attention_through_a_scrambled_block_table_equals_contiguous_reference()
         .collect();
     let mut expected = vec![0.0; q.len()];
     fak_ops::attention(
-        &CONFIG,
+        config,
         &q,
-        &positions,
+        positions,
         KvView { k: &kb, v: &vb },
         &mut expected,
     )
     .unwrap();
     let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&out.0), bits(&expected));
+    (bits(&out.0), bits(&expected))
+}
+
+#[test]
+fn paged_attention_through_a_scrambled_block_table_equals_contiguous_reference() {
+    let (paged, contiguous) = paged_and_contiguous(&CONFIG, &[0, 31, 32, 68]);
+    assert_eq!(paged, contiguous);
+}
+
+#[test]
+fn windowed_attention_gathering_only_the_window_blocks_equals_the_whole_cache() {
+    // Every query's window starts in block 1 or 2, so the backend gathers from there on
+    // and shifts positions by whole blocks; the bits must be those of the whole cache.
+    for window in [1, 5, 20, 32, 36] {
+        let config = AttentionConfig {
+            window: Some(window),
+            ..CONFIG
+        };
+        let (paged, contiguous) = paged_and_contiguous(&config, &[68, 66, 67]);
+        assert_eq!(paged, contiguous, "window {window}");
+    }
 }
 
 #[test]

@@ -1,10 +1,14 @@
 //! Causal grouped-query attention over a bf16 KV cache, one function for prefill and decode.
 //!
-//! A query at absolute position `p` attends to the cached keys `0..=p`, visited in blocks of
-//! [`ATTENTION_BLOCK`] keys at fixed absolute positions (`0..32`, `32..64`, ...; the last
-//! block cut at `p`) and combined in block order with an online softmax (DETERMINISM.md
-//! §7). Its result therefore depends on its position and those keys only: never on which
-//! other queries share the call, how a prompt was chunked, or the thread count.
+//! A query at absolute position `p` attends to the cached keys `0..=p` (or, with a sliding
+//! window of `w` keys, `max(0, p + 1 - w)..=p`), visited in blocks of [`ATTENTION_BLOCK`]
+//! keys at fixed absolute positions (`0..32`, `32..64`, ...; the last block cut at `p`, the
+//! blocks wholly before the window skipped) and combined in block order with an online
+//! softmax (DETERMINISM.md §6). Its result therefore depends on its position, the window
+//! and the keys it sees only: never on which other queries share the call, how a prompt was
+//! chunked, or the thread count.
+
+use std::ops::Range;
 
 use half::bf16;
 use multiversion::multiversion;
@@ -45,6 +49,50 @@ pub struct AttentionConfig {
     pub window: Option<usize>,
 }
 
+impl AttentionConfig {
+    /// Checks the head layout, the scale and the window, as every backend does before it
+    /// runs attention.
+    pub fn validate(&self) -> Result<(), OpsError> {
+        check_nonzero(OP, "n_heads", self.n_heads)?;
+        check_nonzero(OP, "n_kv_heads", self.n_kv_heads)?;
+        check_nonzero(OP, "head_dim", self.head_dim)?;
+        if !self.n_heads.is_multiple_of(self.n_kv_heads) {
+            return Err(OpsError::NotDivisible {
+                op: OP,
+                what: "n_heads by n_kv_heads",
+                numerator: self.n_heads,
+                denominator: self.n_kv_heads,
+            });
+        }
+        if !self.scale.is_finite() {
+            return Err(OpsError::InvalidParam {
+                op: OP,
+                param: "scale",
+                value: self.scale as f64,
+                reason: "must be finite",
+            });
+        }
+        if self.window == Some(0) {
+            return Err(OpsError::InvalidParam {
+                op: OP,
+                param: "window",
+                value: 0.0,
+                reason: "a window must hold at least one key (None attends every earlier key)",
+            });
+        }
+        Ok(())
+    }
+
+    /// The first key a query at absolute position `position` sees: `max(0, position + 1 -
+    /// window)`, or 0 without a window.
+    pub fn first_key(&self, position: usize) -> usize {
+        self.window.map_or(0, |w| (position + 1).saturating_sub(w))
+    }
+}
+
+/// The op name attention's errors carry.
+const OP: &str = "attention";
+
 /// A KV cache as attention reads it: K (after RoPE) and V in bf16, both laid out
 /// `[position][kv_head][head_dim]`, holding the positions `0..k.len() / (n_kv_heads * head_dim)`.
 #[derive(Debug, Clone, Copy)]
@@ -69,9 +117,10 @@ pub fn attention(
 
 /// Attention for `positions.len()` queries, `q` and `out` laid out
 /// `[query][head][head_dim]`; query `t` sits at absolute position `positions[t]`, which
-/// must be inside the cache.
+/// must be inside the cache, and sees the keys `config.first_key(p)..=p`.
 ///
-/// Per query and head: `qf = bf16_factor(q * scale)`; per block, scores
+/// Per query and head: `qf = bf16_factor(q * scale)`; per block holding a visible key
+/// (lanes of keys it does not see masked: score -inf, weight and value term +0.0), scores
 /// `s_j = sum_d qf[d] * k_j[d]` (canonical lanes over `head_dim`), block max `m_b`
 /// (canonical max), `m' = max(m, m_b)`, `alpha = exp(m - m')`, `p_j = domain(exp(s_j - m'))`,
 /// `l = l*alpha + sum_j p_j` and `acc[d] = acc[d]*alpha + sum_j p_j*v_j[d]` (key `j` in lane
@@ -90,57 +139,30 @@ pub fn attention_with<A: MulAdd>(
         positions,
         kv,
         out,
-        |q, scale, position, kv, scratch, out| {
-            attend::<A>(q, scale, position, kv, scratch, out, score_lanes::<A>)
+        |q, scale, visible, kv, scratch, out| {
+            attend::<A>(q, scale, visible, kv, scratch, out, score_lanes::<A>)
         },
     )
 }
 
-/// Checks the shapes, prepares the cache's factors once, and runs `kernel` (an [`attend`])
-/// for every query and head in parallel.
+/// Checks the shapes, prepares the factors of the cache's visible blocks once, and runs
+/// `kernel` (an [`attend`]) for every query and head in parallel.
 fn attention_by(
     config: &AttentionConfig,
     q: &[f32],
     positions: &[u32],
     kv: KvView<'_>,
     out: &mut [f32],
-    kernel: impl Fn(&[f32], f32, usize, KvHead<'_>, &mut Scratch, &mut [f32]) + Sync,
+    kernel: impl Fn(&[f32], f32, Range<usize>, KvHead<'_>, &mut Scratch, &mut [f32]) + Sync,
 ) -> Result<(), OpsError> {
-    const OP: &str = "attention";
+    config.validate()?;
     let AttentionConfig {
         n_heads,
         n_kv_heads,
         head_dim,
         scale,
-        window,
+        window: _,
     } = *config;
-    check_nonzero(OP, "n_heads", n_heads)?;
-    check_nonzero(OP, "n_kv_heads", n_kv_heads)?;
-    check_nonzero(OP, "head_dim", head_dim)?;
-    if !n_heads.is_multiple_of(n_kv_heads) {
-        return Err(OpsError::NotDivisible {
-            op: OP,
-            what: "n_heads by n_kv_heads",
-            numerator: n_heads,
-            denominator: n_kv_heads,
-        });
-    }
-    if !scale.is_finite() {
-        return Err(OpsError::InvalidParam {
-            op: OP,
-            param: "scale",
-            value: scale as f64,
-            reason: "must be finite",
-        });
-    }
-    if window == Some(0) {
-        return Err(OpsError::InvalidParam {
-            op: OP,
-            param: "window",
-            value: 0.0,
-            reason: "a window must hold at least one key (None attends every earlier key)",
-        });
-    }
     check_nonzero(OP, "positions", positions.len())?;
     let q_len = shape_product(
         OP,
@@ -155,8 +177,17 @@ fn attention_by(
     check_positions(OP, "query position", positions, cached)?;
 
     let group = n_heads / n_kv_heads;
-    let keys = KeyBlocks::new(kv.k, cached, n_kv_heads, head_dim);
-    let values = cache_factors(kv.v);
+    // Blocks wholly before every query's window are never read: no factors for them (a
+    // windowed layer's decode step then prepares about `window` keys, not the whole cache).
+    let first_block = positions
+        .iter()
+        .map(|&p| config.first_key(p as usize))
+        .min()
+        .unwrap_or(0)
+        / ATTENTION_BLOCK;
+    let keys = KeyBlocks::new(kv.k, cached, first_block, n_kv_heads, head_dim);
+    let base = first_block * ATTENTION_BLOCK;
+    let values = cache_factors(&kv.v[base * kv_row..]);
     out.par_chunks_mut(head_dim)
         .zip(q.par_chunks(head_dim))
         .enumerate()
@@ -167,11 +198,14 @@ fn attention_by(
                 let head = KvHead {
                     keys: &keys,
                     values: &values,
+                    base,
                     kv_head: h / group,
                     n_kv_heads,
                     head_dim,
                 };
-                kernel(q_head, scale, positions[t] as usize, head, scratch, o);
+                let position = positions[t] as usize;
+                let visible = config.first_key(position)..position + 1;
+                kernel(q_head, scale, visible, head, scratch, o);
             },
         );
     Ok(())
@@ -192,16 +226,24 @@ fn cache_factors(cache: &[bf16]) -> Vec<f32> {
 /// The keys as factors, transposed block by block: for KV head `h`, block `b`, element `d`,
 /// the [`ATTENTION_BLOCK`] keys of the block side by side (positions past the cache hold
 /// +0.0 and are never read as scores). A block's scores then advance together, one
-/// vector operation per head element, instead of one dot product per key.
+/// vector operation per head element, instead of one dot product per key. Only the blocks
+/// from `first_block` on are held.
 struct KeyBlocks {
     factors: Vec<[f32; ATTENTION_BLOCK]>,
+    first_block: usize,
     blocks: usize,
     head_dim: usize,
 }
 
 impl KeyBlocks {
-    fn new(k: &[bf16], cached: usize, n_kv_heads: usize, head_dim: usize) -> Self {
-        let blocks = cached.div_ceil(ATTENTION_BLOCK);
+    fn new(
+        k: &[bf16],
+        cached: usize,
+        first_block: usize,
+        n_kv_heads: usize,
+        head_dim: usize,
+    ) -> Self {
+        let blocks = cached.div_ceil(ATTENTION_BLOCK) - first_block;
         let row = n_kv_heads * head_dim;
         let mut factors = vec![[0.0f32; ATTENTION_BLOCK]; n_kv_heads * blocks * head_dim];
         // One task per (KV head, block), in parallel: a decode step rebuilds this for the
@@ -210,7 +252,7 @@ impl KeyBlocks {
             .par_chunks_mut(head_dim)
             .enumerate()
             .for_each(|(i, block)| {
-                let (h, b) = (i / blocks, i % blocks);
+                let (h, b) = (i / blocks, first_block + i % blocks);
                 let first = b * ATTENTION_BLOCK;
                 for (j, p) in (first..cached.min(first + ATTENTION_BLOCK)).enumerate() {
                     let key = &k[p * row + h * head_dim..][..head_dim];
@@ -221,23 +263,27 @@ impl KeyBlocks {
             });
         KeyBlocks {
             factors,
+            first_block,
             blocks,
             head_dim,
         }
     }
 
-    /// Element `d` of the keys of block `b` of KV head `h`, for `d` in `0..head_dim`.
+    /// Element `d` of the keys of block `b` (absolute, at least `first_block`) of KV head
+    /// `h`, for `d` in `0..head_dim`.
     fn block(&self, h: usize, b: usize) -> &[[f32; ATTENTION_BLOCK]] {
-        &self.factors[(h * self.blocks + b) * self.head_dim..][..self.head_dim]
+        let held = b - self.first_block;
+        &self.factors[(h * self.blocks + held) * self.head_dim..][..self.head_dim]
     }
 }
 
 /// One KV head of the cache: its transposed key blocks, and value factors laid out
-/// `[position][kv_head][head_dim]`.
+/// `[position][kv_head][head_dim]` from position `base` on.
 #[derive(Clone, Copy)]
 struct KvHead<'a> {
     keys: &'a KeyBlocks,
     values: &'a [f32],
+    base: usize,
     kv_head: usize,
     n_kv_heads: usize,
     head_dim: usize,
@@ -246,7 +292,8 @@ struct KvHead<'a> {
 impl KvHead<'_> {
     fn value(&self, position: usize) -> &[f32] {
         let row = self.n_kv_heads * self.head_dim;
-        &self.values[position * row + self.kv_head * self.head_dim..][..self.head_dim]
+        let index = (position - self.base) * row + self.kv_head * self.head_dim;
+        &self.values[index..][..self.head_dim]
     }
 }
 
@@ -277,19 +324,19 @@ impl Scratch {
 fn attend_native(
     q: &[f32],
     scale: f32,
-    position: usize,
+    visible: Range<usize>,
     kv: KvHead<'_>,
     scratch: &mut Scratch,
     out: &mut [f32],
 ) {
     match_target! {
-        "x86_64+avx512f+fma" => attend::<Fused>(q, scale, position, kv, scratch, out, |q, k, lanes| {
+        "x86_64+avx512f+fma" => attend::<Fused>(q, scale, visible, kv, scratch, out, |q, k, lanes| {
             avx512::scores(q, k, lanes)
         }),
         _ => if target_cfg_f!(target_feature = "fma") {
-            attend::<Fused>(q, scale, position, kv, scratch, out, score_lanes::<Fused>);
+            attend::<Fused>(q, scale, visible, kv, scratch, out, score_lanes::<Fused>);
         } else {
-            attend::<Unfused>(q, scale, position, kv, scratch, out, score_lanes::<Unfused>);
+            attend::<Unfused>(q, scale, visible, kv, scratch, out, score_lanes::<Unfused>);
         },
     }
 }
@@ -325,7 +372,14 @@ fn score_lanes<A: MulAdd>(
 /// Lane `l` of the scores of a block's keys, `[lane][key]`.
 type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 
-/// One query head against keys `0..=position`, written to `out` (`head_dim` values).
+/// One query head against the keys `visible` (`first..position + 1`), written to `out`
+/// (`head_dim` values).
+///
+/// The blocks stay at absolute positions: the first visited is the one holding `first`,
+/// and in it the lanes before `first` are masked exactly like the lanes past the last key
+/// (score -inf in the max, weight +0.0, value lane +0.0). That block always holds at least
+/// one visible key, so its max is a visible score and the running max leaves -inf there,
+/// just as block 0 does without a window.
 ///
 /// Each loop runs across keys or across head elements, never along a reduction, so it
 /// vectorises without changing any order: the score lanes `lanes[l][j]` hold lane `l` of key
@@ -337,7 +391,7 @@ type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 fn attend<A: MulAdd>(
     q: &[f32],
     scale: f32,
-    position: usize,
+    visible: Range<usize>,
     kv: KvHead<'_>,
     scratch: &mut Scratch,
     out: &mut [f32],
@@ -355,27 +409,39 @@ fn attend<A: MulAdd>(
     acc.fill(0.0);
     let mut running_max = f32::NEG_INFINITY;
     let mut running_sum = 0.0f32;
-    for block_start in (0..=position).step_by(ATTENTION_BLOCK) {
-        let keys = (position + 1 - block_start).min(ATTENTION_BLOCK);
+    let (first, end) = (visible.start, visible.end);
+    let first_block_start = first - first % ATTENTION_BLOCK;
+    for block_start in (first_block_start..end).step_by(ATTENTION_BLOCK) {
+        // Lanes `hidden..keys` hold visible keys; `hidden` is nonzero in the first block only.
+        let hidden = first.saturating_sub(block_start);
+        let keys = (end - block_start).min(ATTENTION_BLOCK);
         let key_block = kv.keys.block(kv.kv_head, block_start / ATTENTION_BLOCK);
         let mut lanes = [[0.0f32; ATTENTION_BLOCK]; LANES];
         score(qf, key_block, &mut lanes);
         let mut scores = [f32::NEG_INFINITY; LANES];
-        scores[..keys].copy_from_slice(&lanes[0][..keys]);
+        scores[hidden..keys].copy_from_slice(&lanes[0][hidden..keys]);
         let new_max = max_keep_first(running_max, fold_max(scores));
         let alpha = exp_with::<A>(running_max - new_max);
         let mut weights = [0.0f32; LANES];
         for (w, &s) in weights.iter_mut().zip(&scores) {
             *w = domain(exp_with::<A>(s - new_max));
         }
-        // Keys past the block's end: scores of -inf give exp(-inf) = +0.0 already; written
-        // out so no lane depends on that.
+        // Masked lanes: scores of -inf give exp(-inf) = +0.0 already; written out so no
+        // lane depends on that.
+        weights[..hidden].fill(0.0);
         weights[keys..].fill(0.0);
-        // Lane `j` takes key `j`'s one term onto +0.0; lanes past the block's keys stay +0.0.
+        // Lane `j` takes key `j`'s one term onto +0.0; masked lanes stay +0.0 (never 0 * v:
+        // a NaN or infinite value would make that NaN).
         let (used, unused) = value_lanes.split_at_mut(keys * head_dim);
-        for (j, (lane, &w)) in used.chunks_exact_mut(head_dim).zip(&weights).enumerate() {
+        let (masked, used) = used.split_at_mut(hidden * head_dim);
+        masked.fill(0.0);
+        for (j, (lane, &w)) in used
+            .chunks_exact_mut(head_dim)
+            .zip(&weights[hidden..])
+            .enumerate()
+        {
             let (w_head, w_tail) = split(w);
-            for (l, &v) in lane.iter_mut().zip(kv.value(block_start + j)) {
+            for (l, &v) in lane.iter_mut().zip(kv.value(block_start + hidden + j)) {
                 *l = A::mul_add(w_tail, v, A::mul_add(w_head, v, 0.0));
             }
         }

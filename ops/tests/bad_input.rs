@@ -236,6 +236,39 @@ fn attention_refuses_positions_past_the_cache_and_bad_heads() {
 }
 
 #[test]
+fn attention_refuses_a_window_of_zero_keys_by_name() {
+    let config = AttentionConfig {
+        n_heads: 1,
+        n_kv_heads: 1,
+        head_dim: 4,
+        scale: 0.5,
+        window: Some(0),
+    };
+    let kv = vec![bf16::ONE; 4];
+    let mut out = vec![0.0; 4];
+    let err = attention(
+        &config,
+        &[1.0; 4],
+        &[0],
+        KvView { k: &kv, v: &kv },
+        &mut out,
+    )
+    .expect_err("a window of zero keys sees nothing");
+    assert!(
+        matches!(
+            err,
+            OpsError::InvalidParam {
+                param: "window",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("window"), "{err}");
+    assert_eq!(out, [0.0; 4], "a refused call writes nothing");
+}
+
+#[test]
 fn softmax_argmax_and_sampler_refuse_nan_and_rows_without_a_finite_value() {
     let mut out = [0.0; 3];
     assert!(matches!(
@@ -341,7 +374,8 @@ proptest! {
             let mut y = x.clone();
             let _ = rope_apply(&table, RopeLayout::Interleaved, &[pos], &mut y, heads);
         }
-        let config = AttentionConfig { n_heads: heads, n_kv_heads: kv_heads, head_dim, scale: 0.5, window: None };
+        let window = [None, Some(0), Some(1), Some(rows)][(seed % 4) as usize];
+        let config = AttentionConfig { n_heads: heads, n_kv_heads: kv_heads, head_dim, scale: 0.5, window };
         let kv = to_bf16(&g.vec(m, 1.0));
         let _ = attention(&config, &x, &[pos], KvView { k: &kv, v: &kv }, &mut out);
         let mut sampler = Sampler::new(SamplingParams { temperature: 1.0, top_k: rows, top_p: 0.9 }, seed).unwrap();

@@ -174,9 +174,11 @@ proptest! {
     }
 
     #[test]
-    fn attention_ignores_contraction(seed in any::<u64>(), cached in 1usize..100, wild in any::<bool>()) {
+    fn attention_ignores_contraction(
+        seed in any::<u64>(), cached in 1usize..100, wild in any::<bool>(), window in proptest::option::of(1usize..70),
+    ) {
         let mut g = Gen::new(seed);
-        let config = AttentionConfig { n_heads: 4, n_kv_heads: 2, head_dim: 16, scale: 0.25, window: None };
+        let config = AttentionConfig { n_heads: 4, n_kv_heads: 2, head_dim: 16, scale: 0.25, window };
         let k = to_bf16(&inputs(&mut g, cached * 2 * 16, 3.0, wild));
         let v = to_bf16(&inputs(&mut g, cached * 2 * 16, 3.0, wild));
         let positions: Vec<u32> = (0..3).map(|_| g.below(cached) as u32).collect();

@@ -33,13 +33,18 @@ struct Prompt {
 }
 
 impl Prompt {
-    fn new(g: &mut Gen, len: usize, n_heads: usize, n_kv_heads: usize, head_dim: usize) -> Self {
+    fn new(
+        g: &mut Gen,
+        len: usize,
+        (n_heads, n_kv_heads, head_dim): (usize, usize, usize),
+        window: Option<usize>,
+    ) -> Self {
         let config = AttentionConfig {
             n_heads,
             n_kv_heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
-            window: None,
+            window,
         };
         Prompt {
             config,
@@ -116,7 +121,7 @@ proptest! {
     ) {
         let mut g = Gen::new(seed);
         let (n_heads, n_kv_heads) = [(4, 4), (4, 2), (6, 1)][gqa];
-        let prompt = Prompt::new(&mut g, len, n_heads, n_kv_heads, 8);
+        let prompt = Prompt::new(&mut g, len, (n_heads, n_kv_heads, 8), None);
         let at_once = prompt.attend(0..len);
         let mut chunked = Vec::new();
         for range in random_chunks(&mut g, len, 40) {
@@ -125,6 +130,50 @@ proptest! {
         prop_assert_eq!(bits(&chunked), bits(&at_once));
         let one_by_one: Vec<f32> = (0..len).flat_map(|p| prompt.attend(p..p + 1)).collect();
         prop_assert_eq!(bits(&one_by_one), bits(&at_once));
+    }
+
+    #[test]
+    fn windowed_attention_prefill_equals_random_chunks_and_token_by_token(
+        seed in any::<u64>(), len in 1usize..140, window in 1usize..100,
+    ) {
+        let mut g = Gen::new(seed);
+        let prompt = Prompt::new(&mut g, len, (4, 2, 8), Some(window));
+        let at_once = prompt.attend(0..len);
+        let mut chunked = Vec::new();
+        for range in random_chunks(&mut g, len, 40) {
+            chunked.extend(prompt.attend(range));
+        }
+        prop_assert_eq!(bits(&chunked), bits(&at_once));
+        let one_by_one: Vec<f32> = (0..len).flat_map(|p| prompt.attend(p..p + 1)).collect();
+        prop_assert_eq!(bits(&one_by_one), bits(&at_once));
+    }
+
+    #[test]
+    fn windowed_attention_ignores_every_key_and_value_before_the_window(
+        seed in any::<u64>(), len in 2usize..140, window in 1usize..100,
+    ) {
+        // Each query alone, so the cache before its window can be replaced with arbitrary
+        // bits (NaN and infinities included) without touching what it sees.
+        let mut g = Gen::new(seed);
+        let mut prompt = Prompt::new(&mut g, len, (4, 2, 8), Some(window));
+        let p = g.below(len);
+        let before = prompt.attend(p..p + 1);
+        let hidden = (p + 1).saturating_sub(window) * prompt.kv_len();
+        let noise: Vec<bf16> = (0..2 * hidden).map(|_| bf16::from_bits(g.next_u64() as u16)).collect();
+        prompt.k[..hidden].copy_from_slice(&noise[..hidden]);
+        prompt.v[..hidden].copy_from_slice(&noise[hidden..]);
+        prop_assert_eq!(bits(&prompt.attend(p..p + 1)), bits(&before));
+    }
+
+    #[test]
+    fn a_window_at_least_the_context_gives_the_bits_of_no_window(
+        seed in any::<u64>(), len in 1usize..100, extra in 0usize..40,
+    ) {
+        let mut g = Gen::new(seed);
+        let mut prompt = Prompt::new(&mut g, len, (4, 2, 8), None);
+        let unwindowed = prompt.attend(0..len);
+        prompt.config.window = Some(len + extra);
+        prop_assert_eq!(bits(&prompt.attend(0..len)), bits(&unwindowed));
     }
 
     #[test]
@@ -177,8 +226,10 @@ fn matmul_and_matvec_give_the_same_bits_on_one_and_two_threads() {
 #[test]
 fn attention_gives_the_same_bits_on_one_and_two_threads() {
     let mut g = Gen::new(12);
-    let prompt = Prompt::new(&mut g, 90, 8, 2, 32);
-    let one = pool(1).install(|| prompt.attend(0..90));
-    let two = pool(2).install(|| prompt.attend(0..90));
-    assert_eq!(bits(&one), bits(&two));
+    for window in [None, Some(40)] {
+        let prompt = Prompt::new(&mut g, 90, (8, 2, 32), window);
+        let one = pool(1).install(|| prompt.attend(0..90));
+        let two = pool(2).install(|| prompt.attend(0..90));
+        assert_eq!(bits(&one), bits(&two), "window {window:?}");
+    }
 }

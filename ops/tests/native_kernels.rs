@@ -73,22 +73,25 @@ fn tiled_matmul_maps_special_values_like_the_row_block_kernel() {
 #[test]
 fn attention_equals_attention_with_on_ragged_heads_blocks_and_special_values() {
     let mut g = Gen::new(43);
-    // (n_heads, n_kv_heads, head_dim, cached positions): head_dim below, between and above
-    // whole 32-lane chunks; caches ending inside a block and on a block boundary.
+    // (n_heads, n_kv_heads, head_dim, cached positions, window): head_dim below, between
+    // and above whole 32-lane chunks; caches ending inside a block and on a block boundary;
+    // windows starting mid-block, on a block boundary, and wider than the cache.
     let shapes = [
-        (14, 2, 64, 70),
-        (3, 3, 5, 33),
-        (4, 2, 33, 64),
-        (6, 3, 96, 1),
-        (2, 1, 128, 97),
+        (14, 2, 64, 70, None),
+        (3, 3, 5, 33, Some(7)),
+        (4, 2, 33, 64, Some(32)),
+        (6, 3, 96, 1, Some(1)),
+        (2, 1, 128, 97, None),
+        (4, 1, 40, 150, Some(45)),
+        (2, 2, 16, 20, Some(500)),
     ];
-    for (case, (n_heads, n_kv_heads, head_dim, cached)) in shapes.into_iter().enumerate() {
+    for (case, (n_heads, n_kv_heads, head_dim, cached, window)) in shapes.into_iter().enumerate() {
         let config = AttentionConfig {
             n_heads,
             n_kv_heads,
             head_dim,
             scale: 1.0 / (head_dim as f32).sqrt(),
-            window: None,
+            window,
         };
         let kv_len = cached * n_kv_heads * head_dim;
         // Every other shape mixes arbitrary bit patterns (NaN, infinities, denormals) into

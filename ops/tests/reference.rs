@@ -121,17 +121,55 @@ fn rope_rotates_the_pairs_each_layout_names() {
     );
 }
 
-#[test]
-fn attention_matches_f64_causal_softmax_with_grouped_heads() {
-    let mut g = Gen::new(4);
-    let (n_heads, n_kv_heads, head_dim, len) = (6, 2, 16, 75);
-    let scale = 0.25;
-    let config = AttentionConfig {
+/// Causal softmax attention in f64 over the same bf16 keys and values and the same bf16
+/// query factors, one query per position `0..len`; with a window `w`, query `t` sees keys
+/// `j` with `t - j < w` only.
+fn f64_attention(config: &AttentionConfig, q: &[f32], k: &[bf16], v: &[bf16]) -> Vec<f64> {
+    let AttentionConfig {
         n_heads,
         n_kv_heads,
         head_dim,
         scale,
-        window: None,
+        window,
+    } = *config;
+    let len = q.len() / (n_heads * head_dim);
+    let kv_at = |cache: &[bf16], p: usize, kvh: usize, d: usize| {
+        cache[(p * n_kv_heads + kvh) * head_dim + d].to_f64()
+    };
+    let mut want = vec![0.0f64; q.len()];
+    for t in 0..len {
+        let seen = window.map_or(0, |w| (t + 1).saturating_sub(w))..=t;
+        for h in 0..n_heads {
+            let kvh = h / (n_heads / n_kv_heads);
+            let qv: Vec<f64> = (0..head_dim)
+                .map(|d| bf16_factor(q[(t * n_heads + h) * head_dim + d] * scale) as f64)
+                .collect();
+            let scores: Vec<(usize, f64)> = seen
+                .clone()
+                .map(|p| (p, (0..head_dim).map(|d| qv[d] * kv_at(k, p, kvh, d)).sum()))
+                .collect();
+            let m = scores.iter().fold(f64::NEG_INFINITY, |m, s| m.max(s.1));
+            let e: Vec<(usize, f64)> = scores.iter().map(|&(p, s)| (p, (s - m).exp())).collect();
+            let total: f64 = e.iter().map(|x| x.1).sum();
+            for d in 0..head_dim {
+                want[(t * n_heads + h) * head_dim + d] =
+                    e.iter().map(|&(p, w)| w * kv_at(v, p, kvh, d)).sum::<f64>() / total;
+            }
+        }
+    }
+    want
+}
+
+/// Attention of one query per position over a random cache of `len` positions.
+fn attention_against_f64(seed: u64, len: usize, window: Option<usize>) -> f64 {
+    let mut g = Gen::new(seed);
+    let (n_heads, n_kv_heads, head_dim) = (6, 2, 16);
+    let config = AttentionConfig {
+        n_heads,
+        n_kv_heads,
+        head_dim,
+        scale: 0.25,
+        window,
     };
     let k = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));
     let v = to_bf16(&g.vec(len * n_kv_heads * head_dim, 2.0));
@@ -139,31 +177,23 @@ fn attention_matches_f64_causal_softmax_with_grouped_heads() {
     let positions: Vec<u32> = (0..len as u32).collect();
     let mut out = vec![0.0; q.len()];
     attention(&config, &q, &positions, KvView { k: &k, v: &v }, &mut out).unwrap();
+    rel_error(&out, &f64_attention(&config, &q, &k, &v))
+}
 
-    let kv_at = |cache: &[bf16], p: usize, kvh: usize, d: usize| {
-        cache[(p * n_kv_heads + kvh) * head_dim + d].to_f64()
-    };
-    let mut want = vec![0.0f64; q.len()];
-    for t in 0..len {
-        for h in 0..n_heads {
-            let kvh = h / (n_heads / n_kv_heads);
-            let qv: Vec<f64> = (0..head_dim)
-                .map(|d| bf16_factor(q[(t * n_heads + h) * head_dim + d] * scale) as f64)
-                .collect();
-            let scores: Vec<f64> = (0..=t)
-                .map(|p| (0..head_dim).map(|d| qv[d] * kv_at(&k, p, kvh, d)).sum())
-                .collect();
-            let m = scores.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
-            let e: Vec<f64> = scores.iter().map(|s| (s - m).exp()).collect();
-            let total: f64 = e.iter().sum();
-            for d in 0..head_dim {
-                want[(t * n_heads + h) * head_dim + d] =
-                    (0..=t).map(|p| e[p] * kv_at(&v, p, kvh, d)).sum::<f64>() / total;
-            }
-        }
-    }
-    let err = rel_error(&out, &want);
+#[test]
+fn attention_matches_f64_causal_softmax_with_grouped_heads() {
+    let err = attention_against_f64(4, 75, None);
     assert!(err < 2e-6, "relative error {err}");
+}
+
+#[test]
+fn windowed_attention_matches_f64_softmax_over_the_last_window_keys() {
+    // Windows of one key, inside a block, a whole block, across block boundaries (not a
+    // multiple of 32), and wider than the context.
+    for window in [1, 5, 32, 40, 71, 200] {
+        let err = attention_against_f64(5, 110, Some(window));
+        assert!(err < 2e-6, "window {window}: relative error {err}");
+    }
 }
 
 #[test]

@@ -329,6 +329,10 @@ impl<R: Runtime> Backend for CubeBackend<R> {
             self.count(config.head_dim)?,
             self.count(kv.row_words)?,
             config.scale,
+            // 0 is no window; a window past u32::MAX is wider than any pool's positions.
+            config
+                .window
+                .map_or(0, |w| u32::try_from(w).unwrap_or(u32::MAX)),
         );
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! Causal grouped-query attention over the paged bf16 KV pool, mirroring
 //! `fak_ops::attention` (DETERMINISM.md §6, "Attention"): keys in blocks of 32 at fixed
-//! absolute positions, combined in block order with an online softmax.
+//! absolute positions, combined in block order with an online softmax, optionally over a
+//! sliding window (blocks wholly before it skipped, its first block's earlier lanes masked).
 //!
 //! One 32-unit cube per (query, head); unit `j` is key `j` of the current block, which is
 //! exactly lane `j` of the block's max, weight sum and weighted value sums. Logical block
@@ -24,9 +25,10 @@ fn cache_factor(cache: &Array<u32>, index: usize) -> f32 {
 /// head size up to it: shared and local arrays are sized for it, loops run to `head_dim`.
 pub const MAX_HEAD_DIM: usize = 256;
 
-/// `q` and `out` are `[query][head][head_dim]`; query `t` sits at `positions[t]`. A pool
-/// slot row is `2 * row_words` bf16 values, KV head `g` at `g * head_dim`; `head_dim` is at
-/// most [`MAX_HEAD_DIM`].
+/// `q` and `out` are `[query][head][head_dim]`; query `t` sits at `positions[t]` and sees
+/// the keys `max(0, p + 1 - window)..=p` (`window` 0: all of `0..=p`). A pool slot row is
+/// `2 * row_words` bf16 values, KV head `g` at `g * head_dim`; `head_dim` is at most
+/// [`MAX_HEAD_DIM`].
 #[cube(launch)]
 #[allow(clippy::too_many_arguments)]
 pub fn attention(
@@ -42,6 +44,7 @@ pub fn attention(
     head_dim: u32,
     row_words: u32,
     scale: f32,
+    window: u32,
 ) {
     let cube = CUBE_POS;
     let lane = UNIT_POS as usize;
@@ -58,6 +61,11 @@ pub fn attention(
     if cube < (queries * n_heads) as usize {
         let h = cube % n_heads as usize;
         let position = positions[cube / n_heads as usize] as usize;
+        let window = window as usize;
+        let mut first = 0usize;
+        if window != 0 && position >= window {
+            first = position + 1 - window;
+        }
         let q_base = cube * head_dim;
         let kv_offset = (h / group as usize) * head_dim;
         let tiles = head_dim.div_ceil(LANES);
@@ -72,15 +80,24 @@ pub fn attention(
 
         let mut running_max = f32::reinterpret(NEG_INFINITY_BITS);
         let mut running_sum = 0.0f32;
-        for block in 0..position / LANES + 1 {
-            let keys = min(position + 1 - block * LANES, LANES);
+        for block in first / LANES..position / LANES + 1 {
+            let block_start = block * LANES;
+            // Lanes `hidden..keys` hold visible keys; `hidden` is nonzero in the first
+            // block only. The others are masked as CPU masks them: score -inf, weight and
+            // value term +0.0.
+            let keys = min(position + 1 - block_start, LANES);
+            let mut hidden = 0usize;
+            if first > block_start {
+                hidden = first - block_start;
+            }
+            let visible = lane >= hidden && lane < keys;
             let row =
                 (block_table[block] as usize * LANES + lane) * 2 * row_words as usize + kv_offset;
 
             // Score of key `lane`: the canonical reduction over `head_dim`, its 32 lanes
             // summed here one after another.
             let mut score = f32::reinterpret(NEG_INFINITY_BITS);
-            if lane < keys {
+            if visible {
                 for l in 0..LANES {
                     let mut sum = 0.0f32;
                     for d in range_stepped(l, head_dim, LANES) {
@@ -97,7 +114,7 @@ pub fn attention(
             let new_max = max_keep_first(running_max, fold_max(&mut lanes));
             let alpha = exp(running_max - new_max);
             let mut weight = 0.0f32;
-            if lane < keys {
+            if visible {
                 weight = domain(exp(score - new_max));
             }
             weights[lane] = weight;
@@ -113,7 +130,7 @@ pub fn attention(
                 for dd in 0..LANES {
                     let d = tile_start + dd;
                     let mut term = 0.0f32;
-                    if lane < keys && d < head_dim {
+                    if visible && d < head_dim {
                         let v = cache_factor(v_cache, row + d);
                         term = w_tail * v + plus_zero(w_head * v);
                     }

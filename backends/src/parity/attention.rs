@@ -52,6 +52,13 @@ impl Attention {
         }
     }
 
+    /// The same case with a sliding window of `window` keys.
+    pub fn windowed(&self, window: usize) -> Self {
+        let mut case = self.clone();
+        case.config.window = Some(window);
+        case
+    }
+
     /// The same case sent in `chunks` calls.
     pub fn in_chunks(&self, chunks: Vec<usize>) -> Self {
         Self {

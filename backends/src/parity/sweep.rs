@@ -34,11 +34,15 @@ pub enum OpSweep {
     AttentionWideHeads,
     /// Attention sent in chunks and one query at a time, held to the CPU's single call.
     AttentionChunked,
+    /// Sliding-window attention: windows of one key, inside a block, of whole blocks, not a
+    /// multiple of 32, equal to and wider than the context; prefilled at once, in chunks and
+    /// one query at a time (held to the CPU's single call); Gemma 3's head size.
+    AttentionWindowed,
 }
 
 impl OpSweep {
     /// Every sweep, in report order.
-    pub const ALL: [OpSweep; 11] = [
+    pub const ALL: [OpSweep; 12] = [
         Self::Matmul(WeightDtype::Bf16),
         Self::Matmul(WeightDtype::F16),
         Self::Matmul(WeightDtype::F32),
@@ -50,6 +54,7 @@ impl OpSweep {
         Self::Attention,
         Self::AttentionWideHeads,
         Self::AttentionChunked,
+        Self::AttentionWindowed,
     ];
 
     /// The name reports use.
@@ -66,6 +71,7 @@ impl OpSweep {
             Self::Attention => "attention",
             Self::AttentionWideHeads => "attention, head_dim 128 and 256",
             Self::AttentionChunked => "attention in chunks vs one call",
+            Self::AttentionWindowed => "attention, sliding window",
         }
     }
 
@@ -81,6 +87,7 @@ impl OpSweep {
             Self::Attention => Ok(attention()),
             Self::AttentionWideHeads => Ok(attention_wide_heads()),
             Self::AttentionChunked => Ok(attention_chunked()),
+            Self::AttentionWindowed => Ok(attention_windowed()),
         }
     }
 }
@@ -265,5 +272,37 @@ fn attention_chunked() -> Vec<ParityCase<OpCase>> {
             candidate: OpCase::Attention(whole.in_chunks(chunks)),
         });
     }
+    cases
+}
+
+fn attention_windowed() -> Vec<ParityCase<OpCase>> {
+    let tokens = 100;
+    let whole = Attention::random(&mut Rng::new(34), 4, 2, 40, tokens);
+    let mut cases = Vec::new();
+    for window in [1, 7, 32, 45, 64, tokens, tokens + 30] {
+        let case = whole.windowed(window);
+        cases.push(ParityCase::same(
+            format!("attention, window {window}, {tokens} tokens"),
+            OpCase::Attention(case.clone()),
+        ));
+        for chunks in [vec![31, 1, 40, 28], vec![1; tokens]] {
+            cases.push(ParityCase {
+                what: format!(
+                    "attention, window {window}, {} chunks vs one call",
+                    chunks.len()
+                ),
+                reference: OpCase::Attention(case.clone()),
+                candidate: OpCase::Attention(case.in_chunks(chunks)),
+            });
+        }
+    }
+    // Gemma 3's layout (4 query heads on one KV head of 256), a window ending mid-block
+    // over a context of several windows, prefilled in uneven chunks.
+    let gemma = Attention::random(&mut Rng::new(35), 4, 1, 256, 150).windowed(50);
+    cases.push(ParityCase {
+        what: "attention, head_dim 256, window 50, 3 chunks vs one call".to_owned(),
+        reference: OpCase::Attention(gemma.clone()),
+        candidate: OpCase::Attention(gemma.in_chunks(vec![61, 1, 88])),
+    });
     cases
 }

@@ -70,6 +70,17 @@ impl BackendFn for BadCalls {
                 &[0],
                 &mut t(8),
             )),
+            outcome(b.attention(
+                &AttentionConfig {
+                    window: Some(0),
+                    ..config
+                },
+                &t(8),
+                &[0],
+                &kv,
+                &[0],
+                &mut t(8),
+            )),
             outcome(b.kv_copy(&mut kv, &[(0, 1), (2, 99)])),
             outcome(b.kv_read(&kv, &[32]).map(drop)),
             outcome(b.kv_write(
