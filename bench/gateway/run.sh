@@ -6,7 +6,8 @@
 #   3. memory: fak's resident set before and after SOAK_S seconds at 64 connections.
 # Usage: bench/gateway/run.sh [SOAK_S=60]. Needs wrk (apt-get install wrk). PROFILE picks the
 # cargo profile the two servers are built with (default release; `test` is optimized too and
-# reuses what `cargo test` built).
+# reuses what `cargo test` built). RESULTS names a directory that receives each run's numbers
+# as JSON (what `harness gateway` reads to write ledger entries).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -34,8 +35,10 @@ done
 curl -sf "http://$gw/readyz" >/dev/null || { echo "error: fak serve is not ready" >&2; cat "$work/serve.log" >&2; exit 1; }
 
 script=bench/gateway/chat.lua
-load() { # connections seconds host
-  wrk -t "$(( $1 > 1 ? 2 : 1 ))" -c "$1" -d "$2s" --latency -s "$script" "http://$3/v1/chat/completions"
+results=${RESULTS:-}
+load() { # connections seconds host [results file name]
+  WRK_JSON=${4:+${results:+$results/$4}} \
+    wrk -t "$(( $1 > 1 ? 2 : 1 ))" -c "$1" -d "$2s" --latency -s "$script" "http://$3/v1/chat/completions"
 }
 pct() { awk -v p="$1" '$1 == p { print $2 }'; }
 rps() { awk '/^Requests\/sec/ { print $2 }'; }
@@ -46,16 +49,21 @@ rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$gw_pid/status"; }
 load 8 2 "$up" >/dev/null
 load 8 2 "$gw" >/dev/null
 
-direct1=$(load 1 10 "$up")
-fak1=$(load 1 10 "$gw")
-direct64=$(load 64 10 "$up")
-fak64=$(load 64 10 "$gw")
+direct1=$(load 1 10 "$up" direct1.json)
+fak1=$(load 1 10 "$gw" fak1.json)
+direct64=$(load 64 10 "$up" direct64.json)
+fak64=$(load 64 10 "$gw" fak64.json)
 
 rss_before=$(rss_kib)
-soak=$(load 64 "$soak_s" "$gw")
+soak=$(load 64 "$soak_s" "$gw" soak.json)
 rss_after=$(rss_kib)
+load_average=$(cut -d' ' -f1 /proc/loadavg)
+if [ -n "$results" ]; then
+  printf '{"rss_before_kib": %s, "rss_after_kib": %s, "soak_s": %s, "load_average": %s}\n' \
+    "$rss_before" "$rss_after" "$soak_s" "$load_average" >"$results/machine.json"
+fi
 
-echo "gateway bench ($(nproc) cores, load average $(cut -d' ' -f1 /proc/loadavg), profile $profile, wrk, loopback; request: bench/gateway/chat.lua)"
+echo "gateway bench ($(nproc) cores, load average $load_average, profile $profile, wrk, loopback; request: bench/gateway/chat.lua)"
 printf '%-34s %12s %12s\n' "" "direct" "through fak"
 printf '%-34s %12s %12s\n' "latency p50, 1 connection" "$(pct 50% <<<"$direct1")" "$(pct 50% <<<"$fak1")"
 printf '%-34s %12s %12s\n' "latency p99, 1 connection" "$(pct 99% <<<"$direct1")" "$(pct 99% <<<"$fak1")"

@@ -56,6 +56,15 @@ pub enum Command {
     /// Run every parity gate (ops, KV edits, whole models) on every backend and print
     /// max|Δ| with PASS/FAIL per gate. Exit 1 when a gate fails.
     Verify(VerifyArgs),
+    /// The fused agent's late revocation (`fak agent --offline --fused --revoke`) over a
+    /// few runs: the excision against the cold rebuild that verifies it.
+    Fused(FusedArgs),
+    /// The in-kernel `fak serve` demo (gateway/examples/in_kernel_demo.sh) over a few runs:
+    /// each request's usage and wall time.
+    ServeDemo(ServeDemoArgs),
+    /// The gateway's proxy bench (bench/gateway/run.sh, wrk on loopback): latency added by
+    /// `fak serve`, requests/s, errors and the server's resident set.
+    Gateway(GatewayArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -255,4 +264,52 @@ pub struct EngineArgs {
     pub decode: usize,
     #[arg(long)]
     pub threads: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct FusedArgs {
+    /// The fak binary (default: target/release/fak under --root; `cargo build --release -p
+    /// fak` builds it).
+    #[arg(long, value_name = "PATH")]
+    pub fak: Option<PathBuf>,
+    /// The offline task whose transcript is fed.
+    #[arg(long, default_value = "booking-evasive")]
+    pub task: String,
+    /// The tool whose first admitted result is revoked.
+    #[arg(long, default_value = "fetch_policy")]
+    pub revoke: String,
+    /// Runs; the median time is published, with the range.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeDemoArgs {
+    /// The fak binary the demo serves with (default: target/release/fak under --root).
+    #[arg(long, value_name = "PATH")]
+    pub fak: Option<PathBuf>,
+    /// Runs of the whole demo (a fresh server each); the median time a request is
+    /// published, with the range.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct GatewayArgs {
+    /// Seconds of the soak at 64 connections that the resident set is read around.
+    #[arg(long, default_value_t = 60)]
+    pub soak: u64,
+    /// The cargo profile the script builds fak and the mock upstream with (release, or
+    /// test to reuse what `cargo test` built).
+    #[arg(long, default_value = "release")]
+    pub profile: String,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
 }

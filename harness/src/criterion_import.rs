@@ -30,6 +30,16 @@ pub struct BenchResult {
     /// The parameter (`896x896`), empty when the benchmark has none.
     pub value: String,
     pub median_ns: f64,
+    /// Bytes one iteration processes, when the bench declares a byte throughput.
+    pub bytes: Option<u64>,
+}
+
+impl BenchResult {
+    /// The median rate in MiB/s, for a bench that declares its bytes per iteration.
+    pub fn mib_per_s(&self) -> Option<f64> {
+        self.bytes
+            .map(|b| b as f64 / (1u64 << 20) as f64 / (self.median_ns * 1e-9))
+    }
 }
 
 #[derive(Deserialize)]
@@ -37,6 +47,10 @@ struct Benchmark {
     group_id: String,
     function_id: Option<String>,
     value_str: Option<String>,
+    /// Criterion's declared throughput (`{"Bytes": N}`, `{"Elements": N}`, ...); only a
+    /// byte count becomes a published rate (element counts are op-specific, and the op
+    /// benches publish their times).
+    throughput: Option<serde_json::Value>,
 }
 
 #[derive(Deserialize)]
@@ -89,6 +103,11 @@ fn read_one(new: &Path) -> Result<BenchResult, CriterionError> {
         function: bench.function_id.unwrap_or_default(),
         value: bench.value_str.unwrap_or_default(),
         median_ns: estimates.median.point_estimate,
+        bytes: bench
+            .throughput
+            .as_ref()
+            .and_then(|t| t.get("Bytes"))
+            .and_then(serde_json::Value::as_u64),
     })
 }
 
@@ -118,11 +137,24 @@ mod tests {
     use super::*;
 
     fn write(dir: &Path, group: &str, function: &str, value: &str, median: f64) {
+        write_with(dir, group, function, value, median, r#"{"Elements":57344}"#);
+    }
+
+    fn write_with(
+        dir: &Path,
+        group: &str,
+        function: &str,
+        value: &str,
+        median: f64,
+        throughput: &str,
+    ) {
         let new = dir.join(group).join(function).join(value).join("new");
         std::fs::create_dir_all(&new).unwrap();
         std::fs::write(
             new.join("benchmark.json"),
-            format!(r#"{{"group_id":"{group}","function_id":"{function}","value_str":"{value}"}}"#),
+            format!(
+                r#"{{"group_id":"{group}","function_id":"{function}","value_str":"{value}","throughput":{throughput}}}"#
+            ),
         )
         .unwrap();
         std::fs::write(
@@ -148,6 +180,26 @@ mod tests {
             read_group(dir.path(), "matmul"),
             Err(CriterionError::NoGroup { .. })
         ));
+    }
+
+    #[test]
+    fn a_byte_throughput_becomes_a_rate_and_an_element_count_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        // 3 MiB in 1.5 ms is 2000 MiB/s.
+        write_with(
+            dir.path(),
+            "admission",
+            "corpus",
+            "",
+            1.5e6,
+            r#"{"Bytes":3145728}"#,
+        );
+        write(dir.path(), "rms_norm", "cpu", "1x896", 20.5);
+        let bytes = &read_group(dir.path(), "admission").unwrap()[0];
+        assert_eq!(bytes.bytes, Some(3 << 20));
+        assert!((bytes.mib_per_s().unwrap() - 2000.0).abs() < 1e-9);
+        let elements = &read_group(dir.path(), "rms_norm").unwrap()[0];
+        assert_eq!((elements.bytes, elements.mib_per_s()), (None, None));
     }
 
     #[test]

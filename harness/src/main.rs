@@ -34,6 +34,9 @@ fn main() -> ExitCode {
         Command::Verify(args) => commands::verify::run(&cli.root, args),
         Command::Throughput(args) => commands::throughput::run(args),
         Command::Engine(args) => commands::throughput::engine(args),
+        Command::Fused(args) => commands::fused::run(&cli.root, args),
+        Command::ServeDemo(args) => commands::serve_demo::run(&cli.root, args),
+        Command::Gateway(args) => commands::gateway::run(&cli.root, args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -151,6 +151,26 @@ fn later_figures_plug_in_when_their_entries_appear() {
 }
 
 #[test]
+fn labels_are_drawn_as_the_ledger_writes_them_and_policies_by_name() {
+    let mut bar = entry("decode.llama", 24.5);
+    bar["unit"] = json!("tokens/s");
+    bar["params"] = json!({ "study": "decode_throughput", "engine": "llama.cpp q8_0" });
+    let point = point(
+        "p1",
+        "fleet.live.prefill",
+        1.0,
+        "private_kv",
+        "MODELED",
+        10.0,
+    );
+    let ledger = Ledger::parse(&ledger_text(vec![bar, point]), "ledger.json").unwrap();
+    let outcome = figures::render_all(&ledger, None).unwrap();
+    let svg = |name: &str| &outcome.drawn.iter().find(|r| r.name == name).unwrap().svg;
+    assert!(svg("decode_throughput").contains("llama.cpp q8_0"));
+    assert!(svg("prefix_reuse").contains("private KV per agent (modeled)"));
+}
+
+#[test]
 fn an_entry_missing_its_figure_param_is_named() {
     let mut bad = entry("x", 1.0);
     bad["params"] = json!({ "study": "fleet.live.prefill", "policy": "shared" });

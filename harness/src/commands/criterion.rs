@@ -29,46 +29,68 @@ pub fn run(root: &Path, args: &CriterionArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
+/// The group, function and parameter a benchmark is named by, leaving out empty ones.
+fn name_parts(r: &BenchResult) -> impl Iterator<Item = &str> {
+    [&r.group, &r.function, &r.value]
+        .into_iter()
+        .map(String::as_str)
+        .filter(|p| !p.is_empty())
+}
+
 fn id_of(r: &BenchResult) -> String {
-    let mut id = format!("bench.{}", id_segment(&r.group));
-    for part in [&r.function, &r.value] {
-        if !part.is_empty() {
-            id.push('.');
-            id.push_str(&id_segment(part));
-        }
-    }
-    id
+    let segments: Vec<String> = name_parts(r).map(id_segment).collect();
+    format!("bench.{}", segments.join("."))
+}
+
+fn title_of(r: &BenchResult) -> String {
+    name_parts(r).collect::<Vec<_>>().join(" ")
+}
+
+/// What an entry publishes: the median time, or for a bench that declares its bytes per
+/// iteration, the rate at the median time.
+fn published(r: &BenchResult) -> (f64, &'static str) {
+    r.mib_per_s()
+        .map_or((r.median_ns, "ns"), |rate| (rate, "MiB/s"))
 }
 
 /// One entry a benchmark, against its `--baseline-function` sibling when there is one.
 fn to_entries(results: &[BenchResult], args: &CriterionArgs) -> Vec<Entry> {
-    let method = "criterion median over the run's samples".to_string();
     results
         .iter()
         .map(|r| {
+            let (value, unit) = published(r);
             let baseline = args.baseline_function.as_ref().and_then(|f| {
                 let base = results.iter().find(|b| {
                     &b.function == f && b.group == r.group && b.value == r.value && b != &r
                 })?;
                 Some(Baseline {
-                    what: format!("{} {} {}", base.group, base.function, base.value),
-                    value: base.median_ns,
+                    what: title_of(base),
+                    value: published(base).0,
                     entry: Some(id_of(base)),
                 })
             });
+            let mut params = vec![
+                ("study", Param::Text(format!("bench.{}", r.group))),
+                ("function", Param::Text(r.function.clone())),
+                ("param", Param::Text(r.value.clone())),
+            ];
+            let method = match r.bytes {
+                Some(bytes) => {
+                    params.push(("bytes", Param::Number(bytes as f64)));
+                    params.push(("median_ns", Param::Number(r.median_ns)));
+                    "criterion median over the run's samples; MiB/s = bytes per iteration / median time"
+                }
+                None => "criterion median over the run's samples",
+            };
             Measured {
                 id: id_of(r),
-                title: format!("{} {} {}", r.group, r.function, r.value),
-                value: r.median_ns,
-                unit: "ns",
+                title: title_of(r),
+                value,
+                unit,
                 baseline,
-                method: &method,
+                method,
                 command: &args.command,
-                params: vec![
-                    ("study", Param::Text(format!("bench.{}", r.group))),
-                    ("function", Param::Text(r.function.clone())),
-                    ("param", Param::Text(r.value.clone())),
-                ],
+                params,
             }
             .entry()
         })

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result};
 use fak_backends::CpuBackend;
 use fak_harness::ledger::{Baseline, Entry, Param, Provenance};
+use fak_harness::spread::Spread;
 use fak_models::Model;
 
 /// `given`, or the committed llama3 fixture under `root`, on the CPU backend for `context`
@@ -74,4 +75,18 @@ pub fn write_entries(out: &Path, entries: &[Entry]) -> Result<()> {
         out.display()
     );
     Ok(())
+}
+
+/// The params that carry a repeated measurement's range beside its median (the value).
+pub fn range_params(spread: &Spread, runs: usize) -> [(&'static str, Param); 3] {
+    [
+        ("runs", Param::Number(runs as f64)),
+        ("min", Param::Number(spread.min)),
+        ("max", Param::Number(spread.max)),
+    ]
+}
+
+/// `given`, or the release build of fak under `root`.
+pub fn fak_binary(root: &Path, given: Option<&Path>) -> PathBuf {
+    given.map_or_else(|| root.join("target/release/fak"), Path::to_path_buf)
 }

@@ -2,6 +2,8 @@
 //! comparison honest (machine, provenance) printed under it.
 
 use plotters::coord::Shift;
+use plotters::coord::ranged1d::SegmentedCoord;
+use plotters::coord::types::RangedCoordu32;
 use plotters::prelude::*;
 
 use crate::ledger::Provenance;
@@ -28,6 +30,13 @@ pub struct BarChart {
 }
 
 const FOOTER_HEIGHT: u32 = 52;
+
+/// One segment (and one tick) a bar, for bars 0..=last. An integer range is inclusive in
+/// plotters, so `0..last` holds exactly last + 1 segments (`0..count` would add an empty
+/// one, with its tick, at the right end).
+fn x_axis(last: u32) -> SegmentedCoord<RangedCoordu32> {
+    (0..last).into_segmented()
+}
 const HATCH_STEP: i32 = 7;
 
 impl BarChart {
@@ -55,13 +64,13 @@ impl BarChart {
         root.fill(&WHITE).map_err(FigureError::draw)?;
         let height = root.dim_in_pixel().1;
         let (plot, footer) = root.split_vertically(height.saturating_sub(FOOTER_HEIGHT));
-        let count = self.bars.len() as u32;
+        let last = (self.bars.len() as u32).saturating_sub(1);
         let mut chart = ChartBuilder::on(&plot)
             .caption(&self.title, (FAMILY, 20))
             .margin(14)
             .x_label_area_size(44)
             .y_label_area_size(84)
-            .build_cartesian_2d((0..count).into_segmented(), 0.0..y_max)
+            .build_cartesian_2d(x_axis(last), 0.0..y_max)
             .map_err(FigureError::draw)?;
         let labels: Vec<String> = self
             .bars
@@ -84,10 +93,12 @@ impl BarChart {
         for (i, bar) in self.bars.iter().enumerate() {
             let i = i as u32;
             let color = style::color(i as usize);
-            let corners = [
-                (SegmentValue::Exact(i), 0.0),
-                (SegmentValue::Exact(i + 1), bar.value),
-            ];
+            let right = if i == last {
+                SegmentValue::Last
+            } else {
+                SegmentValue::Exact(i + 1)
+            };
+            let corners = [(SegmentValue::Exact(i), 0.0), (right.clone(), bar.value)];
             let measured = bar.provenance == Provenance::Measured;
             let body = if measured {
                 color.filled()
@@ -102,7 +113,7 @@ impl BarChart {
             if !measured {
                 // Hatch in backend pixels: the plot area sits at the root's origin.
                 let (x0, y0) = chart.backend_coord(&(SegmentValue::Exact(i), bar.value));
-                let (x1, y1) = chart.backend_coord(&(SegmentValue::Exact(i + 1), 0.0));
+                let (x1, y1) = chart.backend_coord(&(right, 0.0));
                 for line in style::hatch(x0 + 12, y0, x1 - 12, y1, HATCH_STEP) {
                     root.draw(&PathElement::new(line.to_vec(), color))
                         .map_err(FigureError::draw)?;
@@ -110,5 +121,26 @@ impl BarChart {
             }
         }
         draw_footer(&footer, &self.note)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_x_axis_has_one_tick_a_bar() {
+        for bars in [1u32, 2, 6] {
+            let ticks: Vec<Option<u32>> = x_axis(bars - 1)
+                .key_points(100)
+                .into_iter()
+                .map(|t| match t {
+                    SegmentValue::CenterOf(i) => Some(i),
+                    _ => None,
+                })
+                .collect();
+            let expected: Vec<Option<u32>> = (0..bars).map(Some).collect();
+            assert_eq!(ticks, expected, "{bars} bars");
+        }
     }
 }

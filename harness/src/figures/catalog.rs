@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::capabilities::Capabilities;
 use crate::ledger::{Entry, Ledger, Param, Provenance};
+use crate::webbench::policy::Policy;
 
 use super::FigureError;
 use super::bars::{Bar, BarChart};
@@ -339,9 +340,14 @@ fn param<'a>(entry: &'a Entry, key: &str) -> Result<&'a Param, FigureError> {
         .ok_or_else(|| FigureError::Data(format!("entry \"{}\" has no \"{key}\" param", entry.id)))
 }
 
-/// A param as a legend label: `private_kv` reads "private kv".
+/// A param as a label, exactly as the ledger writes it (`llama.cpp q8_0`), except a policy
+/// key, which reads as its name (`private_kv` is "private KV per agent").
 fn text_param(entry: &Entry, key: &str) -> Result<String, FigureError> {
-    Ok(param(entry, key)?.to_string().replace('_', " "))
+    let text = param(entry, key)?.to_string();
+    Ok(match Policy::from_key(&text) {
+        Some(policy) if key == "policy" => policy.label().to_string(),
+        _ => text,
+    })
 }
 
 fn number_param(entry: &Entry, key: &str) -> Result<f64, FigureError> {

@@ -23,6 +23,11 @@ impl Policy {
         }
     }
 
+    /// The policy whose [`Policy::key`] is `key`.
+    pub fn from_key(key: &str) -> Option<Policy> {
+        Policy::ALL.into_iter().find(|p| p.key() == key)
+    }
+
     /// The name used in tables and figure legends.
     pub fn label(self) -> &'static str {
         match self {

@@ -1,112 +1,16 @@
-//! README.md's numbers, written from the ledger. A table of published numbers sits between
-//! `<!-- ledger:NAME -->` and `<!-- /ledger:NAME -->`; `harness readme` rewrites every such
-//! block from data/ledger.json and `--check` fails when a committed block differs, so a
-//! number in the README is always one the ledger holds (with its command and provenance in
-//! BENCHMARK-AUTHORITY.md).
+//! The in-kernel model's tables: throughput against peers, per-op benches, the live fleet
+//! and the excision sweep.
 
 use std::collections::BTreeMap;
-
-use thiserror::Error;
 
 use crate::ledger::{Entry, Ledger};
 use crate::number::{compact, grouped};
 
-pub const README_PATH: &str = "README.md";
-
-#[derive(Debug, Error, PartialEq)]
-pub enum ReadmeError {
-    #[error("README.md line {line}: unknown generated block \"{name}\" (known: {known})")]
-    UnknownBlock {
-        line: usize,
-        name: String,
-        known: String,
-    },
-    #[error("README.md line {line}: block \"{name}\" has no closing <!-- /ledger:{name} -->")]
-    Unclosed { line: usize, name: String },
-    #[error("block \"{block}\": the ledger has no entry {id} (run the command that measures it)")]
-    Missing { block: &'static str, id: String },
-}
-
-type Render = fn(&Ledger) -> Result<String, ReadmeError>;
-
-/// Every block a README may hold, by name.
-const BLOCKS: &[(&str, Render)] = &[
-    ("throughput", throughput),
-    ("ops_bench", ops_bench),
-    ("fleet", fleet),
-    ("excision", excision),
-];
-
-/// `readme` with every generated block rewritten from `ledger`.
-pub fn render(readme: &str, ledger: &Ledger) -> Result<String, ReadmeError> {
-    let mut out = String::with_capacity(readme.len());
-    let mut lines = readme.split_inclusive('\n').enumerate();
-    while let Some((i, line)) = lines.next() {
-        out.push_str(line);
-        let Some(name) = line
-            .trim()
-            .strip_prefix("<!-- ledger:")
-            .and_then(|rest| rest.strip_suffix("-->"))
-            .map(str::trim)
-        else {
-            continue;
-        };
-        let render = BLOCKS
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, r)| r)
-            .ok_or_else(|| ReadmeError::UnknownBlock {
-                line: i + 1,
-                name: name.to_string(),
-                known: BLOCKS
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })?;
-        let end = format!("<!-- /ledger:{name} -->");
-        // Skip the old body up to the closing marker, which is kept.
-        let closing = lines
-            .by_ref()
-            .find(|(_, l)| l.trim() == end)
-            .ok_or_else(|| ReadmeError::Unclosed {
-                line: i + 1,
-                name: name.to_string(),
-            })?;
-        out.push_str(&render(ledger)?);
-        out.push_str(closing.1);
-    }
-    Ok(out)
-}
-
-fn get<'a>(ledger: &'a Ledger, block: &'static str, id: &str) -> Result<&'a Entry, ReadmeError> {
-    ledger.get(id).ok_or_else(|| ReadmeError::Missing {
-        block,
-        id: id.to_string(),
-    })
-}
-
-/// `0.08x`, `1.9x`, `44x`: three significant digits at most.
-fn times(ratio: f64) -> String {
-    format!("{}x", compact(ratio))
-}
-
-/// A duration in nanoseconds as `47.8 µs`, `2.11 ms`, `23.9 s`.
-fn duration_ns(ns: f64) -> String {
-    let (value, unit) = if ns >= 1e9 {
-        (ns / 1e9, "s")
-    } else if ns >= 1e6 {
-        (ns / 1e6, "ms")
-    } else if ns >= 1e3 {
-        (ns / 1e3, "µs")
-    } else {
-        (ns, "ns")
-    };
-    format!("{} {unit}", compact(value))
-}
+use super::format::{duration_ns, times};
+use super::{ReadmeError, get};
 
 /// fak and its peers: prefill, decode and peak memory (`harness throughput`).
-fn throughput(ledger: &Ledger) -> Result<String, ReadmeError> {
+pub fn throughput(ledger: &Ledger) -> Result<String, ReadmeError> {
     const BLOCK: &str = "throughput";
     let decode = ledger.study("decode_throughput");
     if decode.is_empty() {
@@ -150,7 +54,7 @@ fn throughput(ledger: &Ledger) -> Result<String, ReadmeError> {
 }
 
 /// Per-op criterion medians, CPU against llvmpipe (`harness criterion`).
-fn ops_bench(ledger: &Ledger) -> Result<String, ReadmeError> {
+pub fn ops_bench(ledger: &Ledger) -> Result<String, ReadmeError> {
     const BLOCK: &str = "ops_bench";
     let mut out =
         String::from("| op | cpu | vulkan (llvmpipe) | vulkan / cpu |\n|---|---|---|---|\n");
@@ -194,7 +98,7 @@ fn ops_bench(ledger: &Ledger) -> Result<String, ReadmeError> {
 }
 
 /// The live fleet: prefill and time per policy and fleet size (`harness fleet`).
-fn fleet(ledger: &Ledger) -> Result<String, ReadmeError> {
+pub fn fleet(ledger: &Ledger) -> Result<String, ReadmeError> {
     const BLOCK: &str = "fleet";
     let mut sizes = BTreeMap::new();
     for e in ledger.study("fleet.live.prefill") {
@@ -234,7 +138,7 @@ fn fleet(ledger: &Ledger) -> Result<String, ReadmeError> {
 }
 
 /// Excision against a cold re-prefill per span position (`harness excise`).
-fn excision(ledger: &Ledger) -> Result<String, ReadmeError> {
+pub fn excision(ledger: &Ledger) -> Result<String, ReadmeError> {
     const BLOCK: &str = "excision";
     let mut positions: Vec<u64> = ledger
         .study("excision.cost")
@@ -262,64 +166,4 @@ fn excision(ledger: &Ledger) -> Result<String, ReadmeError> {
         ));
     }
     Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ledger() -> Ledger {
-        Ledger::from_entries(Vec::new(), "test").unwrap()
-    }
-
-    #[test]
-    fn text_outside_blocks_is_kept_and_an_unknown_block_is_named() {
-        let text = "# t\n\nplain 1.5 ms\n";
-        assert_eq!(render(text, &ledger()).unwrap(), text);
-        let err = render(
-            "a\n<!-- ledger:nope -->\n<!-- /ledger:nope -->\n",
-            &ledger(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(err, ReadmeError::UnknownBlock { line: 2, .. }),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn an_unclosed_block_and_missing_entries_are_errors() {
-        let err = render("<!-- ledger:fleet -->\nold\n", &ledger()).unwrap_err();
-        assert_eq!(
-            err,
-            ReadmeError::Unclosed {
-                line: 1,
-                name: "fleet".to_string()
-            }
-        );
-        let err = render(
-            "<!-- ledger:throughput -->\n<!-- /ledger:throughput -->\n",
-            &ledger(),
-        )
-        .unwrap_err();
-        assert!(
-            matches!(
-                err,
-                ReadmeError::Missing {
-                    block: "throughput",
-                    ..
-                }
-            ),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn durations_and_ratios_read_as_people_write_them() {
-        assert_eq!(duration_ns(47_842.0), "47.8 µs");
-        assert_eq!(duration_ns(2_112_723.8), "2.11 ms");
-        assert_eq!(duration_ns(23.85e9), "23.9 s");
-        assert_eq!(times(0.0452), "0.05x");
-        assert_eq!(times(44.16), "44.2x");
-    }
 }

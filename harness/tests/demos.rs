@@ -1,0 +1,161 @@
+//! `harness fused`, `harness serve-demo` and `harness gateway` end to end, each against a
+//! stand-in for the program it runs (a fak that prints a revocation, a demo script and a
+//! bench script that write their JSON), so what is tested is the harness's side: running,
+//! reading, checking, and writing entries the ledger accepts. The real programs' output is
+//! what the stand-ins copy (fak agent --json, gateway/examples/in_kernel_demo.sh with
+//! DEMO_JSON, bench/gateway/run.sh with RESULTS).
+
+mod common;
+
+use std::path::Path;
+
+use common::harness;
+use fak_harness::ledger::{Entry, parse_measurement};
+
+fn script(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, format!("#!/usr/bin/env bash\nset -eu\n{body}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+}
+
+fn entries(file: &Path) -> Vec<Entry> {
+    parse_measurement(&std::fs::read_to_string(file).unwrap(), "out").unwrap()
+}
+
+fn find<'a>(entries: &'a [Entry], id: &str) -> &'a Entry {
+    entries
+        .iter()
+        .find(|e| e.id == id)
+        .unwrap_or_else(|| panic!("no {id}"))
+}
+
+/// A fak whose every run takes one more millisecond to excise than the last (80, 81, ...).
+fn stand_in_fak(dir: &Path, exact: bool) -> std::path::PathBuf {
+    let fak = dir.join("fak");
+    script(
+        &fak,
+        &format!(
+            "n=$(cat {count} 2>/dev/null || echo 0); echo $((n + 1)) > {count}\n\
+             echo '{{\"task\": \"booking-evasive\", \"fused\": {{\"revocation\": {{\"tool\": \"fetch_policy\", \"recomputed\": 88, \"kept\": 1638, \"cold_rebuild_tokens\": 1726, \"excise_ms\": '$((80 + n))', \"cold_rebuild_and_compare_ms\": 900, \"kv_values\": 220928, \"exact\": {exact}}}}}}}'",
+            count = dir.join("count").display()
+        ),
+    );
+    fak
+}
+
+#[test]
+fn fused_times_the_revocation_over_runs_into_entries_the_ledger_accepts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fak = stand_in_fak(dir.path(), true);
+    let out = dir.path().join("fused.json");
+    let (status, stdout, stderr) = harness(
+        dir.path(),
+        &[
+            "fused",
+            "--fak",
+            fak.to_str().unwrap(),
+            "--runs",
+            "3",
+            "--json",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let got = entries(&out);
+    let excise = find(&got, "fused.revoke.time.excise");
+    assert_eq!(excise.value, 81.0, "the median of 80, 81 and 82 ms");
+    assert_eq!(excise.params["min"].as_number(), Some(80.0));
+    assert_eq!(excise.params["tokens"].as_number(), Some(88.0));
+    let baseline = excise.baseline.as_ref().unwrap();
+    assert_eq!(
+        baseline.entry.as_deref(),
+        Some("fused.revoke.time.cold_rebuild")
+    );
+    assert_eq!(baseline.value, 900.0);
+}
+
+#[test]
+fn fused_publishes_nothing_from_an_inexact_revocation() {
+    let dir = tempfile::tempdir().unwrap();
+    let fak = stand_in_fak(dir.path(), false);
+    let out = dir.path().join("fused.json");
+    let (status, _, stderr) = harness(
+        dir.path(),
+        &[
+            "fused",
+            "--fak",
+            fak.to_str().unwrap(),
+            "--runs",
+            "1",
+            "--json",
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("differs from the cold rebuild"), "{stderr}");
+    assert!(!out.exists());
+}
+
+#[test]
+fn serve_demo_reads_each_request_of_each_run() {
+    let root = tempfile::tempdir().unwrap();
+    script(
+        &root.path().join("gateway/examples/in_kernel_demo.sh"),
+        r#"test -n "$FAK"
+row() { echo "{\"request\": \"$1\", \"question\": \"Hello?\", \"prompt_tokens\": 167, \"cached_tokens\": $2, \"completion_tokens\": 24, \"finish_reason\": \"length\", \"ms\": $3}" >> "$DEMO_JSON"; }
+row first 0 30.5
+row repeat 160 10.4
+echo "(the demo prints its own lines too)""#,
+    );
+    let out = root.path().join("serve.json");
+    let (status, stdout, stderr) = harness(
+        root.path(),
+        &["serve-demo", "--runs", "2", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let got = entries(&out);
+    assert_eq!(got.len(), 2);
+    let repeat = find(&got, "serve.in_kernel.time.repeat");
+    assert_eq!(repeat.value, 10.4);
+    assert_eq!(repeat.params["cached_tokens"].as_number(), Some(160.0));
+}
+
+#[test]
+fn gateway_reads_the_bench_scripts_results_with_fak_against_the_direct_path() {
+    let root = tempfile::tempdir().unwrap();
+    script(
+        &root.path().join("bench/gateway/run.sh"),
+        r#"wrk() { echo "{\"p50_us\": $2, \"p99_us\": 5000, \"requests\": $3, \"duration_us\": 10000000, \"socket_errors\": 0, \"non_2xx\": 0}" > "$RESULTS/$1"; }
+wrk direct1.json 32 1000
+wrk fak1.json 163 1000
+wrk direct64.json 40 253670
+wrk fak64.json 200 80990
+wrk soak.json 210 411960
+echo "{\"rss_before_kib\": 23644, \"rss_after_kib\": 24020, \"soak_s\": $1, \"load_average\": 3.5}" > "$RESULTS/machine.json""#,
+    );
+    let out = root.path().join("gateway.json");
+    let (status, stdout, stderr) = harness(
+        root.path(),
+        &["gateway", "--soak", "60", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let got = entries(&out);
+    assert_eq!(find(&got, "gateway.proxy.added_p50").value, 131.0);
+    let rps = find(&got, "gateway.proxy.rps.fak");
+    assert_eq!(rps.value, 8099.0);
+    assert_eq!(rps.baseline.as_ref().unwrap().value, 25367.0);
+    assert_eq!(find(&got, "gateway.proxy.soak.rss_after").value, 24020.0);
+}
+
+#[test]
+fn gateway_names_a_result_file_the_script_did_not_write() {
+    let root = tempfile::tempdir().unwrap();
+    script(&root.path().join("bench/gateway/run.sh"), "true");
+    let (status, _, stderr) = harness(root.path(), &["gateway", "--soak", "1"]);
+    assert_eq!(status, 2, "{stderr}");
+    assert!(stderr.contains("direct1.json"), "{stderr}");
+}
