@@ -6,8 +6,20 @@ import time
 import llama_cpp.llama_cpp as llama_c
 import numpy as np
 from llama_cpp import Llama
-
 from protocol import parser, prompt_tokens, report
+
+
+def disable_repack():
+    """Turns off llama.cpp's weight repacking (its --no-repack) for models loaded after."""
+    # llama-cpp-python has no argument for it; its model parameters come from here.
+    defaults = llama_c.llama_model_default_params
+
+    def no_repack():
+        params = defaults()
+        params.use_extra_bufts = False
+        return params
+
+    llama_c.llama_model_default_params = no_repack
 
 
 def main():
@@ -23,15 +35,7 @@ def main():
     )
     args = p.parse_args()
     if args.no_repack:
-        # llama-cpp-python has no argument for it; its model parameters come from here.
-        defaults = llama_c.llama_model_default_params
-
-        def no_repack():
-            params = defaults()
-            params.use_extra_bufts = False
-            return params
-
-        llama_c.llama_model_default_params = no_repack
+        disable_repack()
     prompt = prompt_tokens(args.tokens)
     llm = Llama(
         model_path=args.gguf,

@@ -18,13 +18,14 @@ use crate::exit::{self, Status};
 use crate::on_backend::{OnBackend, on_backend};
 
 /// Generate text with a model directory (config.json, safetensors weights, tokenizer.json,
-/// tokenizer_config.json, generation_config.json), printing it as it is produced.
+/// tokenizer_config.json, generation_config.json) or a GGUF file (Gemma 3), printing it as
+/// it is produced.
 #[derive(Debug, clap::Args)]
 #[command(after_help = exit::HELP)]
 #[command(group(ArgGroup::new("input").required(true).args(["prompt", "chat"])))]
 pub struct Args {
-    /// The model directory.
-    #[arg(long)]
+    /// The model directory, or a .gguf file.
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     model: PathBuf,
     /// Text to continue, tokenized as it is (the tokenizer adds its own bos, if any).
     #[arg(long)]

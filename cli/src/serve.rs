@@ -51,10 +51,11 @@ pub struct Args {
     /// directory's name].
     #[arg(long, value_name = "NAME")]
     model: Option<String>,
-    /// In-kernel mode: the model directory to serve (config.json, safetensors weights,
+    /// In-kernel mode: the model to serve: a directory (config.json, safetensors weights,
     /// tokenizer.json, tokenizer_config.json with a chat template, generation_config.json)
+    /// or a GGUF file (Gemma 3; give --context, its own is 32768 positions)
     /// [default: the committed test model data/fixtures/models/qwen3, random weights].
-    #[arg(long, value_name = "DIR", conflicts_with = "base_url")]
+    #[arg(long, value_name = "DIR|FILE.gguf", conflicts_with = "base_url")]
     model_dir: Option<PathBuf>,
     /// In-kernel mode: where the forward pass runs: cpu, or vulkan, metal or cuda where this
     /// fak was built with that feature (device 0).

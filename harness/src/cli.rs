@@ -228,10 +228,18 @@ pub struct CriterionArgs {
 
 #[derive(Debug, Args)]
 pub struct ThroughputArgs {
-    /// The model directory every engine runs (the Qwen2.5-0.5B-shaped benchmark checkpoint
-    /// that `scripts/make_test_models.py --qwen05b-bench DIR` makes).
-    #[arg(long, value_name = "DIR")]
+    /// The model every engine runs: a directory (the Qwen2.5-0.5B-shaped benchmark
+    /// checkpoint that `scripts/make_test_models.py --qwen05b-bench DIR` makes) or a GGUF
+    /// file (Gemma 3 270M).
+    #[arg(long, value_name = "DIR|FILE.gguf")]
     pub model: PathBuf,
+    /// The peer every ratio is taken against.
+    #[arg(long, value_name = "NAME", default_value = "llama.cpp bf16")]
+    pub baseline: String,
+    /// Names this run in the ledger when it is not the default benchmark checkpoint: entry
+    /// ids `throughput.NAME.PHASE.ENGINE`, studies `PHASE_throughput.NAME`.
+    #[arg(long, value_name = "NAME")]
+    pub study: Option<String>,
     /// A peer engine, repeatable: `NAME=PROGRAM ARGS...` (bench/peers/setup.sh prints the
     /// commands for llama.cpp, candle and transformers). fak always runs.
     #[arg(long = "peer", value_name = "NAME=COMMAND")]

@@ -2,17 +2,20 @@
 //! against [`Backend`] so it runs unchanged on every backend.
 //!
 //! Per layer (pre-norm Llama block, with the family switches of [`crate::ModelConfig`]):
-//! `h = rms_norm(x)`; `q, k, v = proj(h) (+ bias)`; Qwen3 normalises every q and k head;
-//! RoPE (rotate-half pairs, the HF layout) on q and k; k and v are stored through the
-//! [`KvCache`]; attention over the cached positions; `x += o_proj(attn)`;
-//! `x += down(silu(gate(h')) * up(h'))` with `h' = rms_norm(x)`. Finally the norm and the
-//! output projection, only for the rows whose logits are asked for.
+//! `h = rms_norm(x)`; `q, k, v = proj(h) (+ bias)`; Qwen3 and Gemma 3 normalise every q and
+//! k head; RoPE (rotate-half pairs, the HF layout) on q and k, from the layer's table (Gemma
+//! 3's local layers have their own); k and v are stored through the [`KvCache`]; attention
+//! over the cached positions (a local layer's window of them); `x += o_proj(attn)`;
+//! `x += down(act(gate(h')) * up(h'))` with `h' = rms_norm(x)` and `act` SiLU or GELU.
+//! With sandwich norms (Gemma 3) each of the two outputs is normalised before it is added.
+//! Gemma also scales the embeddings. Finally the norm and the output projection, only for
+//! the rows whose logits are asked for.
 
 use fak_backends::Backend;
 use fak_ops::RopeLayout;
 
 use crate::kv_cache::KvCache;
-use crate::{Model, ModelConfig, ModelError};
+use crate::{MlpActivation, Model, ModelConfig, ModelError};
 
 /// Which positions of a forward call get logits. Rows that are not asked for skip the final
 /// norm and the output projection (the largest matmul of a small model).
@@ -141,8 +144,12 @@ impl<B: Backend> Model<B> {
         };
 
         b.embed(&self.weights.embed_tokens, tokens, &mut a.x)?;
+        if let Some(factor) = c.embedding_scale {
+            b.scale(&mut a.x, factor)?;
+        }
         for (i, layer) in self.weights.layers.iter().enumerate() {
-            b.rms_norm(&a.x, &layer.input_layernorm, self.norm, &mut a.normed)?;
+            let (rope, attention) = self.layer_attention(i);
+            b.rms_norm(&a.x, &layer.attn_norm, self.norm, &mut a.normed)?;
             layer.q_proj.apply(b, &a.normed, &mut a.q)?;
             layer.k_proj.apply(b, &a.normed, &mut a.k)?;
             layer.v_proj.apply(b, &a.normed, &mut a.v)?;
@@ -154,14 +161,14 @@ impl<B: Backend> Model<B> {
                 std::mem::swap(&mut a.k, &mut a.k_normed);
             }
             b.rope(
-                &self.rope,
+                rope,
                 RopeLayout::RotateHalf,
                 positions,
                 &mut a.q,
                 c.num_heads,
             )?;
             b.rope(
-                &self.rope,
+                rope,
                 RopeLayout::RotateHalf,
                 positions,
                 &mut a.k,
@@ -170,7 +177,7 @@ impl<B: Backend> Model<B> {
             let cache = kv.layer(i)?;
             b.kv_store(cache.pool, cache.slots, &a.k, &a.v)?;
             b.attention(
-                &self.attention,
+                attention,
                 &a.q,
                 positions,
                 cache.pool,
@@ -178,19 +185,22 @@ impl<B: Backend> Model<B> {
                 &mut a.attn,
             )?;
             layer.o_proj.apply(b, &a.attn, &mut a.out)?;
-            b.add(&mut a.x, &a.out)?;
-
-            b.rms_norm(
-                &a.x,
-                &layer.post_attention_layernorm,
-                self.norm,
+            self.add_residual(
+                &mut a.x,
+                &a.out,
+                layer.attn_out_norm.as_ref(),
                 &mut a.normed,
             )?;
+
+            b.rms_norm(&a.x, &layer.mlp_norm, self.norm, &mut a.normed)?;
             layer.gate_proj.apply(b, &a.normed, &mut a.gate)?;
             layer.up_proj.apply(b, &a.normed, &mut a.up)?;
-            b.swiglu(&a.gate, &a.up, &mut a.mlp)?;
+            match c.mlp_activation {
+                MlpActivation::Silu => b.swiglu(&a.gate, &a.up, &mut a.mlp)?,
+                MlpActivation::GeluTanh => b.geglu(&a.gate, &a.up, &mut a.mlp)?,
+            }
             layer.down_proj.apply(b, &a.mlp, &mut a.out)?;
-            b.add(&mut a.x, &a.out)?;
+            self.add_residual(&mut a.x, &a.out, layer.mlp_out_norm.as_ref(), &mut a.normed)?;
         }
         kv.commit()?;
 
@@ -218,5 +228,26 @@ impl<B: Backend> Model<B> {
         }
         b.matmul(self.weights.output(), normed, out)?;
         Ok(b.download(out)?)
+    }
+}
+
+impl<B: Backend> Model<B> {
+    /// `x += out`, or with a sandwich norm `x += rms_norm(out)` (`scratch` holds the norm).
+    fn add_residual(
+        &self,
+        x: &mut B::Tensor,
+        out: &B::Tensor,
+        norm: Option<&B::Tensor>,
+        scratch: &mut B::Tensor,
+    ) -> Result<(), ModelError> {
+        let b = &*self.backend;
+        match norm {
+            None => b.add(x, out)?,
+            Some(weight) => {
+                b.rms_norm(out, weight, self.norm, scratch)?;
+                b.add(x, scratch)?;
+            }
+        }
+        Ok(())
     }
 }

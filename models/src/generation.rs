@@ -32,7 +32,11 @@ struct EosField {
 impl StopTokens {
     /// `eos_token_id` of `dir/generation_config.json`; where a checkpoint has no such file,
     /// that of config.json, as transformers falls back to it.
+    /// A GGUF file's come from its metadata ([`StopTokens::from_gguf`]).
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        if crate::gguf::is_gguf(dir) {
+            return Ok(Self::from_gguf(&crate::gguf::GgufFile::open(dir)?));
+        }
         let generation = dir.join("generation_config.json");
         let (path, what) = if generation.exists() {
             (generation, "the generation config")

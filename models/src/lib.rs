@@ -35,7 +35,9 @@ mod weights;
 
 pub use chat::{Chat, ChatTemplate};
 pub use checkpoint::Checkpoint;
-pub use config::{Architecture, ConfigDtype, ModelConfig, RopeParams, RopeScaling};
+pub use config::{
+    Architecture, ConfigDtype, LocalAttention, MlpActivation, ModelConfig, RopeParams, RopeScaling,
+};
 pub use error::ModelError;
 /// Sampling parameters of [`GenerateOptions`], from the ops crate that implements them.
 pub use fak_ops::SamplingParams;

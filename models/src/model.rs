@@ -8,8 +8,9 @@ use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeTable};
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::Checkpoint;
+use crate::gguf::{self, GgufFile};
 use crate::weights::Weights;
-use crate::{ModelConfig, ModelError};
+use crate::{ModelConfig, ModelError, RopeParams};
 
 /// A Llama-family model ready to run on backend `B`. It holds no per-sequence state: the
 /// KV cache and the activations are passed to [`Model::forward`].
@@ -18,19 +19,30 @@ pub struct Model<B: Backend> {
     pub(crate) backend: Arc<B>,
     pub(crate) config: ModelConfig,
     pub(crate) weights: Weights<B>,
+    /// The RoPE of global layers (all layers but the local ones).
     pub(crate) rope: B::Rope,
     pub(crate) context: usize,
+    /// Attention of global layers: over every cached position.
     pub(crate) attention: AttentionConfig,
+    /// RoPE and windowed attention of the local layers, where the config has them.
+    pub(crate) local: Option<(B::Rope, AttentionConfig)>,
     pub(crate) norm: RmsNormParams,
     pub(crate) fingerprint: [u8; 32],
 }
 
 impl<B: Backend> Model<B> {
-    /// Loads `dir` (config.json and the safetensors weights) for a context of `context`
-    /// positions (`None`: the whole context the config allows, [`ModelConfig::context`]).
-    pub fn load(backend: Arc<B>, dir: &Path, context: Option<usize>) -> Result<Self, ModelError> {
-        let config = ModelConfig::from_dir(dir)?;
-        let mut checkpoint = Checkpoint::open(dir)?;
+    /// Loads `path` for a context of `context` positions (`None`: the whole context the
+    /// config allows, [`ModelConfig::context`]). `path` is a Hugging Face directory
+    /// (config.json and safetensors weights) or a GGUF file.
+    pub fn load(backend: Arc<B>, path: &Path, context: Option<usize>) -> Result<Self, ModelError> {
+        if gguf::is_gguf(path) {
+            let file = GgufFile::open(path)?;
+            let config = ModelConfig::from_gguf(&file)?;
+            let mut checkpoint = file.checkpoint()?;
+            return Self::from_checkpoint(backend, config, &mut checkpoint, context);
+        }
+        let config = ModelConfig::from_dir(path)?;
+        let mut checkpoint = Checkpoint::open(path)?;
         Self::from_checkpoint(backend, config, &mut checkpoint, context)
     }
 
@@ -61,16 +73,29 @@ impl<B: Backend> Model<B> {
         };
         let fingerprint = fingerprint(&config, checkpoint);
         let weights = Weights::load(&*backend, checkpoint, &config)?;
-        let table = RopeTable::new(&config.rope.inv_freq(config.head_dim)?, context)?;
-        let rope = backend.rope_table(&table)?;
+        let rope_table = |params: &RopeParams| -> Result<B::Rope, ModelError> {
+            let table = RopeTable::new(&params.inv_freq(config.head_dim)?, context)?;
+            Ok(backend.rope_table(&table)?)
+        };
+        let rope = rope_table(&config.rope)?;
         let attention = AttentionConfig {
             n_heads: config.num_heads,
             n_kv_heads: config.num_kv_heads,
             head_dim: config.head_dim,
             // A host constant: f64 sqrt is correctly rounded, so every machine gets these bits.
-            scale: (1.0 / (config.head_dim as f64).sqrt()) as f32,
+            scale: (1.0 / (config.query_pre_attn_scalar as f64).sqrt()) as f32,
             window: None,
         };
+        let local = config
+            .local_attention
+            .map(|l| -> Result<_, ModelError> {
+                let windowed = AttentionConfig {
+                    window: Some(l.window),
+                    ..attention
+                };
+                Ok((rope_table(&l.rope)?, windowed))
+            })
+            .transpose()?;
         let norm = RmsNormParams {
             eps: config.rms_norm_eps,
             weight: NormWeight::Scale,
@@ -82,6 +107,7 @@ impl<B: Backend> Model<B> {
             rope,
             context,
             attention,
+            local,
             norm,
             fingerprint,
         })
@@ -104,6 +130,14 @@ impl<B: Backend> Model<B> {
     /// Positions this model was loaded for: a sequence may hold at most this many tokens.
     pub fn context(&self) -> usize {
         self.context
+    }
+
+    /// The RoPE table and attention of layer `layer`: local (windowed) or global.
+    pub(crate) fn layer_attention(&self, layer: usize) -> (&B::Rope, &AttentionConfig) {
+        match (&self.local, self.config.local_attention) {
+            (Some((rope, attention)), Some(l)) if l.is_local(layer) => (rope, attention),
+            _ => (&self.rope, &self.attention),
+        }
     }
 }
 

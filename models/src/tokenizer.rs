@@ -46,9 +46,16 @@ impl TextStream<'_> {
 }
 
 impl Tokenizer {
-    /// Loads `dir/tokenizer.json`.
+    /// Loads `dir/tokenizer.json`, or the vocabulary of `dir` when it is a GGUF file.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        if crate::gguf::is_gguf(dir) {
+            return Self::from_gguf(&crate::gguf::GgufFile::open(dir)?);
+        }
         Self::from_file(&dir.join("tokenizer.json"))
+    }
+
+    pub(crate) fn from_inner(inner: tokenizers::Tokenizer) -> Self {
+        Self { inner }
     }
 
     /// Loads a tokenizer.json file.

@@ -48,7 +48,8 @@ impl<B: Backend> Linear<B> {
 /// `model.layers.{i}`.
 #[derive(Debug)]
 pub(crate) struct Layer<B: Backend> {
-    pub input_layernorm: B::Tensor,
+    /// Before attention: `input_layernorm`.
+    pub attn_norm: B::Tensor,
     pub q_proj: Linear<B>,
     pub k_proj: Linear<B>,
     pub v_proj: Linear<B>,
@@ -56,7 +57,13 @@ pub(crate) struct Layer<B: Backend> {
     /// Qwen3's per-head RMSNorm of queries and keys (`head_dim` weights each).
     pub q_norm: Option<B::Tensor>,
     pub k_norm: Option<B::Tensor>,
-    pub post_attention_layernorm: B::Tensor,
+    /// On the attention output, with sandwich norms: Gemma's `post_attention_layernorm`.
+    pub attn_out_norm: Option<B::Tensor>,
+    /// Before the MLP: Llama's `post_attention_layernorm`, Gemma's
+    /// `pre_feedforward_layernorm` (the same place under two names).
+    pub mlp_norm: B::Tensor,
+    /// On the MLP output, with sandwich norms: `post_feedforward_layernorm`.
+    pub mlp_out_norm: Option<B::Tensor>,
     pub gate_proj: Linear<B>,
     pub up_proj: Linear<B>,
     pub down_proj: Linear<B>,
@@ -100,8 +107,18 @@ impl<B: Backend> Weights<B> {
             let linear = |checkpoint: &mut Checkpoint, name: &str, shape, bias| {
                 Linear::load(backend, checkpoint, name, shape, bias)
             };
+            let sandwich = |checkpoint: &mut Checkpoint, name: &str| {
+                c.sandwich_norms
+                    .then(|| norm(checkpoint, &format!("{p}.{name}.weight"), hidden))
+                    .transpose()
+            };
+            let mlp_norm = if c.sandwich_norms {
+                "pre_feedforward_layernorm"
+            } else {
+                "post_attention_layernorm"
+            };
             layers.push(Layer {
-                input_layernorm: norm(checkpoint, &format!("{p}.input_layernorm.weight"), hidden)?,
+                attn_norm: norm(checkpoint, &format!("{p}.input_layernorm.weight"), hidden)?,
                 q_proj: linear(
                     checkpoint,
                     &format!("{attn}.q_proj"),
@@ -134,11 +151,9 @@ impl<B: Backend> Weights<B> {
                     .qk_norm
                     .then(|| norm(checkpoint, &format!("{attn}.k_norm.weight"), c.head_dim))
                     .transpose()?,
-                post_attention_layernorm: norm(
-                    checkpoint,
-                    &format!("{p}.post_attention_layernorm.weight"),
-                    hidden,
-                )?,
+                attn_out_norm: sandwich(checkpoint, "post_attention_layernorm")?,
+                mlp_norm: norm(checkpoint, &format!("{p}.{mlp_norm}.weight"), hidden)?,
+                mlp_out_norm: sandwich(checkpoint, "post_feedforward_layernorm")?,
                 gate_proj: linear(
                     checkpoint,
                     &format!("{p}.mlp.gate_proj"),

@@ -12,8 +12,6 @@ use fak_models::{Checkpoint, ModelConfig};
 use super::live::{Measured, write_entries};
 use crate::Outcome;
 
-/// The engine the others are compared with: the peer the targets name.
-const BASELINE: &str = "llama.cpp bf16";
 /// Passes over the bandwidth buffer, after the engines (a failing peer stops the run
 /// before a gigabyte is spent on it); the best one counts.
 const BANDWIDTH_PASSES: usize = 5;
@@ -59,7 +57,14 @@ pub fn run(args: &ThroughputArgs) -> Result<Outcome> {
         .build()?;
     let bandwidth = read_bandwidth(&pool, BANDWIDTH_PASSES);
     let roofline = bandwidth / weight_bytes as f64;
-    print_table(&results, &shape, weight_bytes, bandwidth, roofline);
+    print_table(
+        &results,
+        &args.baseline,
+        &shape,
+        weight_bytes,
+        bandwidth,
+        roofline,
+    );
     if let Some(out) = &args.json {
         let study = Study {
             args,
@@ -73,12 +78,13 @@ pub fn run(args: &ThroughputArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// Bytes a decode step reads: every tensor, less the embedding table when it is not also
-/// the output projection (a step gathers one row of it).
+/// Bytes of the checkpoint as stored that a decode step reads: every tensor, less the
+/// embedding table when it is not also the output projection (a step gathers one row of
+/// it). For a quantized file these are its blocks' bytes, what llama.cpp reads.
 fn decode_weight_bytes(model: &std::path::Path) -> Result<usize> {
     let config = ModelConfig::from_dir(model)?;
     let checkpoint = Checkpoint::open(model)
-        .with_context(|| format!("cannot open the checkpoint in {}", model.display()))?;
+        .with_context(|| format!("cannot open the checkpoint {}", model.display()))?;
     let embedding = if config.tie_word_embeddings {
         0
     } else {
@@ -91,6 +97,7 @@ fn decode_weight_bytes(model: &std::path::Path) -> Result<usize> {
 
 fn print_table(
     results: &[EngineResult],
+    baseline_name: &str,
     shape: &Shape,
     weight_bytes: usize,
     bandwidth: f64,
@@ -106,7 +113,7 @@ fn print_table(
         weight_bytes as f64 / 1e9,
         roofline
     );
-    let baseline = results.iter().find(|r| r.name == BASELINE);
+    let baseline = results.iter().find(|r| r.name == baseline_name);
     println!(
         "{:<22} {:>11} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
         "engine", "prefill/s", "vs base", "decode/s", "vs base", "roofline", "peak GB", "/weights"
@@ -141,7 +148,7 @@ fn print_table(
         );
     }
     if baseline.is_none() {
-        println!("(no peer named \"{BASELINE}\": ratios need it)");
+        println!("(no peer named \"{baseline_name}\": ratios need it)");
     }
 }
 
@@ -157,13 +164,17 @@ struct Study<'a> {
 impl Study<'_> {
     fn command(&self) -> String {
         let mut c = format!(
-            "cargo run --release -p fak-harness -- throughput --model {} --prompt {} --decode {} --threads {} --rounds {}",
+            "cargo run --release -p fak-harness -- throughput --model {} --prompt {} --decode {} --threads {} --rounds {} --baseline \"{}\"",
             self.args.model.display(),
             self.shape.prompt_tokens,
             self.shape.decode_tokens,
             self.shape.threads,
-            self.shape.rounds
+            self.shape.rounds,
+            self.args.baseline
         );
+        if let Some(study) = &self.args.study {
+            c.push_str(&format!(" --study {study}"));
+        }
         for p in &self.args.peers {
             c.push_str(&format!(" --peer \"{p}\""));
         }
@@ -185,9 +196,26 @@ impl Study<'_> {
         )
     }
 
+    /// `throughput.REST`, or `throughput.STUDY.REST` for a named study.
+    fn id(&self, rest: &str) -> String {
+        match &self.args.study {
+            None => format!("throughput.{rest}"),
+            Some(study) => format!("throughput.{study}.{rest}"),
+        }
+    }
+
+    /// `name`, or `name.STUDY` for a named study.
+    fn study(&self, name: &str) -> String {
+        match &self.args.study {
+            None => name.to_string(),
+            Some(study) => format!("{name}.{study}"),
+        }
+    }
+
     fn entries(&self, results: &[EngineResult]) -> Vec<Entry> {
         let (command, method) = (self.command(), self.method());
-        let baseline = results.iter().find(|r| r.name == BASELINE);
+        let baseline_name = &self.args.baseline;
+        let baseline = results.iter().find(|r| &r.name == baseline_name);
         let mut out = Vec::new();
         for (phase, study, rate) in [
             (
@@ -201,10 +229,10 @@ impl Study<'_> {
                 EngineResult::decode_tokens_per_second,
             ),
         ] {
-            let id = |name: &str| format!("throughput.{phase}.{}", slug(name));
+            let id = |name: &str| self.id(&format!("{phase}.{}", slug(name)));
             for r in results {
                 let base = baseline.filter(|b| b.name != r.name).map(|b| Baseline {
-                    what: format!("{BASELINE} {phase}, same run"),
+                    what: format!("{baseline_name} {phase}, same run"),
                     value: rate(b, self.shape),
                     entry: Some(id(&b.name)),
                 });
@@ -218,7 +246,7 @@ impl Study<'_> {
                         method: &method,
                         command: &command,
                         params: vec![
-                            ("study", Param::Text(study.to_string())),
+                            ("study", Param::Text(self.study(study))),
                             ("engine", Param::Text(r.name.clone())),
                             ("weights", Param::Text(r.weights.clone())),
                         ],
@@ -228,7 +256,7 @@ impl Study<'_> {
             }
         }
         let mut roofline = Measured {
-            id: "throughput.decode.roofline".to_string(),
+            id: self.id("decode.roofline"),
             title: "decode roofline: read bandwidth / weight bytes per token".to_string(),
             value: self.roofline,
             unit: "tokens/s",
@@ -236,7 +264,7 @@ impl Study<'_> {
             method: &method,
             command: &command,
             params: vec![
-                ("study", Param::Text("decode_throughput".to_string())),
+                ("study", Param::Text(self.study("decode_throughput"))),
                 ("engine", Param::Text("roofline".to_string())),
             ],
         }
@@ -245,21 +273,21 @@ impl Study<'_> {
         out.push(roofline);
         out.push(
             Measured {
-                id: "throughput.bandwidth".to_string(),
+                id: self.id("bandwidth"),
                 title: format!("memory read bandwidth, {} threads", self.shape.threads),
                 value: self.bandwidth / 1e9,
                 unit: "GB/s",
                 baseline: None,
                 method: "best of 5 passes over a 1 GiB buffer, right after the engines",
                 command: &command,
-                params: vec![("study", Param::Text("throughput.bandwidth".to_string()))],
+                params: vec![("study", Param::Text(self.study("throughput.bandwidth")))],
             }
             .entry(),
         );
         for r in results {
             out.push(
                 Measured {
-                    id: format!("throughput.peak_rss.{}", slug(&r.name)),
+                    id: self.id(&format!("peak_rss.{}", slug(&r.name))),
                     title: format!("peak resident memory, {}", r.name),
                     value: r.peak_rss_bytes as f64,
                     unit: "bytes",
@@ -271,7 +299,7 @@ impl Study<'_> {
                     method: &method,
                     command: &command,
                     params: vec![
-                        ("study", Param::Text("throughput.peak_rss".to_string())),
+                        ("study", Param::Text(self.study("throughput.peak_rss"))),
                         ("engine", Param::Text(r.name.clone())),
                     ],
                 }

@@ -103,7 +103,11 @@ const TEMPLATE: &str = "chat";
 impl ChatTemplate {
     /// The template of `dir`: `chat_template.jinja` where transformers saved it as its own
     /// file, otherwise `chat_template` in tokenizer_config.json.
+    /// A GGUF file's template comes from its metadata ([`ChatTemplate::from_gguf`]).
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        if crate::gguf::is_gguf(dir) {
+            return Self::from_gguf(&crate::gguf::GgufFile::open(dir)?);
+        }
         let config_path = dir.join("tokenizer_config.json");
         let config: Map<String, Json> = json_file::read(&config_path, "the tokenizer config")?;
         let jinja = dir.join("chat_template.jinja");

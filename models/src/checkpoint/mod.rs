@@ -6,6 +6,7 @@
 //! is an error too ([`Checkpoint::finish`]): weights left over mean config and weights
 //! disagree.
 
+mod from_gguf;
 mod mmap;
 
 pub(crate) use mmap::map_read_only;
@@ -24,9 +25,14 @@ use crate::{ModelError, json_file};
 /// One tensor of the checkpoint.
 #[derive(Debug, Clone)]
 struct Entry {
+    /// The dtype of `bytes`, what the loader hands out.
     dtype: Dtype,
     shape: Vec<usize>,
     bytes: HostBytes,
+    /// The type and bytes as the file stores them (for a quantized GGUF tensor, the blocks
+    /// `bytes` was dequantized from): what the fingerprint covers.
+    stored: String,
+    raw: HostBytes,
 }
 
 /// The tensors of a checkpoint by name, each a view of its memory-mapped file.
@@ -44,8 +50,12 @@ struct ShardIndex {
 }
 
 impl Checkpoint {
-    /// Maps `dir/model.safetensors`, or every shard `dir/model.safetensors.index.json` names.
+    /// Maps `dir/model.safetensors`, or every shard `dir/model.safetensors.index.json` names;
+    /// a GGUF file's tensors when `dir` is one ([`crate::gguf::GgufFile::checkpoint`]).
     pub fn open(dir: &Path) -> Result<Self, ModelError> {
+        if crate::gguf::is_gguf(dir) {
+            return crate::gguf::GgufFile::open(dir)?.checkpoint();
+        }
         let single = dir.join("model.safetensors");
         let index_path = dir.join("model.safetensors.index.json");
         if single.exists() || !index_path.exists() {
@@ -106,6 +116,8 @@ impl Checkpoint {
             let entry = Entry {
                 dtype: info.dtype,
                 shape: info.shape.clone(),
+                stored: format!("{:?}", info.dtype),
+                raw: bytes.clone(),
                 bytes,
             };
             if self.tensors.insert(name.clone(), entry).is_some() {
@@ -133,33 +145,30 @@ impl Checkpoint {
         self.tensors.keys().map(String::as_str)
     }
 
-    /// Bytes of tensor data over all files.
+    /// Bytes of tensor data over all files, as stored (a quantized tensor's blocks).
     pub fn weight_bytes(&self) -> usize {
-        self.tensors
-            .values()
-            .map(|e| e.bytes.as_slice().len())
-            .sum()
+        self.tensors.values().map(|e| e.raw.as_slice().len()).sum()
     }
 
-    /// Bytes of tensor `name`'s data, if the checkpoint has it.
+    /// Bytes of tensor `name`'s data as stored, if the checkpoint has it.
     pub fn tensor_bytes(&self, name: &str) -> Option<usize> {
-        self.tensors.get(name).map(|e| e.bytes.as_slice().len())
+        self.tensors.get(name).map(|e| e.raw.as_slice().len())
     }
 
-    /// SHA-256 over every tensor's name, dtype, shape and bytes, in name order: two
-    /// checkpoints share a fingerprint only when they hold the same weights, however they are
-    /// split into shards.
+    /// SHA-256 over every tensor's name, stored type, shape and stored bytes, in name order:
+    /// two checkpoints share a fingerprint only when they hold the same weights, however they
+    /// are split into shards.
     pub fn fingerprint(&self) -> [u8; 32] {
         let mut h = Sha256::new();
         for (name, entry) in &self.tensors {
             h.update((name.len() as u64).to_le_bytes());
             h.update(name.as_bytes());
-            h.update(format!("{:?}", entry.dtype).as_bytes());
+            h.update(entry.stored.as_bytes());
             h.update((entry.shape.len() as u64).to_le_bytes());
             for &d in &entry.shape {
                 h.update((d as u64).to_le_bytes());
             }
-            let bytes = entry.bytes.as_slice();
+            let bytes = entry.raw.as_slice();
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         }

@@ -18,9 +18,13 @@ pub enum Architecture {
     Qwen2,
     /// `Qwen3ForCausalLM`: RMSNorm on each query and key head (QK-norm).
     Qwen3,
+    /// Gemma 3's text model, read from GGUF files only (`general.architecture` = `gemma3`):
+    /// QK-norm, sandwich norms, GeGLU, scaled embeddings, interleaved sliding-window layers.
+    Gemma3,
 }
 
 impl Architecture {
+    /// The families read from a Hugging Face directory's config.json.
     pub const ALL: [Architecture; 4] = [Self::Llama, Self::Mistral, Self::Qwen2, Self::Qwen3];
 
     /// The class name config.json's `architectures` holds.
@@ -30,6 +34,7 @@ impl Architecture {
             Self::Mistral => "MistralForCausalLM",
             Self::Qwen2 => "Qwen2ForCausalLM",
             Self::Qwen3 => "Qwen3ForCausalLM",
+            Self::Gemma3 => "Gemma3ForCausalLM",
         }
     }
 
@@ -40,6 +45,7 @@ impl Architecture {
             Self::Mistral => "mistral",
             Self::Qwen2 => "qwen2",
             Self::Qwen3 => "qwen3",
+            Self::Gemma3 => "gemma3_text",
         }
     }
 
@@ -79,6 +85,8 @@ impl Architecture {
                 "max_window_layers",
                 "layer_types",
             ],
+            // Read from GGUF metadata (gguf::config), never from a config.json.
+            Self::Gemma3 => &[],
         }
     }
 
@@ -94,7 +102,7 @@ impl Architecture {
                 "is_llama_config",
                 "rope_interleaved",
             ],
-            Self::Mistral | Self::Qwen2 | Self::Qwen3 => &[],
+            Self::Mistral | Self::Qwen2 | Self::Qwen3 | Self::Gemma3 => &[],
         }
     }
 }

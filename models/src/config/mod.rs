@@ -4,6 +4,7 @@
 //! does not list (see [`family`]), each by name. Values the forward pass cannot honour (an
 //! activation other than SiLU, an unknown RoPE scaling) are refused too.
 
+mod block;
 mod family;
 mod rope;
 
@@ -12,6 +13,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+pub use block::{LocalAttention, MlpActivation};
 pub use family::Architecture;
 pub use rope::{RopeParams, RopeScaling};
 
@@ -53,9 +55,22 @@ pub struct ModelConfig {
     pub o_bias: bool,
     /// Bias on the MLP projections (Llama `mlp_bias`).
     pub mlp_bias: bool,
-    /// RMSNorm on every query and key head before RoPE (Qwen3).
+    /// RMSNorm on every query and key head before RoPE (Qwen3, Gemma 3).
     pub qk_norm: bool,
     pub dtype: Option<ConfigDtype>,
+    /// The MLP's gate activation.
+    pub mlp_activation: MlpActivation,
+    /// Multiplies the embedding rows before the first layer (Gemma: `sqrt(hidden_size)`).
+    pub embedding_scale: Option<f32>,
+    /// RMSNorm on the attention output and on the MLP output before each joins the residual
+    /// stream (Gemma 3's post-attention and post-feed-forward norms).
+    pub sandwich_norms: bool,
+    /// Queries are scaled by `1/sqrt(query_pre_attn_scalar)` (`head_dim` in the Hugging Face
+    /// families).
+    pub query_pre_attn_scalar: usize,
+    /// Interleaved sliding-window layers with their own RoPE (Gemma 3); the other layers
+    /// use `rope` and attend over the whole context.
+    pub local_attention: Option<LocalAttention>,
 }
 
 /// Every key some family reads; [`Architecture::allows_key`] decides which a family may have.
@@ -84,8 +99,11 @@ struct RawConfig {
 }
 
 impl ModelConfig {
-    /// Reads `dir/config.json`.
+    /// Reads `dir/config.json`, or the metadata of `dir` when it is a GGUF file.
     pub fn from_dir(dir: &Path) -> Result<Self, ModelError> {
+        if crate::gguf::is_gguf(dir) {
+            return Self::from_gguf(&crate::gguf::GgufFile::open(dir)?);
+        }
         let path = dir.join("config.json");
         Self::parse(&path, &json_file::read_text(&path, "the model's config")?)
     }
@@ -249,6 +267,11 @@ fn resolve(
         mlp_bias: raw.mlp_bias.unwrap_or(false),
         qk_norm: architecture == Architecture::Qwen3,
         dtype: dtype(raw.dtype.as_deref().or(raw.torch_dtype.as_deref()))?,
+        mlp_activation: MlpActivation::Silu,
+        embedding_scale: None,
+        sandwich_norms: false,
+        query_pre_attn_scalar: head_dim,
+        local_attention: None,
     })
 }
 
@@ -286,7 +309,7 @@ fn sliding_window(
     };
     let applies = match architecture {
         Architecture::Mistral => true,
-        Architecture::Llama => false,
+        Architecture::Llama | Architecture::Gemma3 => false,
         Architecture::Qwen2 | Architecture::Qwen3 => {
             let mut sliding_layers = false;
             for kind in raw.layer_types.iter().flatten() {

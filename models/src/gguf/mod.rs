@@ -6,15 +6,20 @@
 //! keeps that order in `dims` and gives the row-major shape of Hugging Face checkpoints in
 //! [`TensorInfo::shape`].
 
+mod chat;
+mod config;
 mod dequant;
 mod ggml_type;
+mod names;
 mod reader;
+mod tokenizer;
 mod value;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use fak_backends::HostBytes;
 use memmap2::Mmap;
 use thiserror::Error;
 
@@ -22,7 +27,7 @@ pub use ggml_type::GgmlType;
 pub use value::Value;
 
 use crate::ModelError;
-use crate::checkpoint::map_read_only;
+use crate::checkpoint::{Checkpoint, map_read_only};
 
 /// What is wrong with a GGUF file (wrapped with its path in [`ModelError::Gguf`]).
 #[derive(Debug, Error, PartialEq)]
@@ -173,6 +178,21 @@ impl GgufFile {
         Ok(&self.map[start..start + info.bytes])
     }
 
+    /// The stored bytes of tensor `name`, as a view that keeps the map alive.
+    pub fn bytes(&self, name: &str) -> Result<HostBytes, GgufError> {
+        let info = self.tensor(name)?;
+        let start = self.data_start + info.offset as usize;
+        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
+        // In bounds: checked for every tensor when the file was opened.
+        Ok(HostBytes::new(owner, start..start + info.bytes).expect("checked at open"))
+    }
+
+    /// The weights under their Hugging Face names, for the architecture the metadata names
+    /// (read [`crate::ModelConfig::from_gguf`] first: it refuses the others).
+    pub fn checkpoint(&self) -> Result<Checkpoint, ModelError> {
+        Checkpoint::from_gguf(self, names::gemma3_hf_name)
+    }
+
     /// Tensor `name` as f32 values in stored order, each computed exactly as GGML's
     /// reference dequantization does.
     pub fn dequantize(&self, name: &str) -> Result<Vec<f32>, GgufError> {
@@ -181,4 +201,16 @@ impl GgufFile {
         dequant::dequantize(name, info.ggml_type, self.data(name)?, &mut out)?;
         Ok(out)
     }
+}
+
+/// Whether `path` is a GGUF file (by its first four bytes): a model path may name either a
+/// Hugging Face directory or a `.gguf` file.
+pub fn is_gguf(path: &Path) -> bool {
+    use std::io::Read;
+    let mut magic = [0u8; 4];
+    path.is_file()
+        && std::fs::File::open(path)
+            .and_then(|mut f| f.read_exact(&mut magic))
+            .is_ok()
+        && &magic == b"GGUF"
 }

@@ -25,6 +25,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use fak_backends::{Backend, KV_BLOCK_TOKENS, KvLayout};
 use fak_kernel::kv::{BlockPool, KvError, KvStore};
+use fak_models::gguf;
 use fak_models::{ChatTemplate, Model, ModelConfig, ModelError, StopTokens, Tokenizer};
 use futures_util::{StreamExt, stream};
 use serde_json::{Value, json};
@@ -138,10 +139,10 @@ impl<B: Backend> InKernelSource<B> {
     /// Everything a request needs is checked here, so a bad directory stops start-up.
     pub fn open(backend: Arc<B>, options: &InKernelOptions) -> Result<Self, InKernelError> {
         let dir = &options.dir;
-        if !dir.join("config.json").is_file() {
+        if !dir.join("config.json").is_file() && !gguf::is_gguf(dir) {
             return Err(InKernelError::NoModel {
                 dir: dir.clone(),
-                why: "there is no config.json".into(),
+                why: "it is neither a model directory with a config.json nor a GGUF file".into(),
             });
         }
         let model_error = |source| InKernelError::Model {
@@ -302,9 +303,13 @@ impl<B: Backend> ModelSource for InKernelSource<B> {
 /// The last component of `dir` (resolved, so `.` names the directory it is).
 fn directory_name(dir: &Path) -> String {
     let resolved = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
-    resolved
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+    // A GGUF file is named without its extension.
+    let name = if resolved.is_file() {
+        resolved.file_stem()
+    } else {
+        resolved.file_name()
+    };
+    name.map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "model".to_string())
 }
 

@@ -46,6 +46,10 @@ impl SamplingDefaults {
     });
 
     pub fn from_dir(dir: &Path) -> Result<SamplingDefaults, String> {
+        // A GGUF file carries no sampling defaults.
+        if dir.is_file() {
+            return Ok(Self::OPENAI);
+        }
         let path = dir.join("generation_config.json");
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
