@@ -192,6 +192,16 @@ pub trait Backend: Send + Sync + Debug + 'static {
         up: &Self::Tensor,
         out: &mut Self::Tensor,
     ) -> Result<(), BackendError>;
+    /// `out = gelu_tanh(gate) * up` (GELU with the tanh approximation: Gemma's MLP).
+    fn geglu(
+        &self,
+        gate: &Self::Tensor,
+        up: &Self::Tensor,
+        out: &mut Self::Tensor,
+    ) -> Result<(), BackendError>;
+    /// `x *= factor`, element by element, one rounded product each (Gemma's embedding
+    /// scale); `factor` must be finite.
+    fn scale(&self, x: &mut Self::Tensor, factor: f32) -> Result<(), BackendError>;
     /// Rounds token rows of K and V to bf16 and stores row `t` in slot `slots[t]`.
     fn kv_store(
         &self,

@@ -188,6 +188,19 @@ impl Backend for CpuBackend {
         Ok(fak_ops::swiglu(&gate.0, &up.0, &mut out.0)?)
     }
 
+    fn geglu(
+        &self,
+        gate: &CpuTensor,
+        up: &CpuTensor,
+        out: &mut CpuTensor,
+    ) -> Result<(), BackendError> {
+        Ok(fak_ops::geglu(&gate.0, &up.0, &mut out.0)?)
+    }
+
+    fn scale(&self, x: &mut CpuTensor, factor: f32) -> Result<(), BackendError> {
+        Ok(fak_ops::scale(&mut x.0, factor)?)
+    }
+
     fn kv_store(
         &self,
         kv: &mut CpuKv,

@@ -99,13 +99,6 @@ pub fn rope(
     check_positions(OP, "position", positions, max_positions)
 }
 
-/// `fak_ops::swiglu`.
-pub fn swiglu(gate_len: usize, up_len: usize, out_len: usize) -> Result<(), OpsError> {
-    check_nonzero("swiglu", "gate", gate_len)?;
-    check_len("swiglu", "up", gate_len, up_len)?;
-    check_len("swiglu", "out", gate_len, out_len)
-}
-
 /// `fak_ops::attention` for queries at `positions` over a cache holding positions
 /// `0..=max(positions)`.
 pub fn attention(

@@ -44,13 +44,13 @@ const KV_GATES: [&str; 8] = [
     "kv dump, load, continue",
 ];
 /// The op gates every device backend has, before its KV gates.
-const OP_GATES: [&str; 17] = [
+const OP_GATES: [&str; 18] = [
     "op matmul bf16",
     "op matmul f16",
     "op matmul f32",
     "op embed",
     "op rms_norm",
-    "op add, add_bias, swiglu, slice",
+    "op add, add_bias, swiglu, slice, geglu, scale",
     "op rope",
     "op kv store, copy, read, write",
     "op attention",
@@ -62,6 +62,7 @@ const OP_GATES: [&str; 17] = [
     "op math rsqrt",
     "op math sigmoid",
     "op math silu",
+    "op math gelutanh",
 ];
 /// The model gates every device backend has, after its KV gates.
 const MODEL_GATES: [&str; 6] = [

@@ -6,8 +6,8 @@ mod common;
 use common::{Gen, bits, to_bf16};
 use fak_ops::{
     AttentionConfig, CANONICAL_NAN_BITS, KvView, NormWeight, OpsError, RmsNormParams, RopeLayout,
-    RopeTable, Sampler, SamplingParams, WeightView, add, argmax, attention, embed_gather,
-    inv_freq_from_base, matmul, matvec, rms_norm, rope_apply, softmax, swiglu,
+    RopeTable, Sampler, SamplingParams, WeightView, add, argmax, attention, embed_gather, geglu,
+    inv_freq_from_base, matmul, matvec, rms_norm, rope_apply, scale, softmax, swiglu,
     to_bf16 as round_slice,
 };
 use half::bf16;
@@ -324,6 +324,35 @@ fn elementwise_ops_and_gather_refuse_mismatches() {
         swiglu(&[1.0; 2], &[1.0; 3], &mut out),
         Err(OpsError::Length { what: "up", .. })
     ));
+    assert_eq!(
+        geglu(&[1.0; 2], &[1.0; 2], &mut [0.0; 3]),
+        Err(OpsError::Length {
+            op: "geglu",
+            what: "out",
+            expected: 2,
+            got: 3
+        })
+    );
+    assert!(matches!(
+        geglu(&[], &[], &mut []),
+        Err(OpsError::Empty { op: "geglu", .. })
+    ));
+    assert!(matches!(
+        scale(&mut [], 2.0),
+        Err(OpsError::Empty { op: "scale", .. })
+    ));
+    for factor in [f32::NAN, f32::INFINITY, f32::NEG_INFINITY] {
+        let mut x = [1.0f32; 2];
+        assert!(matches!(
+            scale(&mut x, factor),
+            Err(OpsError::InvalidParam {
+                op: "scale",
+                param: "factor",
+                ..
+            })
+        ));
+        assert_eq!(x, [1.0; 2], "a refused scale writes nothing");
+    }
     assert!(matches!(
         add(&mut out, &[1.0]),
         Err(OpsError::Length { what: "y", .. })
@@ -368,6 +397,8 @@ proptest! {
         let params = RmsNormParams { eps: 1e-5, weight: NormWeight::OnePlus };
         let _ = rms_norm(&x, &x[..n.min(cols)], params, &mut out);
         let _ = swiglu(&x, &x, &mut out);
+        let _ = geglu(&x, &x, &mut out);
+        let _ = scale(&mut out, x.first().copied().unwrap_or(1.0));
         let _ = softmax(&x, &mut out);
         let _ = argmax(&x);
         if let Ok(table) = inv_freq_from_base(10_000.0, head_dim).and_then(|inv| RopeTable::new(&inv, 8)) {

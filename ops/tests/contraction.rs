@@ -6,11 +6,11 @@
 mod common;
 
 use common::{Gen, bits, to_bf16, to_f16};
-use fak_ops::math::{exp_with, recip_with, rsqrt_with, sigmoid_with, silu_with};
+use fak_ops::math::{exp_with, gelu_tanh_with, recip_with, rsqrt_with, sigmoid_with, silu_with};
 use fak_ops::{
     AttentionConfig, Fused, KvView, MulAdd, NormWeight, PreparedWeights, RmsNormParams, RopeLayout,
-    RopeTable, Unfused, WeightView, attention_with, inv_freq_from_base, matmul_with, rms_norm_with,
-    rope_apply_with, softmax_with, split_mul_add, swiglu_with, two_prod_sum,
+    RopeTable, Unfused, WeightView, attention_with, geglu_with, inv_freq_from_base, matmul_with,
+    rms_norm_with, rope_apply_with, softmax_with, split_mul_add, swiglu_with, two_prod_sum,
 };
 use proptest::prelude::*;
 
@@ -70,6 +70,7 @@ proptest! {
             prop_assert_eq!(rsqrt_with::<Unfused>(x).to_bits(), rsqrt_with::<Fused>(x).to_bits(), "rsqrt({:e})", x);
             prop_assert_eq!(sigmoid_with::<Unfused>(x).to_bits(), sigmoid_with::<Fused>(x).to_bits(), "sigmoid({:e})", x);
             prop_assert_eq!(silu_with::<Unfused>(x).to_bits(), silu_with::<Fused>(x).to_bits(), "silu({:e})", x);
+            prop_assert_eq!(gelu_tanh_with::<Unfused>(x).to_bits(), gelu_tanh_with::<Fused>(x).to_bits(), "gelu_tanh({:e})", x);
         }
         for w in xs.windows(4) {
             // The addend must be a multiple of 2^-126, as every sum of exact products is.
@@ -168,6 +169,21 @@ proptest! {
                 softmax_with::<Fused>(&logits, &mut out).unwrap();
             } else {
                 softmax_with::<Unfused>(&logits, &mut out).unwrap();
+            }
+            bits(&out)
+        });
+    }
+
+    #[test]
+    fn geglu_ignores_contraction(seed in any::<u64>(), n in 1usize..500, wild in any::<bool>()) {
+        let mut g = Gen::new(seed);
+        let (gate, up) = (inputs(&mut g, n, 12.0, wild), inputs(&mut g, n, 3.0, wild));
+        both(|fused| {
+            let mut out = vec![0.0; n];
+            if fused {
+                geglu_with::<Fused>(&gate, &up, &mut out).unwrap();
+            } else {
+                geglu_with::<Unfused>(&gate, &up, &mut out).unwrap();
             }
             bits(&out)
         });

@@ -3,7 +3,7 @@
 //! every `stride`-th f32 bit pattern of its range (both signs where the range is signed);
 //! `FAK_OPS_ACCURACY_STRIDE=37` gives the denser sweep whose figures the document quotes.
 
-use fak_ops::math::{exp, recip, rsqrt, sigmoid, silu};
+use fak_ops::math::{exp, gelu_tanh, recip, rsqrt, sigmoid, silu};
 
 const DEFAULT_STRIDE: usize = 1009;
 
@@ -92,6 +92,54 @@ fn silu_is_within_four_ulp_where_its_result_is_normal() {
         "silu",
         4.0,
         worst_ulp(&xs, silu, |x| x / (1.0 + (-x).exp())),
+    );
+}
+
+/// `2y = 2 sqrt(2/pi) (x + 0.044715 x^3)`, the argument of GELU's sigmoid, in f64.
+fn gelu_z(x: f64) -> f64 {
+    2.0 * (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x)
+}
+
+/// `0.5 x (1 + tanh(y))` in its equal form `x / (1 + e^-2y)`: f64's `1 + tanh(y)` cancels
+/// to 0 for y below about -19, where GELU is still a normal f32.
+fn gelu_reference(x: f64) -> f64 {
+    x / (1.0 + (-gelu_z(x)).exp())
+}
+
+#[test]
+fn gelu_tanh_is_within_four_ulp_from_minus_one_up() {
+    // Above 8 the result is x itself; below -1 see the next test.
+    let mut xs = sweep(1.0e-30, 1.0, true);
+    xs.extend(sweep(1.0, 80.0, false));
+    assert_within("gelu_tanh", 4.0, worst_ulp(&xs, gelu_tanh, gelu_reference));
+}
+
+#[test]
+fn gelu_tanh_below_minus_one_is_within_the_conditioning_of_its_sigmoid() {
+    // There gelu(x) ~ x e^z with z = 2y rounded to f32: a relative error r in z is one of
+    // r |z| in the result, so the bound grows with |z| (up to 87 where the result leaves
+    // the normal range at x = -10.0). Measured as ulp beyond 4, per unit of |z|.
+    let xs: Vec<f32> = sweep(1.0, 10.0, true)
+        .into_iter()
+        .filter(|&x| x < 0.0)
+        .collect();
+    let per_unit_of_z = |x: f32| {
+        let reference = gelu_reference(x as f64);
+        if reference.abs() < f32::MIN_POSITIVE as f64 {
+            return 0.0;
+        }
+        (ulp_error(gelu_tanh(x), reference) - 4.0).max(0.0) / gelu_z(x as f64).abs()
+    };
+    let (worst, at) = xs.iter().fold((0.0, 0.0), |w, &x| {
+        let e = per_unit_of_z(x);
+        if e > w.0 { (e, x) } else { w }
+    });
+    let (ulp, ulp_at) = worst_ulp(&xs, gelu_tanh, gelu_reference);
+    println!("gelu_tanh below -1: max {ulp:.3} ulp at {ulp_at:e}");
+    assert_within(
+        "gelu_tanh below -1, ulp beyond 4 per unit of |z|",
+        3.5,
+        (worst, at),
     );
 }
 

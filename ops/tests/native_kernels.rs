@@ -1,5 +1,5 @@
 //! The fast kernels the plain ops run on this CPU (the register-tiled matmul, vectorised
-//! attention and SwiGLU, AVX-512 where present) against the `_with` forms, bit for bit, on
+//! attention, SwiGLU and GeGLU, AVX-512 where present) against the `_with` forms, bit for bit, on
 //! shapes that leave every tile, task, block and chunk ragged and on special values.
 
 mod common;
@@ -7,7 +7,7 @@ mod common;
 use common::{Gen, bits, to_bf16, to_f16};
 use fak_ops::{
     AttentionConfig, Fused, KvView, PreparedWeights, Unfused, WeightView, attention,
-    attention_with, matmul, matmul_with, swiglu, swiglu_with,
+    attention_with, geglu, geglu_with, matmul, matmul_with, swiglu, swiglu_with,
 };
 
 /// (rows, cols, tokens): rows not a multiple of the 4-row tile and crossing the 128-row
@@ -118,17 +118,26 @@ fn attention_equals_attention_with_on_ragged_heads_blocks_and_special_values() {
     }
 }
 
+/// A gated unit's plain form against its `_with` form.
+type Gated = fn(&[f32], &[f32], &mut [f32]) -> Result<(), fak_ops::OpsError>;
+
 #[test]
-fn swiglu_equals_swiglu_with_across_tasks_and_special_values() {
+fn swiglu_and_geglu_equal_their_with_forms_across_tasks_and_special_values() {
     // Longer than one 8192-element task and not a multiple of any vector width.
     let mut g = Gen::new(44);
     let n = 8192 * 2 + 37;
     let mut gate = g.vec(n, 20.0);
     gate[..4096].copy_from_slice(&g.any_bits(4096));
     let up = g.vec(n, 3.0);
-    let mut fast = vec![0.0f32; n];
-    let mut plain = fast.clone();
-    swiglu(&gate, &up, &mut fast).unwrap();
-    swiglu_with::<Unfused>(&gate, &up, &mut plain).unwrap();
-    assert_eq!(bits(&fast), bits(&plain));
+    let pairs: [(&str, Gated, Gated); 2] = [
+        ("swiglu", swiglu, swiglu_with::<Unfused>),
+        ("geglu", geglu, geglu_with::<Unfused>),
+    ];
+    for (name, fast_form, plain_form) in pairs {
+        let mut fast = vec![0.0f32; n];
+        let mut plain = fast.clone();
+        fast_form(&gate, &up, &mut fast).unwrap();
+        plain_form(&gate, &up, &mut plain).unwrap();
+        assert_eq!(bits(&fast), bits(&plain), "{name}");
+    }
 }

@@ -3,11 +3,11 @@
 
 mod common;
 
-use common::{Gen, to_bf16, to_f16};
+use common::{Gen, bits, to_bf16, to_f16};
 use fak_ops::{
     AttentionConfig, KvView, NormWeight, RmsNormParams, RopeLayout, RopeTable, WeightView, add,
-    attention, bf16_factor, embed_gather, inv_freq_from_base, matmul, rms_norm, rope_apply,
-    softmax, swiglu,
+    attention, bf16_factor, embed_gather, geglu, inv_freq_from_base, matmul, rms_norm, rope_apply,
+    scale, softmax, swiglu,
 };
 use fak_ops::{MulAdd, Unfused, canonical, domain_bf16, lane_sum, split, widen_bf16, widen_f16};
 use half::bf16;
@@ -238,6 +238,51 @@ fn softmax_swiglu_add_and_embed_match_their_definitions() {
         .flat_map(|&t| table[t * 8..(t + 1) * 8].iter().map(|v| v.to_f32()))
         .collect();
     assert_eq!(rows, want);
+}
+
+#[test]
+fn geglu_and_scale_match_their_definitions() {
+    let mut g = Gen::new(6);
+    let (gate, up) = (g.vec(500, 6.0), g.vec(500, 2.0));
+    let mut act = vec![0.0; 500];
+    geglu(&gate, &up, &mut act).unwrap();
+    // transformers' gelu_pytorch_tanh, written with f64's tanh.
+    let gelu = |x: f64| {
+        let y = (2.0 / std::f64::consts::PI).sqrt() * (x + 0.044715 * x * x * x);
+        0.5 * x * (1.0 + y.tanh())
+    };
+    let want: Vec<f64> = gate
+        .iter()
+        .zip(&up)
+        .map(|(&a, &b)| gelu(a as f64) * b as f64)
+        .collect();
+    let err = rel_error(&act, &want);
+    assert!(err < 1e-6, "geglu: relative error {err}");
+
+    // One rounded f32 product per value: Gemma's embedding scale, sqrt(640).
+    let factor = (640.0f64).sqrt() as f32;
+    let mut x = g.vec(300, 1.0);
+    let want: Vec<f32> = x.iter().map(|v| v * factor).collect();
+    scale(&mut x, factor).unwrap();
+    assert_eq!(x, want);
+    // Canonical outputs: a denormal input reads as zero, a denormal product flushes to
+    // signed zero, every NaN is the canonical one, infinities stay.
+    let mut special = [
+        f32::from_bits(1),
+        -1.0e-20,
+        f32::from_bits(0xFFC0_1234),
+        f32::NEG_INFINITY,
+    ];
+    scale(&mut special, 1.0e-20).unwrap();
+    assert_eq!(
+        bits(&special),
+        [
+            0,
+            0x8000_0000,
+            fak_ops::CANONICAL_NAN_BITS,
+            f32::NEG_INFINITY.to_bits()
+        ]
+    );
 }
 
 proptest! {

@@ -5,6 +5,7 @@
 use std::ops::Range;
 
 use cubecl::prelude::*;
+use fak_ops::checks::{check_gated, check_scale};
 use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeLayout, RopeTable};
 
 use super::CubeBackend;
@@ -13,10 +14,11 @@ use super::kv::{last_writes, resolve_moves};
 use super::weights::dtype_id;
 use crate::kernels::attention::{MAX_HEAD_DIM, attention};
 use crate::kernels::embed::embed;
+use crate::kernels::glu::{GLU_GELU_TANH, GLU_SILU, gated};
 use crate::kernels::grid::{LANE_UNITS, cube_grid, element_grid};
 use crate::kernels::kv::kv_store;
 use crate::kernels::matmul::{ROWS_PER_CUBE, bf16_factors, matmul};
-use crate::kernels::{buffer as copy, norm, residual, rope, swiglu};
+use crate::kernels::{buffer as copy, norm, residual, rope, scale};
 use crate::{
     Backend, BackendError, DeviceInfo, HostMatrix, KV_BLOCK_TOKENS, KvLayout, KvRows, shape,
 };
@@ -247,16 +249,30 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         up: &CubeTensor,
         out: &mut CubeTensor,
     ) -> Result<(), BackendError> {
-        shape::swiglu(gate.len(), up.len(), out.len())?;
-        let (count, dim) = element_grid(gate.len());
-        swiglu::swiglu::launch::<R>(
+        self.gated("swiglu", GLU_SILU, gate, up, out)
+    }
+
+    fn geglu(
+        &self,
+        gate: &CubeTensor,
+        up: &CubeTensor,
+        out: &mut CubeTensor,
+    ) -> Result<(), BackendError> {
+        self.gated("geglu", GLU_GELU_TANH, gate, up, out)
+    }
+
+    fn scale(&self, x: &mut CubeTensor, factor: f32) -> Result<(), BackendError> {
+        check_scale(x.len(), factor)?;
+        let (count, dim) = element_grid(x.len());
+        scale::scale::launch::<R>(
             &self.client,
             count,
             dim,
-            self.arg(&gate.words),
-            self.arg(&up.words),
-            self.arg(&out.words),
-            self.count(gate.len())?,
+            self.arg(&x.words),
+            // Flushed here as the CPU flushes it: a denormal factor must not reach a
+            // device that keeps denormals.
+            fak_ops::ftz(factor),
+            self.count(x.len())?,
         );
         Ok(())
     }
@@ -396,5 +412,31 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         let v = self.upload_words(&pack(&rows.v))?;
         let targets: Vec<u32> = writes.keys().copied().collect();
         self.scatter_rows(kv, &k, &v, &targets)
+    }
+}
+
+impl<R: Runtime> CubeBackend<R> {
+    /// The gated unit `op` (SwiGLU or GeGLU) with the kernel's `activation`.
+    fn gated(
+        &self,
+        op: &'static str,
+        activation: u32,
+        gate: &CubeTensor,
+        up: &CubeTensor,
+        out: &mut CubeTensor,
+    ) -> Result<(), BackendError> {
+        check_gated(op, gate.len(), up.len(), out.len())?;
+        let (count, dim) = element_grid(gate.len());
+        gated::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&gate.words),
+            self.arg(&up.words),
+            self.arg(&out.words),
+            self.count(gate.len())?,
+            activation,
+        );
+        Ok(())
     }
 }

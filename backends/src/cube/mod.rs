@@ -65,16 +65,19 @@ pub enum MathFn {
     Rsqrt,
     Sigmoid,
     Silu,
+    /// GELU, tanh approximation.
+    GeluTanh,
 }
 
 impl MathFn {
     /// Every function, in a stable order.
-    pub const ALL: [MathFn; 5] = [
+    pub const ALL: [MathFn; 6] = [
         Self::Exp,
         Self::Recip,
         Self::Rsqrt,
         Self::Sigmoid,
         Self::Silu,
+        Self::GeluTanh,
     ];
 
     /// The CPU reference of this function.
@@ -85,6 +88,7 @@ impl MathFn {
             Self::Rsqrt => fak_ops::math::rsqrt,
             Self::Sigmoid => fak_ops::math::sigmoid,
             Self::Silu => fak_ops::math::silu,
+            Self::GeluTanh => fak_ops::math::gelu_tanh,
         }
     }
 
@@ -95,6 +99,7 @@ impl MathFn {
             Self::Rsqrt => math::MATH_RSQRT,
             Self::Sigmoid => math::MATH_SIGMOID,
             Self::Silu => math::MATH_SILU,
+            Self::GeluTanh => math::MATH_GELU_TANH,
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The crate's own exp, recip, rsqrt, sigmoid and SiLU on the device, mirroring
+//! The crate's own exp, recip, rsqrt, sigmoid, SiLU and GELU on the device, mirroring
 //! `fak_ops::math` step for step (DETERMINISM.md §4). Constants are the documented bit
 //! patterns, never recomputed with the platform's division.
 
@@ -30,6 +30,11 @@ const RECIP_GUESS_SLOPE: f32 = -8.0 / 17.0;
 /// The classic first guess of 1/sqrt(m) from the bits of m.
 const RSQRT_GUESS_MAGIC: u32 = 0x5F37_59DF;
 const NEWTON_STEPS: u32 = 3;
+/// GELU's sigmoid argument `x (K0 + K1 x^2)`: `2 sqrt(2/pi)` and `2 sqrt(2/pi) * 0.044715`.
+const GELU_K0: f32 = f32::from_bits(0x3FCC_422A);
+const GELU_K1: f32 = f32::from_bits(0x3D92_2279);
+/// Beyond +-16 GELU is saturated (x above, -0.0 below).
+const GELU_SATURATED_ABOVE: f32 = 16.0;
 
 /// `v * 2^k` for a positive normal `v`, through the exponent field: results below the
 /// normal range become +0.0, past the largest exponent +inf.
@@ -169,12 +174,34 @@ pub fn silu(x: f32) -> f32 {
     canonical(ftz(x) * sigmoid(x))
 }
 
+/// GELU with the tanh approximation: `canonical(x * sigmoid(x (K0 + K1 x^2)))` with each
+/// product that feeds an add split (`x^2` and the last product as [`split_mul`], the
+/// polynomial as [`split_mul_add`]); x > 16 gives x, x < -16 gives -0.0, NaN the canonical
+/// NaN.
+#[cube]
+pub fn gelu_tanh(x: f32) -> f32 {
+    let x = ftz(x);
+    if is_nan(x) {
+        f32::reinterpret(CANONICAL_NAN_BITS)
+    } else if x > GELU_SATURATED_ABOVE {
+        x
+    } else if x < -GELU_SATURATED_ABOVE {
+        f32::reinterpret(SIGN_MASK)
+    } else {
+        let square = split_mul(x, x);
+        let inner = split_mul_add(square, GELU_K1, GELU_K0);
+        let z = split_mul(x, inner);
+        canonical(x * sigmoid(z))
+    }
+}
+
 /// Which function [`math_map`] applies.
 pub const MATH_EXP: u32 = 0;
 pub const MATH_RECIP: u32 = 1;
 pub const MATH_RSQRT: u32 = 2;
 pub const MATH_SIGMOID: u32 = 3;
 pub const MATH_SILU: u32 = 4;
+pub const MATH_GELU_TANH: u32 = 5;
 
 /// `out[i] = f(x[i])` for one of the functions above, chosen at compile time: how the
 /// functions are tested against `fak_ops::math` on arbitrary bit patterns.
@@ -191,8 +218,10 @@ pub fn math_map(x: &Array<f32>, out: &mut Array<f32>, n: u32, #[comptime] functi
             rsqrt(v)
         } else if comptime!(function == MATH_SIGMOID) {
             sigmoid(v)
-        } else {
+        } else if comptime!(function == MATH_SILU) {
             silu(v)
+        } else {
+            gelu_tanh(v)
         };
     }
 }

@@ -1,4 +1,4 @@
-//! The device's versions of `fak_ops::math` (exp, recip, rsqrt, sigmoid, SiLU) on a sweep
+//! The device's versions of `fak_ops::math` (exp, recip, rsqrt, sigmoid, SiLU, GELU) on a sweep
 //! of inputs. These are not [`crate::Backend`] ops, so they have their own entry points.
 
 use cubecl::Runtime;
@@ -15,7 +15,8 @@ pub struct MathCase {
 
 impl MathCase {
     /// `f` over arbitrary bit patterns, three value ranges, edge values, and the boundaries
-    /// of exp's range, of rounding its exponent, and of the normal range.
+    /// of exp's range, of rounding its exponent, of the normal range and of GELU's
+    /// saturation.
     pub fn sweep(f: MathFn) -> Self {
         let mut rng = Rng::new(7);
         let mut x = rng.bit_patterns(1 << 16);
@@ -39,6 +40,11 @@ impl MathCase {
             2.0,
             4.0,
             0.25,
+            16.0,
+            -16.0,
+            16.000_002,
+            -16.000_002,
+            -10.0,
         ]);
         Self { f, x }
     }

@@ -61,12 +61,14 @@ impl BackendFn for RmsNorm {
 }
 
 /// The element-wise ops over the same inputs, outputs concatenated: `a + b`, `a + bias`
-/// (per row), `silu(a) * b`, and the second half of that last result taken as a slice.
+/// (per row), `silu(a) * b`, the second half of that result taken as a slice,
+/// `gelu_tanh(a) * b`, and `a * factor`.
 #[derive(Debug, Clone)]
 pub struct Elementwise {
     pub a: Vec<f32>,
     pub b: Vec<f32>,
     pub bias: Vec<f32>,
+    pub factor: f32,
 }
 
 impl BackendFn for Elementwise {
@@ -81,10 +83,14 @@ impl BackendFn for Elementwise {
         let mut gated = be.zeros(self.a.len())?;
         be.swiglu(&a, &b, &mut gated)?;
         let tail = be.slice(&gated, self.a.len() / 2..self.a.len())?;
+        let mut gelu_gated = be.zeros(self.a.len())?;
+        be.geglu(&a, &b, &mut gelu_gated)?;
+        let mut scaled = be.upload(&self.a)?;
+        be.scale(&mut scaled, self.factor)?;
         let mut out = be.download(&sum)?;
-        out.extend(be.download(&biased)?);
-        out.extend(be.download(&gated)?);
-        out.extend(be.download(&tail)?);
+        for t in [&biased, &gated, &tail, &gelu_gated, &scaled] {
+            out.extend(be.download(t)?);
+        }
         Ok(f32_bits(&out))
     }
 }

@@ -20,7 +20,7 @@ pub enum OpSweep {
     Embed,
     /// RMSNorm in both weight styles, with a row of zeros.
     RmsNorm,
-    /// Residual add, bias add, SwiGLU and slicing.
+    /// Residual add, bias add, SwiGLU, slicing, GeGLU and scaling.
     Elementwise,
     /// RoPE in both layouts, positions up to 4095.
     Rope,
@@ -65,7 +65,7 @@ impl OpSweep {
             Self::Matmul(WeightDtype::F32) => "matmul f32",
             Self::Embed => "embed",
             Self::RmsNorm => "rms_norm",
-            Self::Elementwise => "add, add_bias, swiglu, slice",
+            Self::Elementwise => "add, add_bias, swiglu, slice, geglu, scale",
             Self::Rope => "rope",
             Self::KvRows => "kv store, copy, read, write",
             Self::Attention => "attention",
@@ -157,20 +157,28 @@ fn rms_norm() -> Result<Vec<ParityCase<OpCase>>, BackendError> {
 
 fn elementwise() -> Vec<ParityCase<OpCase>> {
     let mut rng = Rng::new(15);
-    [(1, 1), (1, 31), (3, 257), (2, 4864 + 3)]
-        .into_iter()
-        .map(|(rows, dim)| {
-            let case = Elementwise {
-                a: rng.values_with_edges(rows * dim, 30.0, 25),
-                b: rng.values_with_edges(rows * dim, 30.0, 25),
-                bias: rng.values_with_edges(dim, 3.0, 25),
-            };
-            ParityCase::same(
-                format!("element-wise ops {rows}x{dim}"),
-                OpCase::Elementwise(case),
-            )
-        })
-        .collect()
+    // Scale factors: Gemma 3 270M's sqrt(640), one that makes most products denormal (to
+    // be flushed), a negative one and zero.
+    [
+        (1, 1, 25.298_221),
+        (1, 31, 1.0e-37),
+        (3, 257, -3.0),
+        (2, 4864 + 3, 0.0),
+    ]
+    .into_iter()
+    .map(|(rows, dim, factor)| {
+        let case = Elementwise {
+            a: rng.values_with_edges(rows * dim, 30.0, 25),
+            b: rng.values_with_edges(rows * dim, 30.0, 25),
+            bias: rng.values_with_edges(dim, 3.0, 25),
+            factor,
+        };
+        ParityCase::same(
+            format!("element-wise ops {rows}x{dim}"),
+            OpCase::Elementwise(case),
+        )
+    })
+    .collect()
 }
 
 fn rope() -> Result<Vec<ParityCase<OpCase>>, BackendError> {

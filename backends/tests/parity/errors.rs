@@ -43,7 +43,7 @@ impl BackendFn for BadCalls {
             eps: 1.0e-6,
             weight: NormWeight::Scale,
         };
-        vec![
+        let mut calls = vec![
             outcome(b.matmul(&w, &t(5), &mut t(3))),
             outcome(b.matmul(&w, &t(8), &mut t(5))),
             outcome(b.embed(&w, &[3], &mut t(4))),
@@ -53,34 +53,16 @@ impl BackendFn for BadCalls {
             outcome(b.add(&mut t(3), &t(4))),
             outcome(b.add_bias(&mut t(10), &t(4))),
             outcome(b.swiglu(&t(3), &t(3), &mut t(2))),
+            outcome(b.geglu(&t(3), &t(4), &mut t(3))),
+            outcome(b.geglu(&t(0), &t(0), &mut t(0))),
+            outcome(b.scale(&mut t(3), f32::NAN)),
+            outcome(b.scale(&mut t(0), 2.0)),
             outcome(b.rope(&rope, RopeLayout::RotateHalf, &[8], &mut t(4), 1)),
             outcome(b.rope(&rope, RopeLayout::Interleaved, &[1], &mut t(5), 1)),
             outcome(b.kv_store(&mut kv, &[32], &t(4), &t(4))),
             outcome(b.kv_store(&mut kv, &[0], &t(3), &t(4))),
             outcome(b.attention(&config, &t(8), &[40], &kv, &[0], &mut t(8))),
             outcome(b.attention(&config, &t(7), &[0], &kv, &[0], &mut t(7))),
-            outcome(b.attention(
-                &AttentionConfig {
-                    n_kv_heads: 2,
-                    ..config
-                },
-                &t(8),
-                &[0],
-                &kv,
-                &[0],
-                &mut t(8),
-            )),
-            outcome(b.attention(
-                &AttentionConfig {
-                    window: Some(0),
-                    ..config
-                },
-                &t(8),
-                &[0],
-                &kv,
-                &[0],
-                &mut t(8),
-            )),
             outcome(b.kv_copy(&mut kv, &[(0, 1), (2, 99)])),
             outcome(b.kv_read(&kv, &[32]).map(drop)),
             outcome(b.kv_write(
@@ -92,7 +74,25 @@ impl BackendFn for BadCalls {
                 },
             )),
             outcome(b.slice(&t(4), 2..5).map(drop)),
-        ]
+        ];
+        // Configs the pool's layout or attention itself refuses: KV heads that differ from
+        // the pool's, a window of no keys.
+        let bad_configs = [
+            AttentionConfig {
+                n_kv_heads: 2,
+                ..config
+            },
+            AttentionConfig {
+                window: Some(0),
+                ..config
+            },
+        ];
+        calls.extend(
+            bad_configs
+                .iter()
+                .map(|c| outcome(b.attention(c, &t(8), &[0], &kv, &[0], &mut t(8)))),
+        );
+        calls
     }
 }
 

@@ -1,4 +1,4 @@
-//! Matrix products, RMSNorm, RoPE, SwiGLU, residual adds and embedding gather: the device
+//! Matrix products, RMSNorm, RoPE, SwiGLU, GeGLU, scaling, residual adds and embedding gather: the device
 //! against the CPU reference over the sweeps of `fak_backends::parity` (odd sizes, sizes
 //! around the 32-lane block, edge values: ±0, denormals, ±inf, NaN, out-of-domain
 //! magnitudes), and over matrices split into several bindings.
@@ -67,7 +67,7 @@ fn rms_norm_matches_cpu_for_both_weight_styles() {
 }
 
 #[test]
-fn add_bias_swiglu_and_slice_match_cpu() {
+fn add_bias_swiglu_slice_geglu_and_scale_match_cpu() {
     check_sweep(OpSweep::Elementwise);
 }
 

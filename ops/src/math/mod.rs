@@ -6,12 +6,14 @@
 //! both evaluations) and a plain form that uses [`Unfused`](crate::Unfused).
 
 mod exp;
+mod gelu;
 mod pow2;
 mod recip;
 mod rsqrt;
 mod sigmoid;
 
 pub use exp::{exp, exp_with};
+pub use gelu::{gelu_tanh, gelu_tanh_with};
 pub use recip::{recip, recip_with};
 pub use rsqrt::{rsqrt, rsqrt_with};
 pub use sigmoid::{sigmoid, sigmoid_with, silu, silu_with};
