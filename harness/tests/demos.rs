@@ -47,10 +47,10 @@ fn stand_in_fak(dir: &Path, exact: bool) -> std::path::PathBuf {
     fak
 }
 
-#[test]
-fn fused_times_the_revocation_over_runs_into_entries_the_ledger_accepts() {
+/// `harness fused` with a stand-in fak over `runs` runs: (status, stderr, the output file).
+fn fused(exact: bool, runs: &str) -> (i32, String, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let fak = stand_in_fak(dir.path(), true);
+    let fak = stand_in_fak(dir.path(), exact);
     let out = dir.path().join("fused.json");
     let (status, stdout, stderr) = harness(
         dir.path(),
@@ -59,13 +59,19 @@ fn fused_times_the_revocation_over_runs_into_entries_the_ledger_accepts() {
             "--fak",
             fak.to_str().unwrap(),
             "--runs",
-            "3",
+            runs,
             "--json",
             out.to_str().unwrap(),
         ],
     );
-    assert_eq!(status, 0, "{stdout}{stderr}");
-    let got = entries(&out);
+    (status, format!("{stdout}{stderr}"), dir)
+}
+
+#[test]
+fn fused_times_the_revocation_over_runs_into_entries_the_ledger_accepts() {
+    let (status, output, dir) = fused(true, "3");
+    assert_eq!(status, 0, "{output}");
+    let got = entries(&dir.path().join("fused.json"));
     let excise = find(&got, "fused.revoke.time.excise");
     assert_eq!(excise.value, 81.0, "the median of 80, 81 and 82 ms");
     assert_eq!(excise.params["min"].as_number(), Some(80.0));
@@ -80,24 +86,10 @@ fn fused_times_the_revocation_over_runs_into_entries_the_ledger_accepts() {
 
 #[test]
 fn fused_publishes_nothing_from_an_inexact_revocation() {
-    let dir = tempfile::tempdir().unwrap();
-    let fak = stand_in_fak(dir.path(), false);
-    let out = dir.path().join("fused.json");
-    let (status, _, stderr) = harness(
-        dir.path(),
-        &[
-            "fused",
-            "--fak",
-            fak.to_str().unwrap(),
-            "--runs",
-            "1",
-            "--json",
-            out.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(status, 2, "{stderr}");
-    assert!(stderr.contains("differs from the cold rebuild"), "{stderr}");
-    assert!(!out.exists());
+    let (status, output, dir) = fused(false, "1");
+    assert_eq!(status, 2, "{output}");
+    assert!(output.contains("differs from the cold rebuild"), "{output}");
+    assert!(!dir.path().join("fused.json").exists());
 }
 
 #[test]

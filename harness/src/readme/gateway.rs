@@ -42,8 +42,8 @@ pub fn gateway_proxy(ledger: &Ledger) -> Result<String, ReadmeError> {
     ));
     let soak = entry("soak.rps")?;
     out.push_str(&format!(
-        "Added latency at p50: {}. A {} s soak at 64 connections through fak served {} with \
-         {} errors; fak's resident set was {} before it and {} after.\n",
+        "Added latency at p50: {}. A {} s soak at 64 connections through fak served {} \
+         (errors: {}); fak's resident set was {} before it and {} after.\n",
         measured(entry("added_p50")?),
         number(soak, "soak_s").map_or("-".to_string(), grouped),
         measured(soak),

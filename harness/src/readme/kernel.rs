@@ -1,6 +1,7 @@
 //! The governance kernel's tables: its criterion benches and the fused agent's late
 //! revocation.
 
+use crate::criterion_import::id_segment;
 use crate::ledger::Ledger;
 use crate::number::grouped;
 
@@ -90,6 +91,47 @@ pub fn scenario_bench(ledger: &Ledger) -> Result<String, ReadmeError> {
             ),
         ],
     )
+}
+
+/// The KV cache's criterion bench (`cargo bench -p fak-kernel --bench kv`): a fork, and
+/// the excision sweep against a cold re-prefill, span position by span position.
+pub fn kv_bench(ledger: &Ledger) -> Result<String, ReadmeError> {
+    const BLOCK: &str = "kv_bench";
+    let mut out = bench_table(
+        ledger,
+        BLOCK,
+        &[(
+            "bench.kv_pool_fork_2048",
+            "fork a 2048-token session (`kv_pool/fork_2048`)",
+        )],
+    )?;
+    let mut params: Vec<String> = ledger
+        .study("bench.kv_excise")
+        .iter()
+        .filter_map(|e| e.params.get("param").and_then(|p| p.as_text()))
+        .map(str::to_string)
+        .collect();
+    // "p=896": sorted by the position, not as text.
+    params.sort_by_key(|p| {
+        p.trim_start_matches("p=")
+            .parse::<u64>()
+            .unwrap_or(u64::MAX)
+    });
+    params.dedup();
+    for param in params {
+        let id = |arm: &str| format!("bench.kv_excise.{arm}.{}", id_segment(&param));
+        let (excise, cold) = (
+            get(ledger, BLOCK, &id("excise"))?,
+            get(ledger, BLOCK, &id("cold"))?,
+        );
+        out.push_str(&format!(
+            "| excise against a cold re-prefill, span at {} (`kv_excise/*/{param}`) | {} / {} |\n",
+            param.trim_start_matches("p="),
+            measured(excise),
+            measured(cold)
+        ));
+    }
+    Ok(out)
 }
 
 /// The late revocation's excision against its cold rebuild (`harness fused`).

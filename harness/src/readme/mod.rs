@@ -14,7 +14,7 @@ use thiserror::Error;
 use crate::ledger::{Entry, Ledger};
 use gateway::{gateway_proxy, serve_in_kernel};
 use inference::{excision, fleet, ops_bench, throughput};
-use kernel::{fused_revoke, kernel_bench, scenario_bench};
+use kernel::{fused_revoke, kernel_bench, kv_bench, scenario_bench};
 
 pub const README_PATH: &str = "README.md";
 
@@ -42,6 +42,7 @@ const BLOCKS: &[(&str, Render)] = &[
     ("excision", excision),
     ("kernel_bench", kernel_bench),
     ("scenario_bench", scenario_bench),
+    ("kv_bench", kv_bench),
     ("fused_revoke", fused_revoke),
     ("gateway_proxy", gateway_proxy),
     ("serve_in_kernel", serve_in_kernel),
