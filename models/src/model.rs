@@ -66,7 +66,7 @@ impl<B: Backend> Model<B> {
                 return Err(ModelError::InvalidParam {
                     param: "context",
                     value: c.to_string(),
-                    reason: "exceeds the positions the config allows (max_position_embeddings, or the sliding window)",
+                    reason: "exceeds the positions the config allows (max_position_embeddings)",
                 });
             }
             Some(c) => c,
@@ -88,6 +88,7 @@ impl<B: Backend> Model<B> {
         };
         let local = config
             .local_attention
+            .as_ref()
             .map(|l| -> Result<_, ModelError> {
                 let windowed = AttentionConfig {
                     window: Some(l.window),
@@ -134,7 +135,7 @@ impl<B: Backend> Model<B> {
 
     /// The RoPE table and attention of layer `layer`: local (windowed) or global.
     pub(crate) fn layer_attention(&self, layer: usize) -> (&B::Rope, &AttentionConfig) {
-        match (&self.local, self.config.local_attention) {
+        match (&self.local, &self.config.local_attention) {
             (Some((rope, attention)), Some(l)) if l.is_local(layer) => (rope, attention),
             _ => (&self.rope, &self.attention),
         }

@@ -1,5 +1,6 @@
-//! Switches of a transformer block beyond the Llama layout, which Gemma 3 uses: the MLP's
-//! gate activation and interleaved sliding-window layers with their own RoPE base.
+//! Switches of a transformer block beyond the Llama layout: the MLP's gate activation, and
+//! sliding-window layers (Mistral: all of them; Qwen: from `max_window_layers` on; Gemma 3:
+//! five of every six, with their own RoPE base).
 
 use super::RopeParams;
 
@@ -12,22 +13,36 @@ pub enum MlpActivation {
     GeluTanh,
 }
 
-/// Local layers: attention over a sliding window, rotated with their own RoPE base. Every
-/// `pattern`-th layer (the last of each group of `pattern`) stays global.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Local layers: attention over a sliding window, rotated with their own RoPE (the global
+/// one where the family has no other).
+#[derive(Debug, Clone, PartialEq)]
 pub struct LocalAttention {
     /// A query at position `p` attends keys `p - window + 1 ..= p`.
     pub window: usize,
     /// The local layers' RoPE.
     pub rope: RopeParams,
-    /// Layers per group of local layers followed by one global layer.
-    pub pattern: usize,
+    /// `layers[i]`: whether layer `i` is local.
+    pub layers: Vec<bool>,
 }
 
 impl LocalAttention {
-    /// Whether layer `layer` (from 0) is local: all but the last of each group.
+    /// Gemma 3's layout: in each group of `pattern` layers all but the last are local.
+    pub fn every_but_each_nth(
+        window: usize,
+        rope: RopeParams,
+        pattern: usize,
+        layers: usize,
+    ) -> Self {
+        Self {
+            window,
+            rope,
+            layers: (0..layers).map(|l| l % pattern < pattern - 1).collect(),
+        }
+    }
+
+    /// Whether layer `layer` (from 0) is local.
     pub fn is_local(&self, layer: usize) -> bool {
-        layer % self.pattern < self.pattern - 1
+        self.layers.get(layer).copied().unwrap_or(false)
     }
 }
 
@@ -38,14 +53,11 @@ mod tests {
 
     #[test]
     fn every_sixth_layer_is_global() {
-        let local = LocalAttention {
-            window: 512,
-            rope: RopeParams {
-                theta: 1e4,
-                scaling: RopeScaling::None,
-            },
-            pattern: 6,
+        let rope = RopeParams {
+            theta: 1e4,
+            scaling: RopeScaling::None,
         };
+        let local = LocalAttention::every_but_each_nth(512, rope, 6, 18);
         let global: Vec<usize> = (0..18).filter(|&l| !local.is_local(l)).collect();
         assert_eq!(global, [5, 11, 17]);
     }

@@ -44,9 +44,6 @@ pub struct ModelConfig {
     pub rope: RopeParams,
     /// `max_position_embeddings`.
     pub max_position_embeddings: usize,
-    /// The attention window where the config sets one (Mistral, Qwen with
-    /// `use_sliding_window`); positions beyond it need windowed attention.
-    pub sliding_window: Option<usize>,
     /// The output projection is the embedding matrix (no `lm_head.weight`).
     pub tie_word_embeddings: bool,
     /// Bias on the Q, K and V projections (Qwen2, Llama `attention_bias`).
@@ -138,14 +135,10 @@ impl ModelConfig {
         self.num_heads * self.head_dim
     }
 
-    /// The most positions this model can attend over: `max_position_embeddings`, cut to the
-    /// sliding window where one is set (within the window, windowed and full attention are
-    /// the same; beyond it they differ, and the backends have no windowed attention yet).
+    /// The most positions a sequence may hold: `max_position_embeddings` (sliding-window
+    /// layers attend over their window of them).
     pub fn context(&self) -> usize {
-        self.sliding_window
-            .map_or(self.max_position_embeddings, |w| {
-                w.min(self.max_position_embeddings)
-            })
+        self.max_position_embeddings
     }
 }
 
@@ -245,6 +238,10 @@ fn resolve(
         });
     }
     let attention_bias = raw.attention_bias.unwrap_or(false);
+    let rope = RopeParams {
+        theta,
+        scaling: rope::parse_scaling(map.get("rope_scaling"))?,
+    };
     Ok(ModelConfig {
         architecture,
         hidden_size: raw.hidden_size,
@@ -255,12 +252,8 @@ fn resolve(
         head_dim,
         vocab_size: raw.vocab_size,
         rms_norm_eps: rms_norm_eps as f32,
-        rope: RopeParams {
-            theta,
-            scaling: rope::parse_scaling(map.get("rope_scaling"))?,
-        },
+        rope,
         max_position_embeddings: raw.max_position_embeddings,
-        sliding_window: sliding_window(architecture, &raw, map)?,
         tie_word_embeddings: raw.tie_word_embeddings.unwrap_or(false),
         qkv_bias: architecture == Architecture::Qwen2 || attention_bias,
         o_bias: architecture == Architecture::Llama && attention_bias,
@@ -271,7 +264,7 @@ fn resolve(
         embedding_scale: None,
         sandwich_norms: false,
         query_pre_attn_scalar: head_dim,
-        local_attention: None,
+        local_attention: local_attention(architecture, &raw, map, rope)?,
     })
 }
 
@@ -286,13 +279,20 @@ fn positive(key: &'static str, value: usize) -> Result<usize, ModelError> {
     Ok(value)
 }
 
-/// The window Mistral (always, 4096 when the key is absent, as `MistralConfig` defaults)
-/// and Qwen (when `use_sliding_window` or a `sliding_attention` layer type says so) apply.
-fn sliding_window(
+/// `max_window_layers` when a Qwen config leaves it out (`Qwen2Config`'s and
+/// `Qwen3Config`'s default).
+const QWEN_MAX_WINDOW_LAYERS: usize = 28;
+
+/// The sliding window and the layers it applies to, as transformers decides them: Mistral
+/// windows every layer (4096 when the key is absent, as `MistralConfig` defaults); Qwen only
+/// with `use_sliding_window`, then the layers `layer_types` marks `sliding_attention`, or
+/// without `layer_types` those from `max_window_layers` on.
+fn local_attention(
     architecture: Architecture,
     raw: &RawConfig,
     map: &Map<String, Value>,
-) -> Result<Option<usize>, ModelError> {
+    rope: RopeParams,
+) -> Result<Option<LocalAttention>, ModelError> {
     let window = match map.get("sliding_window") {
         None => Some(4096),
         Some(Value::Null) => None,
@@ -307,31 +307,48 @@ fn sliding_window(
                 })?,
         ),
     };
-    let applies = match architecture {
-        Architecture::Mistral => true,
-        Architecture::Llama | Architecture::Gemma3 => false,
-        Architecture::Qwen2 | Architecture::Qwen3 => {
-            let mut sliding_layers = false;
-            for kind in raw.layer_types.iter().flatten() {
-                match kind.as_str() {
-                    "full_attention" => {}
-                    "sliding_attention" => sliding_layers = true,
-                    other => {
-                        return Err(ModelError::ConfigValue {
-                            key: "layer_types",
-                            value: format!("{other:?}"),
-                            reason: "expected \"full_attention\" or \"sliding_attention\""
-                                .to_owned(),
-                        });
-                    }
-                }
+    let n = raw.num_hidden_layers;
+    let mut layer_types = Vec::with_capacity(n);
+    for kind in raw.layer_types.iter().flatten() {
+        layer_types.push(match kind.as_str() {
+            "full_attention" => false,
+            "sliding_attention" => true,
+            other => {
+                return Err(ModelError::ConfigValue {
+                    key: "layer_types",
+                    value: format!("{other:?}"),
+                    reason: "expected \"full_attention\" or \"sliding_attention\"".to_owned(),
+                });
             }
-            let windowed_from = raw.max_window_layers.unwrap_or(0);
-            sliding_layers
-                || (raw.use_sliding_window == Some(true) && windowed_from < raw.num_hidden_layers)
+        });
+    }
+    if raw.layer_types.is_some() && layer_types.len() != n {
+        return Err(ModelError::ConfigValue {
+            key: "layer_types",
+            value: format!("{} entries", layer_types.len()),
+            reason: format!("must name one type for each of the {n} layers"),
+        });
+    }
+    let layers: Vec<bool> = match architecture {
+        Architecture::Mistral => vec![true; n],
+        Architecture::Llama | Architecture::Gemma3 => vec![false; n],
+        Architecture::Qwen2 | Architecture::Qwen3 if raw.use_sliding_window != Some(true) => {
+            vec![false; n]
+        }
+        Architecture::Qwen2 | Architecture::Qwen3 if raw.layer_types.is_some() => layer_types,
+        Architecture::Qwen2 | Architecture::Qwen3 => {
+            let from = raw.max_window_layers.unwrap_or(QWEN_MAX_WINDOW_LAYERS);
+            (0..n).map(|i| i >= from).collect()
         }
     };
-    Ok(if applies { window } else { None })
+    Ok(match window {
+        Some(window) if layers.contains(&true) => Some(LocalAttention {
+            window,
+            rope,
+            layers,
+        }),
+        _ => None,
+    })
 }
 
 fn dtype(name: Option<&str>) -> Result<Option<ConfigDtype>, ModelError> {
@@ -452,17 +469,48 @@ mod tests {
     }
 
     #[test]
-    fn mistral_window_defaults_to_4096_and_cuts_the_context() {
+    fn mistral_windows_every_layer_4096_by_default_and_keeps_its_context() {
         let mut json = llama();
         json["architectures"] = serde_json::json!(["MistralForCausalLM"]);
         json["model_type"] = "mistral".into();
         json["max_position_embeddings"] = 32768.into();
         let config = parse(json.clone()).unwrap();
-        assert_eq!(
-            (config.sliding_window, config.context()),
-            (Some(4096), 4096)
-        );
+        let local = config.local_attention.as_ref().unwrap();
+        assert_eq!((local.window, &local.layers[..]), (4096, &[true, true][..]));
+        assert_eq!(config.context(), 32768);
         json["sliding_window"] = Value::Null;
-        assert_eq!(parse(json).unwrap().context(), 32768);
+        assert_eq!(parse(json).unwrap().local_attention, None);
+    }
+
+    fn qwen2() -> Value {
+        let mut json = llama();
+        json["architectures"] = serde_json::json!(["Qwen2ForCausalLM"]);
+        json["model_type"] = "qwen2".into();
+        json["num_hidden_layers"] = 4.into();
+        json["sliding_window"] = 64.into();
+        json
+    }
+
+    #[test]
+    fn qwen_windows_only_with_use_sliding_window_from_max_window_layers_or_by_layer_type() {
+        let local = |json: Value| parse(json).unwrap().local_attention.map(|l| l.layers);
+        let mut json = qwen2();
+        assert_eq!(local(json.clone()), None);
+        json["use_sliding_window"] = true.into();
+        json["max_window_layers"] = 2.into();
+        assert_eq!(local(json.clone()), Some(vec![false, false, true, true]));
+        json["layer_types"] = serde_json::json!([
+            "sliding_attention",
+            "full_attention",
+            "full_attention",
+            "sliding_attention"
+        ]);
+        assert_eq!(local(json.clone()), Some(vec![true, false, false, true]));
+        json["layer_types"] = serde_json::json!(["sliding_attention"]);
+        let err = parse(json).unwrap_err().to_string();
+        assert!(
+            err.contains("layer_types") && err.contains("4 layers"),
+            "{err}"
+        );
     }
 }

@@ -211,15 +211,14 @@ fn gemma3(k: &Keys) -> Result<ModelConfig, ModelError> {
                     ));
                 }
             };
-            Ok(LocalAttention {
-                window,
-                // llama.cpp applies the file's RoPE scaling to the global layers only.
-                rope: RopeParams {
-                    theta: theta("rope.freq_base_swa", Some(GEMMA3_LOCAL_BASE))?,
-                    scaling: RopeScaling::None,
-                },
-                pattern,
-            })
+            // llama.cpp applies the file's RoPE scaling to the global layers only.
+            let rope = RopeParams {
+                theta: theta("rope.freq_base_swa", Some(GEMMA3_LOCAL_BASE))?,
+                scaling: RopeScaling::None,
+            };
+            Ok(LocalAttention::every_but_each_nth(
+                window, rope, pattern, num_layers,
+            ))
         })
         .transpose()?;
     let vocab_size = k
@@ -242,7 +241,6 @@ fn gemma3(k: &Keys) -> Result<ModelConfig, ModelError> {
         rms_norm_eps: eps as f32,
         rope: global_rope,
         max_position_embeddings: k.required_count("context_length")?,
-        sliding_window: None,
         // llama.cpp uses token_embd as the output matrix when output.weight is absent.
         tie_word_embeddings: k.file.tensor("output.weight").is_err(),
         qkv_bias: false,
