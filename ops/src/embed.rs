@@ -3,6 +3,7 @@
 use crate::canonical::canonical;
 use crate::error::{OpsError, check_len, check_nonzero, check_positions, shape_product};
 use crate::half_float::{widen_bf16, widen_f16};
+use crate::quantized::{QUANT_BLOCK, QuantBlock};
 use crate::weights::{WeightData, WeightView};
 
 /// Copies row `tokens[t]` of `table` (vocabulary x dim) into row `t` of `out`, widened
@@ -32,6 +33,8 @@ pub fn embed_gather(
                 widen_row(&d[start..start + dim], row_out, |w| widen_f16(w.to_bits()))
             }
             WeightData::F32(d) => widen_row(&d[start..start + dim], row_out, |w| w),
+            WeightData::Q8_0(d) => gather_blocks(d, token as usize, dim, row_out),
+            WeightData::Q5_0(d) => gather_blocks(d, token as usize, dim, row_out),
         }
     }
     Ok(())
@@ -40,5 +43,16 @@ pub fn embed_gather(
 fn widen_row<T: Copy>(row: &[T], out: &mut [f32], widen: impl Fn(T) -> f32) {
     for (o, &w) in out.iter_mut().zip(row) {
         *o = canonical(widen(w));
+    }
+}
+
+/// Row `row` of a blocked table: each block's values, made canonical like any f32 weight.
+fn gather_blocks<B: QuantBlock>(blocks: &[B], row: usize, dim: usize, out: &mut [f32]) {
+    let per_row = dim / QUANT_BLOCK;
+    for (o, block) in out
+        .chunks_exact_mut(QUANT_BLOCK)
+        .zip(&blocks[row * per_row..(row + 1) * per_row])
+    {
+        widen_row(&block.values(), o, |w| w);
     }
 }

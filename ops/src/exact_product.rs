@@ -16,7 +16,7 @@ pub const DOMAIN_MIN_BITS: u32 = 87 << 23;
 pub const DOMAIN_MAX_BITS: u32 = 191 << 23;
 
 /// Keeps the 12 leading significant bits of an f32 (implicit bit plus 11 stored bits).
-const HEAD_MASK: u32 = 0xFFFF_F000;
+pub(crate) const HEAD_MASK: u32 = 0xFFFF_F000;
 
 /// The factor domain: zero, or a magnitude in [2^-40, 2^64).
 ///

@@ -1,10 +1,15 @@
-//! Matrix-vector and matrix-matrix products over bf16, f16 or f32 weights.
+//! Matrix-vector and matrix-matrix products over bf16, f16, f32 or packed Q8_0 / Q5_0
+//! weights.
 //!
 //! Output `r` for token `t` is the canonical lane reduction (DETERMINISM.md §1) of the
 //! exact products `w[r][i] * x[t][i]`, where `x` is the activation rounded to bf16 and
 //! clamped to the factor domain. Every output follows that order whatever the number of
 //! tokens, threads or rows, so a prompt prefilled in one matmul equals the same tokens
 //! pushed through matvec one by one.
+//!
+//! A packed block's weights are its f32 values (DETERMINISM.md §3a) and enter exactly as f32
+//! weights do: split into two 12-bit factors, both products in lane `i % 32`. One block is
+//! one chunk of the 32 lanes, so a kernel decodes a block straight into the lanes it feeds.
 
 use std::marker::PhantomData;
 
@@ -19,6 +24,7 @@ use crate::canonical::canonical;
 use crate::error::{OpsError, check_len, shape_product, whole_rows};
 use crate::exact_product::split;
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
+use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
 
@@ -26,6 +32,8 @@ use crate::weights::{WeightData, WeightView};
 mod avx512;
 mod one_token;
 mod tiled;
+
+use one_token::OneTokenRows;
 
 /// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
 /// scheduling costs nothing next to a row block's work.
@@ -42,6 +50,21 @@ trait WeightElement: Copy + Send + Sync {
     fn factor(self) -> Self::Factor;
     /// `acc` plus the exact product(s) of `factor` and `x`, in the documented order.
     fn accumulate<A: MulAdd>(factor: Self::Factor, x: f32, acc: f32) -> f32;
+    /// How many products the element adds to its lane: 1, or 2 for split f32 pieces.
+    const FACTORS: usize;
+    /// The factors in the order their products are added (unused ones +0.0).
+    fn factors(factor: Self::Factor) -> [f32; 2];
+}
+
+/// One-factor elements' [`WeightElement::FACTORS`] and [`WeightElement::factors`].
+macro_rules! one_factor {
+    () => {
+        const FACTORS: usize = 1;
+        #[inline(always)]
+        fn factors(w: f32) -> [f32; 2] {
+            [w, 0.0]
+        }
+    };
 }
 
 impl WeightElement for bf16 {
@@ -55,6 +78,7 @@ impl WeightElement for bf16 {
     fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
         A::mul_add(w, x, acc)
     }
+    one_factor!();
 }
 
 /// A bf16 weight that [`PreparedWeights`] has already put inside the factor domain: the
@@ -74,6 +98,7 @@ impl WeightElement for PreparedBf16 {
     fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
         A::mul_add(w, x, acc)
     }
+    one_factor!();
 }
 
 impl WeightElement for f16 {
@@ -89,6 +114,7 @@ impl WeightElement for f16 {
     fn accumulate<A: MulAdd>(w: f32, x: f32, acc: f32) -> f32 {
         A::mul_add(w, x, acc)
     }
+    one_factor!();
 }
 
 impl WeightElement for f32 {
@@ -102,7 +128,56 @@ impl WeightElement for f32 {
     fn accumulate<A: MulAdd>((head, tail): (f32, f32), x: f32, acc: f32) -> f32 {
         A::mul_add(tail, x, A::mul_add(head, x, acc))
     }
+    const FACTORS: usize = 2;
+    #[inline(always)]
+    fn factors((head, tail): (f32, f32)) -> [f32; 2] {
+        [head, tail]
+    }
 }
+
+/// What a weight slice is made of, for the kernels that walk it row by row: elements (one
+/// weight each), or packed blocks whose rows decode to f32 weights.
+trait RowUnit: Copy + Send + Sync {
+    /// The element a row is read as.
+    type Element: WeightElement;
+    /// Units that hold one row of `cols` weights.
+    fn units(cols: usize) -> usize;
+    /// One row's elements: the units themselves, or their values decoded into `buf`.
+    fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [Self::Element];
+}
+
+impl<W: WeightElement> RowUnit for W {
+    type Element = W;
+    #[inline(always)]
+    fn units(cols: usize) -> usize {
+        cols
+    }
+    #[inline(always)]
+    fn row<'r>(units: &'r [W], _: &'r mut Vec<f32>) -> &'r [W] {
+        units
+    }
+}
+
+/// Blocks decode a row at a time into f32 values, which then enter as f32 weights.
+macro_rules! blocked_rows {
+    ($block:ty) => {
+        impl RowUnit for $block {
+            type Element = f32;
+            #[inline(always)]
+            fn units(cols: usize) -> usize {
+                cols / QUANT_BLOCK
+            }
+            #[inline(always)]
+            fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [f32] {
+                buf.clear();
+                buf.extend(units.iter().flat_map(|b| b.values()));
+                buf
+            }
+        }
+    };
+}
+blocked_rows!(BlockQ8_0);
+blocked_rows!(BlockQ5_0);
 
 /// The signature of a row-block kernel: the 32 lane accumulators of the rows of `block`
 /// against `tokens` activation rows (`block`, `cols`, `x`, `tokens`,
@@ -111,7 +186,7 @@ type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [[f32; LANES]]);
 
 /// Which row-block kernels a product runs: the fastest this CPU has, or one [`MulAdd`].
 trait Evaluation {
-    fn kernel<W: WeightElement>() -> RowKernel<W>;
+    fn kernel<W: RowUnit>() -> RowKernel<W>;
     /// Whether products of [`tiled::TILE_TOKENS`] or more tokens may take the register-tiled
     /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
     const TILED: bool;
@@ -121,7 +196,7 @@ trait Evaluation {
 struct Native;
 
 impl Evaluation for Native {
-    fn kernel<W: WeightElement>() -> RowKernel<W> {
+    fn kernel<W: RowUnit>() -> RowKernel<W> {
         row_block_native::<W>
     }
     const TILED: bool = true;
@@ -133,7 +208,7 @@ struct With<A>(PhantomData<A>);
 /// The plain row-block kernel under exactly `A`: the reference the tiled kernel is tested
 /// against.
 impl<A: MulAdd> Evaluation for With<A> {
-    fn kernel<W: WeightElement>() -> RowKernel<W> {
+    fn kernel<W: RowUnit>() -> RowKernel<W> {
         row_block::<A, W>
     }
     const TILED: bool = false;
@@ -190,23 +265,38 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
     match w.data() {
         WeightData::Bf16(data) if w.is_prepared() => {
             let data: &[PreparedBf16] = cast_slice(data);
-            if E::TILED && tokens == 1 && tiled::supported() {
-                one_token::matvec_prepared(data, cols, &factors, out);
-            } else {
-                one_factor_product::<E, _>(data, cols, &factors, tokens, out)
-            }
+            streamed_product::<E, _>(data, cols, &factors, tokens, out)
         }
-        WeightData::Bf16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::F16(data) => one_factor_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::F32(data) => product(E::kernel(), data, cols, &factors, tokens, out),
+        WeightData::Bf16(data) => many_token_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::Q8_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::Q5_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
     }
     Ok(())
 }
 
-/// A product over weights that are one factor per element (bf16, f16): under [`Native`],
-/// [`tiled::TILE_TOKENS`] or more tokens take the register-tiled kernel where this CPU has
-/// its SIMD form; everything else the row-block kernel. Same bits either way.
-fn one_factor_product<E: Evaluation, W: WeightElement<Factor = f32>>(
+/// A product over weights that a model owns and streams once per decode step (prepared
+/// bf16, f32, Q8_0, Q5_0): under [`Native`], one token takes the one-token SIMD kernel
+/// where this CPU has it; more tokens as [`many_token_product`].
+fn streamed_product<E: Evaluation, U: OneTokenRows>(
+    w: &[U],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    if E::TILED && tokens == 1 && tiled::supported() {
+        one_token::matvec(w, cols, x, out);
+    } else {
+        many_token_product::<E, _>(w, cols, x, tokens, out);
+    }
+}
+
+/// Under [`Native`], [`tiled::TILE_TOKENS`] or more tokens take the register-tiled kernel
+/// where this CPU has its SIMD form; everything else the row-block kernel. Same bits either
+/// way.
+fn many_token_product<E: Evaluation, W: RowUnit>(
     w: &[W],
     cols: usize,
     x: &[f32],
@@ -222,7 +312,7 @@ fn one_factor_product<E: Evaluation, W: WeightElement<Factor = f32>>(
 
 /// Runs row blocks in parallel. A single token writes `out` directly; several tokens are
 /// computed weight-row-major (each task owns a contiguous slice) and transposed after.
-fn product<W: WeightElement>(
+fn product<W: RowUnit>(
     kernel: RowKernel<W>,
     w: &[W],
     cols: usize,
@@ -230,7 +320,8 @@ fn product<W: WeightElement>(
     tokens: usize,
     out: &mut [f32],
 ) {
-    let rows = w.len() / cols;
+    let row_units = W::units(cols);
+    let rows = w.len() / row_units;
     let block_task = |o: &mut [f32], block: &[W]| {
         let mut lanes = vec![[0.0f32; LANES]; o.len()];
         kernel(block, cols, x, tokens, &mut lanes);
@@ -238,14 +329,14 @@ fn product<W: WeightElement>(
     };
     if tokens == 1 {
         out.par_chunks_mut(ROW_BLOCK)
-            .zip(w.par_chunks(ROW_BLOCK * cols))
+            .zip(w.par_chunks(ROW_BLOCK * row_units))
             .for_each(|(o, block)| block_task(o, block));
         return;
     }
     let mut by_row = vec![0.0f32; rows * tokens];
     by_row
         .par_chunks_mut(ROW_BLOCK * tokens)
-        .zip(w.par_chunks(ROW_BLOCK * cols))
+        .zip(w.par_chunks(ROW_BLOCK * row_units))
         .for_each(|(o, block)| block_task(o, block));
     for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
         for (t, &v) in row_out.iter().enumerate() {
@@ -272,7 +363,7 @@ fn fold_lanes(lanes: &[[f32; LANES]], out: &mut [f32]) {
     "x86_64+avx2+fma+f16c",
     "aarch64+neon"
 ))]
-fn row_block<A: MulAdd, W: WeightElement>(
+fn row_block<A: MulAdd, W: RowUnit>(
     block: &[W],
     cols: usize,
     x: &[f32],
@@ -289,7 +380,7 @@ fn row_block<A: MulAdd, W: WeightElement>(
     "x86_64+avx2+fma+f16c",
     "aarch64+neon"
 ))]
-fn row_block_native<W: WeightElement>(
+fn row_block_native<W: RowUnit>(
     block: &[W],
     cols: usize,
     x: &[f32],
@@ -306,22 +397,28 @@ fn row_block_native<W: WeightElement>(
 /// Fills `lanes[r * tokens + t]` for every row `r` of `block` and every token `t`, taking
 /// the tokens in groups that share one pass over the weight row.
 #[inline(always)]
-fn rows<A: MulAdd, W: WeightElement>(
+fn rows<A: MulAdd, W: RowUnit>(
     block: &[W],
     cols: usize,
     x: &[f32],
     tokens: usize,
     lanes: &mut [[f32; LANES]],
 ) {
-    for (row, row_lanes) in block.chunks_exact(cols).zip(lanes.chunks_exact_mut(tokens)) {
+    let mut buf = Vec::new();
+    for (units, row_lanes) in block
+        .chunks_exact(W::units(cols))
+        .zip(lanes.chunks_exact_mut(tokens))
+    {
+        let row = W::row(units, &mut buf);
         let mut groups = row_lanes.chunks_exact_mut(TOKEN_GROUP);
         let mut t = 0;
         for group in &mut groups {
-            lanes_of::<A, W, TOKEN_GROUP>(row, &x[t * cols..(t + TOKEN_GROUP) * cols], group);
+            let xg = &x[t * cols..(t + TOKEN_GROUP) * cols];
+            lanes_of::<A, W::Element, TOKEN_GROUP>(row, xg, group);
             t += TOKEN_GROUP;
         }
         for one in groups.into_remainder().chunks_exact_mut(1) {
-            lanes_of::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], one);
+            lanes_of::<A, W::Element, 1>(row, &x[t * cols..(t + 1) * cols], one);
             t += 1;
         }
     }

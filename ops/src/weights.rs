@@ -1,9 +1,11 @@
-//! Borrowed, shape-checked views of a row-major weight matrix in bf16, f16 or f32.
+//! Borrowed, shape-checked views of a row-major weight matrix in bf16, f16, f32, or GGML's
+//! packed Q8_0 / Q5_0 blocks.
 
 use half::{bf16, f16};
 
 use crate::error::{OpsError, check_nonzero};
 use crate::half_float::domain_bf16;
+use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK};
 
 /// The element type and data of a weight matrix, borrowed from wherever it lives (a memory
 /// map, a loaded tensor).
@@ -15,6 +17,11 @@ pub enum WeightData<'a> {
     F16(&'a [f16]),
     /// f32 weights: each weight is split into two 12-bit pieces, two exact products.
     F32(&'a [f32]),
+    /// Q8_0 blocks, row by row (`cols / 32` blocks a row): each weight is its f32 value
+    /// `d * q` and enters exactly as an f32 weight would (DETERMINISM.md §3a).
+    Q8_0(&'a [BlockQ8_0]),
+    /// Q5_0 blocks, row by row, entering like Q8_0's.
+    Q5_0(&'a [BlockQ5_0]),
 }
 
 impl WeightData<'_> {
@@ -24,7 +31,14 @@ impl WeightData<'_> {
             WeightData::Bf16(d) => d.len(),
             WeightData::F16(d) => d.len(),
             WeightData::F32(d) => d.len(),
+            WeightData::Q8_0(d) => d.len() * QUANT_BLOCK,
+            WeightData::Q5_0(d) => d.len() * QUANT_BLOCK,
         }
+    }
+
+    /// True for block types: their rows must be whole blocks.
+    pub fn is_blocked(&self) -> bool {
+        matches!(self, WeightData::Q8_0(_) | WeightData::Q5_0(_))
     }
 
     /// True when there are no elements.
@@ -46,12 +60,20 @@ pub struct WeightView<'a> {
 }
 
 impl<'a> WeightView<'a> {
-    /// A view of `data` as `rows x cols`, refusing empty shapes and a length that is not
-    /// exactly `rows * cols`.
+    /// A view of `data` as `rows x cols`, refusing empty shapes, a length that is not
+    /// exactly `rows * cols`, and block types whose rows are not whole blocks.
     pub fn new(data: WeightData<'a>, rows: usize, cols: usize) -> Result<Self, OpsError> {
         const OP: &str = "WeightView::new";
         check_nonzero(OP, "rows", rows)?;
         check_nonzero(OP, "cols", cols)?;
+        if data.is_blocked() && !cols.is_multiple_of(QUANT_BLOCK) {
+            return Err(OpsError::NotMultiple {
+                op: OP,
+                what: "cols (a quantized row is whole 32-weight blocks)",
+                len: cols,
+                unit: QUANT_BLOCK,
+            });
+        }
         let expected = rows.checked_mul(cols).ok_or(OpsError::TooLarge {
             op: OP,
             what: "rows (rows * cols overflows usize)",
@@ -80,6 +102,16 @@ impl<'a> WeightView<'a> {
     /// An f32 view; see [`WeightView::new`].
     pub fn f32(data: &'a [f32], rows: usize, cols: usize) -> Result<Self, OpsError> {
         Self::new(WeightData::F32(data), rows, cols)
+    }
+
+    /// A view of Q8_0 blocks; see [`WeightView::new`].
+    pub fn q8_0(data: &'a [BlockQ8_0], rows: usize, cols: usize) -> Result<Self, OpsError> {
+        Self::new(WeightData::Q8_0(data), rows, cols)
+    }
+
+    /// A view of Q5_0 blocks; see [`WeightView::new`].
+    pub fn q5_0(data: &'a [BlockQ5_0], rows: usize, cols: usize) -> Result<Self, OpsError> {
+        Self::new(WeightData::Q5_0(data), rows, cols)
     }
 
     /// Number of rows (outputs of a matrix-vector product).

@@ -3,19 +3,30 @@
 //! 32-bit halves: lane `j` takes lane `j + width` at every level, as in
 //! [`crate::reduce::fold_sum`]).
 //!
+//! Weights that enter split (f32, and Q8_0 / Q5_0 blocks, whose 32 weights are exactly one
+//! chunk of lanes) are made f32 values in registers, then cut like [`crate::split`]: head =
+//! the bits under the 12-bit mask, tail = value - head, two products in the lane.
+//!
 //! Safe code throughout: the functions carry `#[target_feature]` and are only called from
 //! the multiversioned clones compiled for those features, and vectors are loaded and stored
 //! through `bytemuck` casts of slices.
 
 use std::arch::x86_64::{
-    __m256i, __m512, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehdup_ps,
-    _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps,
-    _mm512_add_ps, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cvtepu16_epi32,
-    _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_setzero_ps, _mm512_slli_epi32,
+    __m128i, __m256i, __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32,
+    _mm_movehdup_ps, _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128,
+    _mm256_extractf128_ps, _mm512_add_ps, _mm512_and_ps, _mm512_and_si512,
+    _mm512_castps_si512, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmpge_epu32_mask,
+    _mm512_cmplt_epu32_mask, _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32,
+    _mm512_cvtepu16_epi32, _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_mask_mov_epi32,
+    _mm512_mask_sub_epi32, _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_sub_ps,
 };
 
+use super::one_token::Rows;
 use super::tiled::{TILE_ROWS, TILE_TOKENS};
-use crate::canonical::canonical;
+use crate::canonical::{CANONICAL_NAN_BITS, canonical};
+use crate::exact_product::{DOMAIN_MAX_BITS, DOMAIN_MIN_BITS, HEAD_MASK};
+use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 use crate::reduce::LANES;
 
 /// f32 values per register.
@@ -25,20 +36,39 @@ const HALVES: usize = LANES / WIDTH;
 /// Panel values per chunk: [`TILE_ROWS`] rows of 32 lanes.
 const PANEL_CHUNK: usize = TILE_ROWS * LANES;
 
-/// `out[r * n + t]` for `n` (1 to [`TILE_TOKENS`]) tokens.
+/// `out[r * n + t]` for `n` (1 to [`TILE_TOKENS`]) tokens, from a panel of `factors` (1 or
+/// 2) factors per weight.
 #[target_feature(enable = "avx512f,avx512dq")]
-pub(super) fn tile(panel: &[f32], x: &[f32], stride: usize, n: usize, out: &mut [f32]) {
-    match n {
-        TILE_TOKENS => tile_of::<TILE_TOKENS>(panel, x, stride, out),
-        2 => tile_of::<2>(panel, x, stride, out),
-        _ => tile_of::<1>(panel, x, stride, out),
+pub(super) fn tile(
+    panel: &[f32],
+    x: &[f32],
+    stride: usize,
+    n: usize,
+    factors: usize,
+    out: &mut [f32],
+) {
+    match (n, factors) {
+        (TILE_TOKENS, 1) => tile_of::<TILE_TOKENS, 1>(panel, x, stride, out),
+        (2, 1) => tile_of::<2, 1>(panel, x, stride, out),
+        (_, 1) => tile_of::<1, 1>(panel, x, stride, out),
+        (TILE_TOKENS, _) => tile_of::<TILE_TOKENS, 2>(panel, x, stride, out),
+        (2, _) => tile_of::<2, 2>(panel, x, stride, out),
+        _ => tile_of::<1, 2>(panel, x, stride, out),
     }
 }
 
+/// The tile over a panel laid out `[chunk][factor][row][lane]`: each lane takes the
+/// products of its weight's factors in order, chunk by chunk.
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq")]
-fn tile_of<const T: usize>(panel: &[f32], x: &[f32], stride: usize, out: &mut [f32]) {
+fn tile_of<const T: usize, const F: usize>(
+    panel: &[f32],
+    x: &[f32],
+    stride: usize,
+    out: &mut [f32],
+) {
     let (panel, _) = panel.as_chunks::<PANEL_CHUNK>();
+    let (panel, _) = panel.as_chunks::<F>();
     let chunks = panel.len();
     // Each token's activations as whole chunks, sliced to exactly `chunks` so the loop
     // below needs no bounds checks.
@@ -49,16 +79,18 @@ fn tile_of<const T: usize>(panel: &[f32], x: &[f32], stride: usize, out: &mut [f
         *xt = x[t * stride..][..chunks * LANES].as_chunks::<LANES>().0;
     }
     let mut acc = [[[_mm512_setzero_ps(); HALVES]; T]; TILE_ROWS];
-    for (c, w) in panel.iter().enumerate() {
-        for h in 0..HALVES {
-            let mut wv = [_mm512_setzero_ps(); TILE_ROWS];
-            for (r, v) in wv.iter_mut().enumerate() {
-                *v = load(&w[r * LANES + h * WIDTH..]);
-            }
-            for t in 0..T {
-                let xv = load(&xs[t][c][h * WIDTH..]);
-                for r in 0..TILE_ROWS {
-                    acc[r][t][h] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][h]);
+    for (c, factors) in panel.iter().enumerate() {
+        for w in factors {
+            for h in 0..HALVES {
+                let mut wv = [_mm512_setzero_ps(); TILE_ROWS];
+                for (r, v) in wv.iter_mut().enumerate() {
+                    *v = load(&w[r * LANES + h * WIDTH..]);
+                }
+                for t in 0..T {
+                    let xv = load(&xs[t][c][h * WIDTH..]);
+                    for r in 0..TILE_ROWS {
+                        acc[r][t][h] = _mm512_fmadd_ps(wv[r], xv, acc[r][t][h]);
+                    }
                 }
             }
         }
@@ -70,12 +102,26 @@ fn tile_of<const T: usize>(panel: &[f32], x: &[f32], stride: usize, out: &mut [f
     }
 }
 
+/// Rows of any stored form against one token's factors `x` (zero-padded to whole chunks),
+/// into `out[r]`.
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32]) {
+    let blocks = cols / QUANT_BLOCK;
+    match w {
+        Rows::PreparedBf16(bits) => rows_bf16(bits, cols, x, out),
+        Rows::F32(w) => rows_split(cols, x, out, |r, c| f32_chunk(&w[r * cols..][..cols], c)),
+        Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * blocks + c])),
+        Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * blocks + c])),
+    }
+}
+
 /// Rows of bf16 weights already inside the factor domain (`rows x cols`, the bits of
 /// [`crate::PreparedWeights`]) against one token's factors `x` (zero-padded to whole
 /// chunks), into `out[r]`: [`ROWS_PER_PASS`] rows share each loaded activation chunk, and
 /// their accumulators are independent chains the FMA units overlap.
+#[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-pub(super) fn rows_bf16(block: &[u16], cols: usize, x: &[f32], out: &mut [f32]) {
+fn rows_bf16(block: &[u16], cols: usize, x: &[f32], out: &mut [f32]) {
     let mut groups = block.chunks_exact(ROWS_PER_PASS * cols);
     let mut outs = out.chunks_exact_mut(ROWS_PER_PASS);
     for (group, o) in (&mut groups).zip(&mut outs) {
@@ -90,12 +136,13 @@ pub(super) fn rows_bf16(block: &[u16], cols: usize, x: &[f32], out: &mut [f32]) 
     }
 }
 
-/// Rows that [`rows_bf16`] advances together.
+/// Rows that [`rows_bf16`] and [`rows_split`] advance together.
 const ROWS_PER_PASS: usize = 4;
-/// How far ahead of each row's current chunk [`rows_bf16`] prefetches, in bf16 elements
-/// (8192 elements = 16 KiB: measured on the decode of a 0.5B model, 2048 gave 17.3 and
-/// 8192 gave 18.0 tokens/s).
-const PREFETCH_AHEAD: usize = 8192;
+/// How far ahead of each row's current chunk the one-token kernels prefetch: 16 KiB
+/// (measured on the decode of a 0.5B bf16 model, 4 KiB gave 17.3 and 16 KiB 18.0 tokens/s).
+const PREFETCH_BYTES: usize = 16 << 10;
+/// [`PREFETCH_BYTES`] in bf16 elements.
+const PREFETCH_AHEAD: usize = PREFETCH_BYTES / 2;
 
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
@@ -129,6 +176,145 @@ fn rows_bf16_of<const R: usize>(rows: &[u16], cols: usize, x: &[f32], out: &mut 
     for (o, [low, high]) in out.iter_mut().zip(acc) {
         *o = canonical(fold(low, high));
     }
+}
+
+/// Rows whose weights enter split: `chunk(r, c)` gives chunk `c` of row `r` (0-based in
+/// `out`) as f32 values inside the factor domain, the columns past `cols` +0.0. Grouped
+/// like [`rows_bf16`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn rows_split(
+    cols: usize,
+    x: &[f32],
+    out: &mut [f32],
+    chunk: impl Fn(usize, usize) -> [__m512; HALVES],
+) {
+    let mut first = 0;
+    let mut outs = out.chunks_exact_mut(ROWS_PER_PASS);
+    for o in &mut outs {
+        rows_split_of::<ROWS_PER_PASS>(first, cols, x, o, &chunk);
+        first += ROWS_PER_PASS;
+    }
+    for o in outs.into_remainder().chunks_exact_mut(1) {
+        rows_split_of::<1>(first, cols, x, o, &chunk);
+        first += 1;
+    }
+}
+
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn rows_split_of<const R: usize>(
+    first: usize,
+    cols: usize,
+    x: &[f32],
+    out: &mut [f32],
+    chunk: &impl Fn(usize, usize) -> [__m512; HALVES],
+) {
+    let (xs, _) = x.as_chunks::<LANES>();
+    let xs = &xs[..cols.div_ceil(LANES)];
+    let head_mask = _mm512_castsi512_ps(_mm512_set1_epi32(HEAD_MASK as i32));
+    let mut acc = [[_mm512_setzero_ps(); HALVES]; R];
+    for (c, xc) in xs.iter().enumerate() {
+        let xv = [load(&xc[..]), load(&xc[WIDTH..])];
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let w = chunk(first + r, c);
+            for h in 0..HALVES {
+                let head = _mm512_and_ps(w[h], head_mask);
+                let tail = _mm512_sub_ps(w[h], head);
+                acc_r[h] = _mm512_fmadd_ps(head, xv[h], acc_r[h]);
+                acc_r[h] = _mm512_fmadd_ps(tail, xv[h], acc_r[h]);
+            }
+        }
+    }
+    for (o, [low, high]) in out.iter_mut().zip(acc) {
+        *o = canonical(fold(low, high));
+    }
+}
+
+/// Chunk `c` of an f32 row, through the factor domain; a last partial chunk padded with
+/// +0.0.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn f32_chunk(row: &[f32], c: usize) -> [__m512; HALVES] {
+    let start = c * LANES;
+    prefetch_block(&row[start]);
+    let mut padded = [0.0f32; LANES];
+    let values = match row.get(start..start + LANES) {
+        Some(full) => full,
+        None => {
+            padded[..row.len() - start].copy_from_slice(&row[start..]);
+            &padded
+        }
+    };
+    [domain(load(values)), domain(load(&values[WIDTH..]))]
+}
+
+/// [`crate::domain`] on 16 values: magnitudes below 2^-40 become signed zero, from 2^64 up
+/// (infinities and NaN included) the canonical NaN.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn domain(v: __m512) -> __m512 {
+    let bits = _mm512_castps_si512(v);
+    let magnitude = _mm512_and_si512(bits, splat(0x7FFF_FFFF));
+    let huge = _mm512_cmpge_epu32_mask(magnitude, splat(DOMAIN_MAX_BITS));
+    let tiny = _mm512_cmplt_epu32_mask(magnitude, splat(DOMAIN_MIN_BITS));
+    let signed_zero = _mm512_and_si512(bits, splat(0x8000_0000));
+    let clamped = _mm512_mask_mov_epi32(bits, tiny, signed_zero);
+    _mm512_castsi512_ps(_mm512_mask_mov_epi32(clamped, huge, splat(CANONICAL_NAN_BITS)))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn splat(bits: u32) -> __m512i {
+    _mm512_set1_epi32(bits as i32)
+}
+
+/// A Q8_0 block's 32 values `d * q` (exact), with the scale through
+/// [`QuantBlock::domain_scale`] so the values lie inside the factor domain.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn q8_0_chunk(block: &BlockQ8_0) -> [__m512; HALVES] {
+    prefetch_block(block);
+    let d = _mm512_set1_ps(block.domain_scale());
+    let qs: &[u8] = bytemuck::cast_slice(&block.qs);
+    let low: __m128i = bytemuck::pod_read_unaligned(&qs[..WIDTH]);
+    let high: __m128i = bytemuck::pod_read_unaligned(&qs[WIDTH..]);
+    [
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(low)), d),
+        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(high)), d),
+    ]
+}
+
+/// A Q5_0 block's 32 values `d * (q - 16)` (exact): weights 0..16 from the low nibbles,
+/// 16..32 from the high ones, bit `v` of `qh` as weight `v`'s fifth bit.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn q5_0_chunk(block: &BlockQ5_0) -> [__m512; HALVES] {
+    prefetch_block(block);
+    let d = _mm512_set1_ps(block.domain_scale());
+    let bytes = _mm512_cvtepu8_epi32(bytemuck::pod_read_unaligned::<__m128i>(&block.qs));
+    let nibbles = [
+        _mm512_and_si512(bytes, splat(0x0F)),
+        _mm512_srli_epi32::<4>(bytes),
+    ];
+    let qh = u32::from_le_bytes(block.qh);
+    let fifth = [qh as u16, (qh >> 16) as u16];
+    // q - 16 is the nibble itself where the fifth bit (16) is set, the nibble - 16 elsewhere.
+    let low = _mm512_mask_sub_epi32(nibbles[0], !fifth[0], nibbles[0], splat(16));
+    let high = _mm512_mask_sub_epi32(nibbles[1], !fifth[1], nibbles[1], splat(16));
+    [
+        _mm512_mul_ps(_mm512_cvtepi32_ps(low), d),
+        _mm512_mul_ps(_mm512_cvtepi32_ps(high), d),
+    ]
+}
+
+/// Asks for the bytes [`PREFETCH_BYTES`] ahead of `block` (see [`rows_bf16_of`]; a
+/// prefetch past the end of the weights is harmless).
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn prefetch_block<B>(block: &B) {
+    let ahead = (block as *const B).cast::<u8>().wrapping_add(PREFETCH_BYTES);
+    _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
 }
 
 /// Widens 32 bf16 weights (`bits << 16`, exact) and adds their products with `x` to the

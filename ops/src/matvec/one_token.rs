@@ -1,42 +1,84 @@
-//! One token against prepared bf16 weights: a decode step's matvec.
+//! One token against weights a decode step streams: prepared bf16, f32, and packed Q8_0 /
+//! Q5_0 blocks.
 //!
 //! A decode step reads every weight once, so its speed is memory bandwidth: the weights are
-//! read straight from their bf16 bytes (no panel), a few rows share each activation chunk,
-//! and rayon tasks are large enough that scheduling stays out of the way. Same lanes, same
-//! order, same bits as the row-block kernel.
+//! read straight from their stored bytes (no panel; blocks are decoded in registers), a few
+//! rows share each activation chunk, and rayon tasks are large enough that scheduling stays
+//! out of the way. Same lanes, same order, same bits as the row-block kernel.
 
 use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
-use super::{PreparedBf16, fold_lanes, rows};
+use super::{PreparedBf16, RowUnit, fold_lanes, rows};
 use crate::arith::Fused;
+use crate::quantized::{BlockQ5_0, BlockQ8_0};
 use crate::reduce::LANES;
 
-/// Weight rows per rayon task: 64 rows of 896 bf16 are 112 KiB of weights, so even the
+/// Weight rows per rayon task: 256 rows of 896 bf16 are 448 KiB of weights, so even the
 /// 128-row K/V projections give both threads a task, and the 151936-row LM head runs in
-/// 2374 tasks instead of tens of thousands.
+/// 594 tasks instead of tens of thousands.
 const TASK_ROWS: usize = 256;
 
-/// `out = W x` for prepared bf16 `w` (`out.len() x cols`) and one token's factors `x`.
-pub(super) fn matvec_prepared(w: &[PreparedBf16], cols: usize, x: &[f32], out: &mut [f32]) {
+/// The weight slices the one-token kernel reads, by storage.
+#[derive(Clone, Copy)]
+pub(super) enum Rows<'a> {
+    /// bf16 bits already inside the factor domain.
+    PreparedBf16(&'a [u16]),
+    /// f32 weights, split per element.
+    F32(&'a [f32]),
+    /// Q8_0 blocks, `cols / 32` a row.
+    Q8_0(&'a [BlockQ8_0]),
+    /// Q5_0 blocks, `cols / 32` a row.
+    Q5_0(&'a [BlockQ5_0]),
+}
+
+/// Weight units the one-token kernel has a form for.
+pub(super) trait OneTokenRows: RowUnit {
+    fn rows(units: &[Self]) -> Rows<'_>;
+}
+
+impl OneTokenRows for PreparedBf16 {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::PreparedBf16(bytemuck::cast_slice(units))
+    }
+}
+
+impl OneTokenRows for f32 {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::F32(units)
+    }
+}
+
+impl OneTokenRows for BlockQ8_0 {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::Q8_0(units)
+    }
+}
+
+impl OneTokenRows for BlockQ5_0 {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::Q5_0(units)
+    }
+}
+
+/// `out = W x` for `w` (`out.len()` rows of `cols`) and one token's factors `x`.
+pub(super) fn matvec<U: OneTokenRows>(w: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
     let mut padded = vec![0.0f32; cols.next_multiple_of(LANES)];
     padded[..cols].copy_from_slice(x);
-    let bits: &[u16] = bytemuck::cast_slice(w);
     out.par_chunks_mut(TASK_ROWS)
-        .zip(bits.par_chunks(TASK_ROWS * cols))
+        .zip(w.par_chunks(TASK_ROWS * U::units(cols)))
         .for_each(|(o, block)| task(block, cols, &padded, o));
 }
 
 /// One task: the AVX-512 kernel where the CPU has it, the row-block kernel otherwise.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task(block: &[u16], cols: usize, x: &[f32], out: &mut [f32]) {
+fn task<U: OneTokenRows>(block: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
     match_target! {
-        "x86_64+avx512f+avx512dq+avx512bw" => super::avx512::rows_bf16(block, cols, x, out),
+        "x86_64+avx512f+avx512dq+avx512bw" => super::avx512::rows_one_token(U::rows(block), cols, x, out),
         _ => {
-            let block: &[PreparedBf16] = bytemuck::cast_slice(block);
             let mut lanes = vec![[0.0f32; LANES]; out.len()];
-            rows::<Fused, PreparedBf16>(block, cols, &x[..cols], 1, &mut lanes);
+            rows::<Fused, U>(block, cols, &x[..cols], 1, &mut lanes);
             fold_lanes(&lanes, out);
         }
     }
@@ -67,14 +109,18 @@ mod tests {
             let w: Vec<bf16> = (0..rows * cols)
                 .map(|i| bf16::from_f32(value(i, 0.37)))
                 .collect();
+            let w32: Vec<f32> = (0..rows * cols).map(|i| value(i, 0.37)).collect();
             let x: Vec<f32> = (0..cols).map(|i| value(i + 7, 0.91) * 3.0).collect();
             let prepared = PreparedWeights::bf16(w, rows, cols).unwrap();
-            let mut fast = vec![0.0f32; rows];
-            let mut plain = vec![0.0f32; rows];
-            crate::matvec::matvec(prepared.view(), &x, &mut fast).unwrap();
-            crate::matvec::matvec_with::<Unfused>(prepared.view(), &x, &mut plain).unwrap();
-            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-            assert_eq!(bits(&fast), bits(&plain), "{rows}x{cols}");
+            let f32_view = crate::WeightView::f32(&w32, rows, cols).unwrap();
+            for view in [prepared.view(), f32_view] {
+                let mut fast = vec![0.0f32; rows];
+                let mut plain = vec![0.0f32; rows];
+                crate::matvec::matvec(view, &x, &mut fast).unwrap();
+                crate::matvec::matvec_with::<Unfused>(view, &x, &mut plain).unwrap();
+                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+                assert_eq!(bits(&fast), bits(&plain), "{rows}x{cols}");
+            }
         }
     }
 }

@@ -10,15 +10,17 @@
 //!
 //! Work is split into tasks of [`TASK_ROWS`] rows x as many tokens as fit
 //! [`TASK_ACTIVATION_BYTES`]: each writes its own pieces of the token-major output in
-//! place, and its activation rows stay in cache while it walks its weight rows. Each group of [`TILE_ROWS`] weight rows is widened once
-//! per task into an f32 panel laid out chunk by chunk, so the inner loop reads ready
-//! factors from one contiguous block.
+//! place, and its activation rows stay in cache while it walks its weight rows. Each group
+//! of [`TILE_ROWS`] weight rows is widened once per task into an f32 panel laid out chunk
+//! by chunk, so the inner loop reads ready factors from one contiguous block. Weights that
+//! enter split (f32 values, packed blocks decoded to them) put both pieces in the panel,
+//! head before tail, and each lane takes both products in that order.
 
 use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
-use super::{WeightElement, fold_lanes};
+use super::{RowUnit, WeightElement, fold_lanes};
 use crate::arith::{Fused, MulAdd};
 use crate::reduce::LANES;
 
@@ -53,15 +55,16 @@ pub(super) fn supported() -> bool {
 }
 
 /// `out[t * rows + r]` for every token `t` and row `r`, with `x` already rounded to bf16
-/// factors (`tokens x cols`, row-major). Weights whose factor is one f32 (bf16, f16).
-pub(super) fn matmul_tiled<W: WeightElement<Factor = f32>>(
+/// factors (`tokens x cols`, row-major).
+pub(super) fn matmul_tiled<W: RowUnit>(
     w: &[W],
     cols: usize,
     x: &[f32],
     tokens: usize,
     out: &mut [f32],
 ) {
-    let rows = w.len() / cols;
+    let row_units = W::units(cols);
+    let rows = w.len() / row_units;
     let stride = cols.next_multiple_of(LANES);
     // Activations padded with +0.0 to whole chunks: a padded column adds 0 * 0 = +0.0 to its
     // lane, which leaves the lane unchanged (the same padding the plain kernel uses).
@@ -86,7 +89,7 @@ pub(super) fn matmul_tiled<W: WeightElement<Factor = f32>>(
         let (token_block, row_block) = (i / row_blocks, i % row_blocks);
         let first_row = row_block * TASK_ROWS;
         let task_rows = outs[0].len();
-        let block = &w[first_row * cols..(first_row + task_rows) * cols];
+        let block = &w[first_row * row_units..(first_row + task_rows) * row_units];
         let first_token = token_block * task_tokens;
         let x_block = &padded[first_token * stride..(first_token + outs.len()) * stride];
         task(block, cols, stride, x_block, &mut outs);
@@ -96,19 +99,20 @@ pub(super) fn matmul_tiled<W: WeightElement<Factor = f32>>(
 /// One task: the AVX-512 tile where the CPU has it, the portable tile (same bits, scalar
 /// speed) in the other clones.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task<W: WeightElement<Factor = f32>>(
+fn task<W: RowUnit>(
     block: &[W],
     cols: usize,
     stride: usize,
     x: &[f32],
     outs: &mut [&mut [f32]],
 ) {
+    let factors = <W::Element as WeightElement>::FACTORS;
     match_target! {
         "x86_64+avx512f+avx512dq" => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
-            super::avx512::tile(panel, x, stride, n, out)
+            super::avx512::tile(panel, x, stride, n, factors, out)
         }),
         _ => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
-            portable_tile(panel, x, stride, n, out)
+            portable_tile(panel, x, stride, n, factors, out)
         }),
     }
 }
@@ -117,7 +121,7 @@ fn task<W: WeightElement<Factor = f32>>(
 /// rows whose outputs are dropped) and, for each, its tokens [`TILE_TOKENS`] at a time.
 /// `tile(panel, x, n, out)` sets `out[r * n + t]` for `n` tokens starting at `x`.
 #[inline(always)]
-fn rows_of_task<W: WeightElement<Factor = f32>>(
+fn rows_of_task<W: RowUnit>(
     block: &[W],
     cols: usize,
     stride: usize,
@@ -126,11 +130,14 @@ fn rows_of_task<W: WeightElement<Factor = f32>>(
     tile: impl Fn(&[f32], &[f32], usize, &mut [f32]),
 ) {
     let chunks = stride / LANES;
-    let mut panel = vec![0.0f32; chunks * TILE_ROWS * LANES];
+    let factors = <W::Element as WeightElement>::FACTORS;
+    let mut panel = vec![0.0f32; chunks * factors * TILE_ROWS * LANES];
     let mut folded = [0.0f32; TILE_ROWS * TILE_TOKENS];
-    for (g, group) in block.chunks(TILE_ROWS * cols).enumerate() {
-        let group_rows = group.len() / cols;
-        pack_panel(group, cols, &mut panel);
+    let mut buf = Vec::new();
+    let row_units = W::units(cols);
+    for (g, group) in block.chunks(TILE_ROWS * row_units).enumerate() {
+        let group_rows = group.len() / row_units;
+        pack_panel(group, cols, &mut panel, &mut buf);
         let mut t = 0;
         while t < outs.len() {
             let n = (outs.len() - t).min(TILE_TOKENS);
@@ -145,27 +152,39 @@ fn rows_of_task<W: WeightElement<Factor = f32>>(
     }
 }
 
-/// Widens up to [`TILE_ROWS`] weight rows into `panel`, laid out `[chunk][row][lane]`;
-/// missing rows and the columns past `cols` hold +0.0.
+/// Widens up to [`TILE_ROWS`] weight rows into `panel`, laid out
+/// `[chunk][factor][row][lane]`; missing rows and the columns past `cols` hold +0.0.
 #[inline(always)]
-fn pack_panel<W: WeightElement<Factor = f32>>(group: &[W], cols: usize, panel: &mut [f32]) {
+fn pack_panel<W: RowUnit>(group: &[W], cols: usize, panel: &mut [f32], buf: &mut Vec<f32>) {
+    let factors = <W::Element as WeightElement>::FACTORS;
     panel.fill(0.0);
-    for (r, row) in group.chunks_exact(cols).enumerate() {
+    for (r, units) in group.chunks_exact(W::units(cols)).enumerate() {
+        let row = W::row(units, buf);
         for (c, src) in row.chunks(LANES).enumerate() {
-            let dst = &mut panel[(c * TILE_ROWS + r) * LANES..][..src.len()];
-            for (d, w) in dst.iter_mut().zip(src) {
-                *d = w.factor();
+            for (j, w) in src.iter().enumerate() {
+                let pieces = W::Element::factors(w.factor());
+                for (f, &piece) in pieces[..factors].iter().enumerate() {
+                    panel[((c * factors + f) * TILE_ROWS + r) * LANES + j] = piece;
+                }
             }
         }
     }
 }
 
 /// The tile in plain Rust: lane `j` of output `(r, t)` takes `panel * x` chunk by chunk,
-/// exactly as the AVX-512 form does.
-fn portable_tile(panel: &[f32], x: &[f32], stride: usize, n: usize, out: &mut [f32]) {
+/// factor by factor, exactly as the AVX-512 form does.
+fn portable_tile(
+    panel: &[f32],
+    x: &[f32],
+    stride: usize,
+    n: usize,
+    factors: usize,
+    out: &mut [f32],
+) {
     let mut lanes = [[0.0f32; LANES]; TILE_ROWS * TILE_TOKENS];
     let lanes = &mut lanes[..TILE_ROWS * n];
-    for (c, w) in panel.chunks_exact(TILE_ROWS * LANES).enumerate() {
+    for (k, w) in panel.chunks_exact(TILE_ROWS * LANES).enumerate() {
+        let c = k / factors;
         for t in 0..n {
             let xc = &x[t * stride + c * LANES..][..LANES];
             for r in 0..TILE_ROWS {
@@ -213,7 +232,7 @@ mod tests {
         let mut got = vec![0.0f32; tokens * rows];
         let mut outs: Vec<&mut [f32]> = got.chunks_exact_mut(rows).collect();
         rows_of_task(&w, cols, stride, &padded, &mut outs, |panel, x, n, out| {
-            portable_tile(panel, x, stride, n, out)
+            portable_tile(panel, x, stride, n, 1, out)
         });
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&expected));
