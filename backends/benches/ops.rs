@@ -1,7 +1,8 @@
 //! Per-op throughput on every backend this build and machine have: the CPU reference and
 //! each CubeCL device that opens (llvmpipe's Vulkan on the build machine).
 //!
-//! Shapes are Qwen2.5-0.5B's (hidden 896, MLP 4864, 14 query heads over 2 KV heads of 64).
+//! Shapes are Qwen2.5-0.5B's (hidden 896, MLP 4864, 14 query heads over 2 KV heads of 64);
+//! the sliding window is Gemma 3's (512 keys).
 //! Each iteration launches the op and reads its (small) output back, so a device's time
 //! includes finishing the work, not just queueing it; the CPU backend does the same read
 //! (a copy). Run: `cargo bench -p fak-backends --bench ops`.
@@ -45,6 +46,14 @@ fn bf16_matrix(rows: usize, cols: usize) -> HostMatrix {
         .collect();
     HostMatrix::new(HostBytes::from_vec(bytes), WeightDtype::Bf16, rows, cols).unwrap()
 }
+
+/// A gated MLP activation of a backend (`Backend::swiglu` or `Backend::geglu`).
+type GatedOp<B> = fn(
+    &B,
+    &<B as Backend>::Tensor,
+    &<B as Backend>::Tensor,
+    &mut <B as Backend>::Tensor,
+) -> Result<(), fak_backends::BackendError>;
 
 /// Registers every op's benchmark for one backend.
 struct OpBenches<'a> {
@@ -94,9 +103,52 @@ impl BackendFn for OpBenches<'_> {
         }
         group.finish();
 
-        // One decoding query at the end of a context of `ctx` keys.
+        let mut group = self.c.benchmark_group("gated_mlp_activation");
+        for tokens in [1, 64] {
+            let gate = b.upload(&values(tokens * MLP, 8)).unwrap();
+            let up = b.upload(&values(tokens * MLP, 9)).unwrap();
+            let mut out = b.zeros(tokens * MLP).unwrap();
+            group.throughput(Throughput::Elements((tokens * MLP) as u64));
+            for (op, f) in [("swiglu", B::swiglu as GatedOp<B>), ("geglu", B::geglu)] {
+                let id = BenchmarkId::new(format!("{name} {op}"), format!("{tokens}x{MLP}"));
+                group.bench_function(id, |bench| {
+                    bench.iter(|| {
+                        f(b, &gate, &up, &mut out).unwrap();
+                        black_box(b.download(&out).unwrap())
+                    })
+                });
+            }
+        }
+        group.finish();
+
+        // Gemma's embedding scale over a prompt's embeddings.
+        let mut group = self.c.benchmark_group("scale");
+        for tokens in [1, 512] {
+            let mut x = b.upload(&values(tokens * HIDDEN, 10)).unwrap();
+            group.throughput(Throughput::Elements((tokens * HIDDEN) as u64));
+            group.bench_function(
+                BenchmarkId::new(name, format!("{tokens}x{HIDDEN}")),
+                |bench| {
+                    bench.iter(|| {
+                        // A factor of 1 keeps the values bounded over the iterations.
+                        b.scale(&mut x, 1.0).unwrap();
+                        black_box(b.download(&x).unwrap())
+                    })
+                },
+            );
+        }
+        group.finish();
+
+        // One decoding query at the end of a context of `ctx` keys; with a sliding window
+        // of 512 keys (Gemma 3's local layers) it reads 512 of them, whatever the context.
         let mut group = self.c.benchmark_group("attention_decode");
-        for ctx in [128usize, 512, 2048] {
+        for (ctx, window) in [
+            (128usize, None),
+            (512, None),
+            (2048, None),
+            (2048, Some(512)),
+        ] {
+            let config = AttentionConfig { window, ..CONFIG };
             let blocks = ctx.div_ceil(KV_BLOCK_TOKENS);
             let layout = KvLayout {
                 blocks,
@@ -116,9 +168,13 @@ impl BackendFn for OpBenches<'_> {
             let mut out = b.zeros(CONFIG.n_heads * CONFIG.head_dim).unwrap();
             let position = [ctx as u32 - 1];
             group.throughput(Throughput::Elements(ctx as u64));
-            group.bench_function(BenchmarkId::new(name, ctx), |bench| {
+            let id = match window {
+                None => BenchmarkId::new(name, ctx),
+                Some(w) => BenchmarkId::new(format!("{name} window {w}"), ctx),
+            };
+            group.bench_function(id, |bench| {
                 bench.iter(|| {
-                    b.attention(&CONFIG, &q, &position, &kv, &table, &mut out)
+                    b.attention(&config, &q, &position, &kv, &table, &mut out)
                         .unwrap();
                     black_box(b.download(&out).unwrap())
                 })
