@@ -8,8 +8,9 @@
 #   cargo build --release -p fak && bash gateway/examples/in_kernel_demo.sh
 #
 # FAK names the binary (default target/release/fak), PORT the loopback port (default 18080).
-# DEMO_JSON names a file that receives each request's usage and time as one JSON object a
-# line (what `harness serve-demo` reads to write ledger entries).
+# DEMO_JSON names a file that receives the server's resident set after start-up and each
+# request's usage and time, one JSON object a line (what `harness serve-demo` reads to write
+# ledger entries).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 fak=${FAK:-target/release/fak}
@@ -25,6 +26,11 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 cat "$log"
+rss_kib=$(awk '/^VmRSS/ { print $2 }' "/proc/$server/status")
+echo "fak serve: resident set after start-up ${rss_kib} KiB"
+if [ -n "${DEMO_JSON:-}" ]; then
+  echo "{\"rss_after_start_kib\": $rss_kib}" >>"$DEMO_JSON"
+fi
 
 system="You are the travel desk of a small agency. Answer in one short paragraph, name the \
 booking reference you are talking about, and never move money without the customer's \

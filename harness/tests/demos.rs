@@ -98,6 +98,7 @@ fn serve_demo_reads_each_request_of_each_run() {
     script(
         &root.path().join("gateway/examples/in_kernel_demo.sh"),
         r#"test -n "$FAK"
+echo '{"rss_after_start_kib": 18024}' >> "$DEMO_JSON"
 row() { echo "{\"request\": \"$1\", \"question\": \"Hello?\", \"prompt_tokens\": 167, \"cached_tokens\": $2, \"completion_tokens\": 24, \"finish_reason\": \"length\", \"ms\": $3}" >> "$DEMO_JSON"; }
 row first 0 30.5
 row repeat 160 10.4
@@ -110,7 +111,8 @@ echo "(the demo prints its own lines too)""#,
     );
     assert_eq!(status, 0, "{stdout}{stderr}");
     let got = entries(&out);
-    assert_eq!(got.len(), 2);
+    assert_eq!(got.len(), 3, "the resident set and two requests");
+    assert_eq!(find(&got, "serve.in_kernel.rss_after_start").value, 18024.0);
     let repeat = find(&got, "serve.in_kernel.time.repeat");
     assert_eq!(repeat.value, 10.4);
     assert_eq!(repeat.params["cached_tokens"].as_number(), Some(160.0));

@@ -7,7 +7,7 @@ use std::process::Command;
 use anyhow::{Context, Result, ensure};
 use fak_harness::cli::ServeDemoArgs;
 use fak_harness::criterion_import::id_segment;
-use fak_harness::demos::serve::{RequestSummary, parse_run, summarise};
+use fak_harness::demos::serve::{DemoSummary, parse_run, summarise};
 use fak_harness::demos::stdout_of;
 use fak_harness::ledger::{Entry, Param};
 
@@ -41,45 +41,59 @@ pub fn run(root: &Path, args: &ServeDemoArgs) -> Result<Outcome> {
     Ok(Outcome::Done)
 }
 
-/// One entry a request: its median wall time, its usage in the params.
-fn to_entries(requests: &[RequestSummary], runs: usize) -> Vec<Entry> {
+/// One entry a request (its median wall time, its usage in the params), and the server's
+/// resident set after start-up.
+fn to_entries(summary: &DemoSummary, runs: usize) -> Vec<Entry> {
     let command = format!(
         "cargo build --release -p fak && cargo run --release -p fak-harness -- serve-demo --runs {runs}"
     );
     let method = format!(
         "{DEMO}: fak serve in-kernel on the committed qwen3 test model (cpu), greedy, curl's \
-         time_total over loopback per request, a fresh server each run; median of {runs} runs"
+         time_total over loopback per request, VmRSS once the server is ready, a fresh server \
+         each run; median of {runs} runs"
     );
-    requests
-        .iter()
-        .map(|r| {
-            let q = &r.request;
-            let mut params = vec![
-                ("study", Param::Text("serve.in_kernel".to_string())),
-                ("request", Param::Text(q.request.clone())),
-                ("question", Param::Text(q.question.clone())),
-                ("prompt_tokens", Param::Number(q.prompt_tokens as f64)),
-                ("cached_tokens", Param::Number(q.cached_tokens as f64)),
-                (
-                    "completion_tokens",
-                    Param::Number(q.completion_tokens as f64),
-                ),
-            ];
-            params.extend(range_params(&r.ms, runs));
-            Measured {
-                id: format!("serve.in_kernel.time.{}", id_segment(&q.request)),
-                title: format!(
-                    "fak serve in-kernel, {} request: \"{}\" ({} prompt tokens, {} cached)",
-                    q.request, q.question, q.prompt_tokens, q.cached_tokens
-                ),
-                value: r.ms.median,
-                unit: "ms",
-                baseline: None,
-                method: &method,
-                command: &command,
-                params,
-            }
-            .entry()
-        })
-        .collect()
+    let study = || ("study", Param::Text("serve.in_kernel".to_string()));
+    let mut params = vec![study()];
+    params.extend(range_params(&summary.rss_after_start_kib, runs));
+    let rss = Measured {
+        id: "serve.in_kernel.rss_after_start".to_string(),
+        title: "fak serve in-kernel: resident set after start-up (default KV budget)".to_string(),
+        value: summary.rss_after_start_kib.median,
+        unit: "KiB",
+        baseline: None,
+        method: &method,
+        command: &command,
+        params,
+    }
+    .entry();
+    let requests = summary.requests.iter().map(|r| {
+        let q = &r.request;
+        let mut params = vec![
+            study(),
+            ("request", Param::Text(q.request.clone())),
+            ("question", Param::Text(q.question.clone())),
+            ("prompt_tokens", Param::Number(q.prompt_tokens as f64)),
+            ("cached_tokens", Param::Number(q.cached_tokens as f64)),
+            (
+                "completion_tokens",
+                Param::Number(q.completion_tokens as f64),
+            ),
+        ];
+        params.extend(range_params(&r.ms, runs));
+        Measured {
+            id: format!("serve.in_kernel.time.{}", id_segment(&q.request)),
+            title: format!(
+                "fak serve in-kernel, {} request: \"{}\" ({} prompt tokens, {} cached)",
+                q.request, q.question, q.prompt_tokens, q.cached_tokens
+            ),
+            value: r.ms.median,
+            unit: "ms",
+            baseline: None,
+            method: &method,
+            command: &command,
+            params,
+        }
+        .entry()
+    });
+    std::iter::once(rss).chain(requests).collect()
 }

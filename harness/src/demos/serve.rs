@@ -1,13 +1,14 @@
 //! `gateway/examples/in_kernel_demo.sh`: `fak serve` running the test model in-kernel, four
 //! requests (a warm-up, a conversation, the same again, a second one sharing its system
-//! prompt), each request's usage and wall time, over a few runs.
+//! prompt), each request's usage and wall time and the server's resident set after
+//! start-up, over a few runs.
 
 use serde::Deserialize;
 
 use super::{DemoError, parse};
 use crate::spread::Spread;
 
-/// One request, as the demo writes it (one JSON object a line) when DEMO_JSON names a file.
+/// One request, as the demo writes it when DEMO_JSON names a file.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Request {
@@ -22,20 +23,55 @@ pub struct Request {
     pub ms: f64,
 }
 
-/// One run's requests, in order.
-pub fn parse_run(lines: &str) -> Result<Vec<Request>, DemoError> {
-    let requests: Vec<Request> = lines
+/// A line of the demo's DEMO_JSON file.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Line {
+    Request(Request),
+    Server(Server),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Server {
+    rss_after_start_kib: u64,
+}
+
+/// One run of the demo.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoRun {
+    pub rss_after_start_kib: u64,
+    /// In the order they were sent.
+    pub requests: Vec<Request>,
+}
+
+/// One run's DEMO_JSON file: the server's line, then one line a request.
+pub fn parse_run(lines: &str) -> Result<DemoRun, DemoError> {
+    let mut rss = None;
+    let mut requests = Vec::new();
+    for (i, l) in lines
         .lines()
-        .filter(|l| !l.trim().is_empty())
         .enumerate()
-        .map(|(i, l)| parse(l, &format!("line {} of the demo's DEMO_JSON file", i + 1)))
-        .collect::<Result<_, _>>()?;
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let what = format!("line {} of the demo's DEMO_JSON file", i + 1);
+        match parse(l, &what)? {
+            Line::Request(r) => requests.push(r),
+            Line::Server(s) => rss = Some(s.rss_after_start_kib),
+        }
+    }
+    let rss_after_start_kib = rss.ok_or_else(|| {
+        DemoError::Invalid("the demo wrote no resident set to its DEMO_JSON file".to_string())
+    })?;
     if requests.is_empty() {
         return Err(DemoError::Invalid(
             "the demo wrote no requests to its DEMO_JSON file".to_string(),
         ));
     }
-    Ok(requests)
+    Ok(DemoRun {
+        rss_after_start_kib,
+        requests,
+    })
 }
 
 /// One request over every run: its usage (the same in every run) and its wall times.
@@ -45,12 +81,20 @@ pub struct RequestSummary {
     pub ms: Spread,
 }
 
+/// Every run of the demo, summarised.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DemoSummary {
+    pub rss_after_start_kib: Spread,
+    pub requests: Vec<RequestSummary>,
+}
+
 /// Per request, over `runs`; refuses runs whose requests or token counts differ (the
 /// counts are deterministic, so a difference means the runs did not do the same work).
-pub fn summarise(runs: &[Vec<Request>]) -> Result<Vec<RequestSummary>, DemoError> {
-    let first = runs
+pub fn summarise(runs: &[DemoRun]) -> Result<DemoSummary, DemoError> {
+    let first = &runs
         .first()
-        .ok_or_else(|| DemoError::Invalid("no runs to summarise".to_string()))?;
+        .ok_or_else(|| DemoError::Invalid("no runs to summarise".to_string()))?
+        .requests;
     let usage = |r: &Request| {
         (
             r.request.clone(),
@@ -60,8 +104,12 @@ pub fn summarise(runs: &[Vec<Request>]) -> Result<Vec<RequestSummary>, DemoError
         )
     };
     for (i, run) in runs.iter().enumerate() {
-        let same =
-            run.len() == first.len() && run.iter().zip(first).all(|(a, b)| usage(a) == usage(b));
+        let same = run.requests.len() == first.len()
+            && run
+                .requests
+                .iter()
+                .zip(first)
+                .all(|(a, b)| usage(a) == usage(b));
         if !same {
             return Err(DemoError::Invalid(format!(
                 "run {} made other requests or used other token counts than run 1",
@@ -69,14 +117,18 @@ pub fn summarise(runs: &[Vec<Request>]) -> Result<Vec<RequestSummary>, DemoError
             )));
         }
     }
-    Ok(first
-        .iter()
-        .enumerate()
-        .map(|(k, request)| RequestSummary {
-            request: request.clone(),
-            ms: Spread::of(runs.iter().map(|run| run[k].ms)).expect("runs is not empty"),
-        })
-        .collect())
+    let spread = |values: Vec<f64>| Spread::of(values).expect("runs is not empty");
+    Ok(DemoSummary {
+        rss_after_start_kib: spread(runs.iter().map(|r| r.rss_after_start_kib as f64).collect()),
+        requests: first
+            .iter()
+            .enumerate()
+            .map(|(k, request)| RequestSummary {
+                request: request.clone(),
+                ms: spread(runs.iter().map(|run| run.requests[k].ms).collect()),
+            })
+            .collect(),
+    })
 }
 
 #[cfg(test)]
@@ -89,35 +141,51 @@ mod tests {
         )
     }
 
-    #[test]
-    fn each_request_gets_the_median_of_its_runs() {
-        let runs: Vec<Vec<Request>> = [(30.0, 10.0), (39.0, 13.0), (31.0, 11.0)]
-            .iter()
-            .map(|&(a, b)| {
-                parse_run(&format!(
-                    "{}\n{}\n",
-                    line("first", 0, a),
-                    line("repeat", 160, b)
-                ))
-                .unwrap()
-            })
-            .collect();
-        let s = summarise(&runs).unwrap();
-        assert_eq!(s.len(), 2);
-        assert_eq!((s[0].ms.median, s[0].ms.max), (31.0, 39.0));
-        assert_eq!((s[1].request.cached_tokens, s[1].ms.min), (160, 10.0));
+    fn run(rss: u64, requests: &[String]) -> String {
+        format!(
+            "{{\"rss_after_start_kib\": {rss}}}\n{}\n",
+            requests.join("\n")
+        )
     }
 
     #[test]
-    fn runs_with_other_counts_and_unknown_fields_are_refused() {
-        let a = parse_run(&line("repeat", 160, 10.0)).unwrap();
-        let b = parse_run(&line("repeat", 128, 10.0)).unwrap();
+    fn each_request_gets_the_median_of_its_runs() {
+        let runs: Vec<DemoRun> = [
+            (30.0, 10.0, 18000),
+            (39.0, 13.0, 18100),
+            (31.0, 11.0, 17900),
+        ]
+        .iter()
+        .map(|&(a, b, rss)| {
+            parse_run(&run(rss, &[line("first", 0, a), line("repeat", 160, b)])).unwrap()
+        })
+        .collect();
+        let s = summarise(&runs).unwrap();
+        assert_eq!(s.requests.len(), 2);
+        assert_eq!(
+            (s.requests[0].ms.median, s.requests[0].ms.max),
+            (31.0, 39.0)
+        );
+        assert_eq!(
+            (s.requests[1].request.cached_tokens, s.requests[1].ms.min),
+            (160, 10.0)
+        );
+        assert_eq!(s.rss_after_start_kib.median, 18000.0);
+    }
+
+    #[test]
+    fn runs_with_other_counts_unknown_fields_or_missing_lines_are_refused() {
+        let a = parse_run(&run(1, &[line("repeat", 160, 10.0)])).unwrap();
+        let b = parse_run(&run(1, &[line("repeat", 128, 10.0)])).unwrap();
         let err = summarise(&[a, b]).unwrap_err().to_string();
         assert!(err.contains("run 2"), "{err}");
         let err = parse_run(r#"{"request": "first", "extra": 1}"#)
             .unwrap_err()
             .to_string();
         assert!(err.contains("line 1"), "{err}");
-        assert!(parse_run("\n").is_err());
+        let err = parse_run(&line("first", 0, 1.0)).unwrap_err().to_string();
+        assert!(err.contains("resident set"), "{err}");
+        let err = parse_run(&run(1, &[])).unwrap_err().to_string();
+        assert!(err.contains("no requests"), "{err}");
     }
 }

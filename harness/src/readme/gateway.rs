@@ -80,5 +80,10 @@ pub fn serve_in_kernel(ledger: &Ledger) -> Result<String, ReadmeError> {
             with_range(e)
         ));
     }
+    out.push_str(&format!(
+        "\nThe server's resident set once it is ready (`VmRSS` in `/proc/PID/status`), with \
+         the default KV budget: {}.\n",
+        with_range(get(ledger, BLOCK, "serve.in_kernel.rss_after_start")?)
+    ));
     Ok(out)
 }
