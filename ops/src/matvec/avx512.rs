@@ -14,12 +14,12 @@
 use std::arch::x86_64::{
     __m128i, __m256i, __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32,
     _mm_movehdup_ps, _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128,
-    _mm256_extractf128_ps, _mm512_add_ps, _mm512_and_ps, _mm512_and_si512,
-    _mm512_castps_si512, _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmpge_epu32_mask,
-    _mm512_cmplt_epu32_mask, _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32,
-    _mm512_cvtepu16_epi32, _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_mask_mov_epi32,
-    _mm512_mask_sub_epi32, _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_sub_ps,
+    _mm256_extractf128_ps, _mm512_add_ps, _mm512_and_ps, _mm512_and_si512, _mm512_castps_si512,
+    _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask,
+    _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_cvtepu16_epi32,
+    _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_mask_mov_epi32, _mm512_mask_sub_epi32,
+    _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32,
+    _mm512_srli_epi32, _mm512_sub_ps,
 };
 
 use super::one_token::Rows;
@@ -260,7 +260,11 @@ fn domain(v: __m512) -> __m512 {
     let tiny = _mm512_cmplt_epu32_mask(magnitude, splat(DOMAIN_MIN_BITS));
     let signed_zero = _mm512_and_si512(bits, splat(0x8000_0000));
     let clamped = _mm512_mask_mov_epi32(bits, tiny, signed_zero);
-    _mm512_castsi512_ps(_mm512_mask_mov_epi32(clamped, huge, splat(CANONICAL_NAN_BITS)))
+    _mm512_castsi512_ps(_mm512_mask_mov_epi32(
+        clamped,
+        huge,
+        splat(CANONICAL_NAN_BITS),
+    ))
 }
 
 #[inline]
@@ -313,7 +317,9 @@ fn q5_0_chunk(block: &BlockQ5_0) -> [__m512; HALVES] {
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn prefetch_block<B>(block: &B) {
-    let ahead = (block as *const B).cast::<u8>().wrapping_add(PREFETCH_BYTES);
+    let ahead = (block as *const B)
+        .cast::<u8>()
+        .wrapping_add(PREFETCH_BYTES);
     _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
 }
 

@@ -99,13 +99,7 @@ pub(super) fn matmul_tiled<W: RowUnit>(
 /// One task: the AVX-512 tile where the CPU has it, the portable tile (same bits, scalar
 /// speed) in the other clones.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task<W: RowUnit>(
-    block: &[W],
-    cols: usize,
-    stride: usize,
-    x: &[f32],
-    outs: &mut [&mut [f32]],
-) {
+fn task<W: RowUnit>(block: &[W], cols: usize, stride: usize, x: &[f32], outs: &mut [&mut [f32]]) {
     let factors = <W::Element as WeightElement>::FACTORS;
     match_target! {
         "x86_64+avx512f+avx512dq" => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
