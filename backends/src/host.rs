@@ -8,7 +8,10 @@ use std::fmt;
 use std::ops::Range;
 use std::sync::Arc;
 
-use fak_ops::{OpsError, PreparedWeights, WeightData, WeightView};
+use fak_ops::{
+    BlockQ5_0, BlockQ8_0, OpsError, PreparedWeights, QUANT_BLOCK, QuantBlock, WeightData,
+    WeightView,
+};
 use half::{bf16, f16};
 
 use crate::BackendError;
@@ -19,14 +22,37 @@ pub enum WeightDtype {
     Bf16,
     F16,
     F32,
+    /// GGML's Q8_0 blocks, kept packed (DETERMINISM.md §3a).
+    Q8_0,
+    /// GGML's Q5_0 blocks, kept packed.
+    Q5_0,
 }
 
 impl WeightDtype {
-    /// Bytes per element.
-    pub fn size(self) -> usize {
+    /// (elements, bytes) of one storage unit: an element, or a packed block.
+    pub fn block(self) -> (usize, usize) {
         match self {
-            Self::Bf16 | Self::F16 => 2,
-            Self::F32 => 4,
+            Self::Bf16 | Self::F16 => (1, 2),
+            Self::F32 => (1, 4),
+            Self::Q8_0 => (QUANT_BLOCK, size_of::<BlockQ8_0>()),
+            Self::Q5_0 => (QUANT_BLOCK, size_of::<BlockQ5_0>()),
+        }
+    }
+
+    /// Bytes of a row of `cols` elements; `None` when the row is not whole blocks or its
+    /// size overflows.
+    pub fn row_bytes(self, cols: usize) -> Option<usize> {
+        let (per_block, bytes) = self.block();
+        cols.is_multiple_of(per_block)
+            .then(|| (cols / per_block).checked_mul(bytes))
+            .flatten()
+    }
+
+    /// The alignment the element views need (packed blocks are byte arrays).
+    fn align(self) -> usize {
+        match self {
+            Self::Q8_0 | Self::Q5_0 => 1,
+            other => other.block().1,
         }
     }
 }
@@ -139,13 +165,18 @@ enum Storage {
     F16(HostBytes),
     /// f32, as stored.
     F32(HostBytes),
+    /// Q8_0 blocks, as stored.
+    Q8_0(HostBytes),
+    /// Q5_0 blocks, as stored.
+    Q5_0(HostBytes),
 }
 
 /// A row-major `rows x cols` weight matrix on the host.
 ///
 /// bf16 matrices are held prepared (every element inside the factor domain, DETERMINISM.md
 /// §3), so products skip the per-element clamp: trained weights are adopted in place, and
-/// only a matrix holding out-of-domain values is copied once with the clamp applied.
+/// only a matrix holding out-of-domain values is copied once with the clamp applied. Q8_0
+/// and Q5_0 matrices stay packed: products decode each block in registers.
 #[derive(Debug, Clone)]
 pub struct HostMatrix {
     storage: Storage,
@@ -155,16 +186,23 @@ pub struct HostMatrix {
 }
 
 impl HostMatrix {
-    /// Checks that `bytes` holds exactly `rows * cols` elements of `dtype`.
+    /// Checks that `bytes` holds exactly `rows * cols` elements of `dtype` (for a packed
+    /// dtype, whole blocks a row).
     pub fn new(
         bytes: HostBytes,
         dtype: WeightDtype,
         rows: usize,
         cols: usize,
     ) -> Result<Self, BackendError> {
-        let expected = rows
-            .checked_mul(cols)
-            .and_then(|n| n.checked_mul(dtype.size()))
+        let (per_block, _) = dtype.block();
+        if !cols.is_multiple_of(per_block) {
+            return Err(BackendError::Shape(format!(
+                "a {dtype:?} matrix needs whole blocks of {per_block} values a row, got {cols} columns"
+            )));
+        }
+        let expected = dtype
+            .row_bytes(cols)
+            .and_then(|row| row.checked_mul(rows))
             .ok_or_else(|| BackendError::Shape(format!("{rows} x {cols} overflows")))?;
         if rows == 0 || cols == 0 || bytes.as_slice().len() != expected {
             return Err(BackendError::Shape(format!(
@@ -172,11 +210,13 @@ impl HostMatrix {
                 bytes.as_slice().len()
             )));
         }
-        let bytes = bytes.aligned_to(dtype.size());
+        let bytes = bytes.aligned_to(dtype.align());
         let storage = match dtype {
             WeightDtype::Bf16 => Storage::Prepared(prepare_bf16(bytes, rows, cols)?),
             WeightDtype::F16 => Storage::F16(bytes),
             WeightDtype::F32 => Storage::F32(bytes),
+            WeightDtype::Q8_0 => Storage::Q8_0(bytes),
+            WeightDtype::Q5_0 => Storage::Q5_0(bytes),
         };
         Ok(Self {
             storage,
@@ -208,11 +248,25 @@ impl HostMatrix {
         self.cols
     }
 
-    /// The little-endian element bytes (for bf16: the prepared elements).
+    /// The little-endian element bytes (for bf16: the prepared elements; for a packed
+    /// dtype: its blocks as stored).
     pub fn bytes(&self) -> &[u8] {
         match &self.storage {
             Storage::Prepared(p) => bytemuck::cast_slice(p.data()),
             Storage::F16(bytes) | Storage::F32(bytes) => bytes.as_slice(),
+            Storage::Q8_0(bytes) | Storage::Q5_0(bytes) => bytes.as_slice(),
+        }
+    }
+
+    /// This matrix with packed blocks dequantized to f32 (the same values the packed
+    /// products use, DETERMINISM.md §3a), for a backend whose kernels read elements; any
+    /// other dtype as it is.
+    pub fn unpacked(&self) -> Result<std::borrow::Cow<'_, HostMatrix>, BackendError> {
+        match self.dtype {
+            WeightDtype::Q8_0 | WeightDtype::Q5_0 => Ok(std::borrow::Cow::Owned(
+                HostMatrix::from_f32(&self.to_f32(), self.rows, self.cols)?,
+            )),
+            _ => Ok(std::borrow::Cow::Borrowed(self)),
         }
     }
 
@@ -227,6 +281,8 @@ impl HostMatrix {
             Storage::F32(bytes) => {
                 WeightData::F32(bytemuck::cast_slice::<u8, f32>(bytes.as_slice()))
             }
+            Storage::Q8_0(bytes) => WeightData::Q8_0(bytemuck::cast_slice(bytes.as_slice())),
+            Storage::Q5_0(bytes) => WeightData::Q5_0(bytemuck::cast_slice(bytes.as_slice())),
         };
         WeightView::new(data, self.rows, self.cols)
     }
@@ -244,8 +300,17 @@ impl HostMatrix {
                 .map(|v| v.to_f32())
                 .collect(),
             WeightDtype::F32 => bytemuck::cast_slice::<u8, f32>(bytes).to_vec(),
+            WeightDtype::Q8_0 => block_values::<BlockQ8_0>(bytes),
+            WeightDtype::Q5_0 => block_values::<BlockQ5_0>(bytes),
         }
     }
+}
+
+fn block_values<B: QuantBlock>(bytes: &[u8]) -> Vec<f32> {
+    bytemuck::cast_slice::<u8, B>(bytes)
+        .iter()
+        .flat_map(|b| b.values())
+        .collect()
 }
 
 #[cfg(test)]
@@ -294,6 +359,26 @@ mod tests {
             err.contains("2 x 2 Bf16 matrix needs 8 bytes, got 6"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn packed_matrices_stay_packed_and_unpack_to_their_values() {
+        // One Q8_0 row: scale 0.5 (f16 0x3800), quants 0, 1, ..., 31.
+        let mut raw = 0x3800u16.to_le_bytes().to_vec();
+        raw.extend((0..32u8).map(|q| q));
+        let m =
+            HostMatrix::new(HostBytes::from_vec(raw.clone()), WeightDtype::Q8_0, 1, 32).unwrap();
+        assert_eq!(m.bytes(), raw.as_slice());
+        assert!(matches!(m.view().unwrap().data(), WeightData::Q8_0(_)));
+        let expected: Vec<f32> = (0..32).map(|q| q as f32 * 0.5).collect();
+        let unpacked = m.unpacked().unwrap();
+        assert_eq!(unpacked.dtype(), WeightDtype::F32);
+        assert_eq!(unpacked.to_f32(), expected);
+
+        let err = HostMatrix::new(HostBytes::from_vec(raw), WeightDtype::Q8_0, 2, 16)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("whole blocks of 32 values"), "{err}");
     }
 
     #[test]

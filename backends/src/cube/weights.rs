@@ -5,6 +5,10 @@
 //! binding (Qwen2.5-0.5B's 272 MB embedding against llvmpipe's 128 MiB) is cut into runs
 //! of whole rows, one buffer each; every output row depends on its own weight row only, so
 //! launching once per run gives the bits of one launch over the whole matrix.
+//!
+//! Packed Q8_0 / Q5_0 matrices are dequantized to f32 on the host first (the values the CPU
+//! decodes in registers, DETERMINISM.md §3a), so the device kernels read plain f32 weights
+//! and the bits stay those of the CPU backend.
 
 use cubecl::prelude::*;
 use fak_ops::RopeTable;
@@ -14,12 +18,13 @@ use super::buffer::{CubeMatrix, CubeRope, MatrixChunk, Words};
 use crate::kernels::matmul::{DTYPE_BF16, DTYPE_F16, DTYPE_F32};
 use crate::{BackendError, HostMatrix, WeightDtype};
 
-/// The kernels' compile-time code for a weight dtype.
+/// The kernels' compile-time code for a weight dtype. A packed dtype is on the device as
+/// the f32 values [`CubeBackend::upload_matrix`] uploads for it.
 pub(super) fn dtype_id(dtype: WeightDtype) -> u32 {
     match dtype {
         WeightDtype::Bf16 => DTYPE_BF16,
         WeightDtype::F16 => DTYPE_F16,
-        WeightDtype::F32 => DTYPE_F32,
+        WeightDtype::F32 | WeightDtype::Q8_0 | WeightDtype::Q5_0 => DTYPE_F32,
     }
 }
 
@@ -40,7 +45,9 @@ impl<R: Runtime> CubeBackend<R> {
 
     /// Uploads `w` as runs of whole rows, each within one binding.
     pub(super) fn upload_matrix(&self, w: &HostMatrix) -> Result<CubeMatrix, BackendError> {
-        let row_bytes = w.cols() * w.dtype().size();
+        let w = w.unpacked()?;
+        let (_, element_bytes) = w.dtype().block();
+        let row_bytes = w.cols() * element_bytes;
         // Room for the padding word of a run with an odd number of 16-bit values.
         let rows_per_chunk = self.max_binding_bytes.saturating_sub(4) / row_bytes;
         if rows_per_chunk == 0 {

@@ -110,7 +110,25 @@ impl Rng {
                 })
                 .collect(),
             WeightDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
+            WeightDtype::Q8_0 | WeightDtype::Q5_0 => self.blocks(dtype, rows * cols, scale, every),
         };
         HostMatrix::new(HostBytes::from_vec(bytes), dtype, rows, cols)
+    }
+
+    /// Packed blocks for `n` values: each an f16 scale (about `scale` / 64, so the values
+    /// span about ±`scale`; one raw bit pattern in `every`) followed by random quant bytes.
+    fn blocks(&mut self, dtype: WeightDtype, n: usize, scale: f32, every: u64) -> Vec<u8> {
+        let (per_block, block_bytes) = dtype.block();
+        let mut bytes = Vec::with_capacity(n.div_ceil(per_block) * block_bytes);
+        for _ in 0..n.div_ceil(per_block) {
+            let d = if self.one_in(every) {
+                self.next_u64() as u16
+            } else {
+                f16::from_f32(scale / 64.0).to_bits()
+            };
+            bytes.extend(d.to_le_bytes());
+            bytes.extend((2..block_bytes).map(|_| self.next_u64() as u8));
+        }
+        bytes
     }
 }

@@ -63,6 +63,8 @@ impl OpSweep {
             Self::Matmul(WeightDtype::Bf16) => "matmul bf16",
             Self::Matmul(WeightDtype::F16) => "matmul f16",
             Self::Matmul(WeightDtype::F32) => "matmul f32",
+            Self::Matmul(WeightDtype::Q8_0) => "matmul q8_0",
+            Self::Matmul(WeightDtype::Q5_0) => "matmul q5_0",
             Self::Embed => "embed",
             Self::RmsNorm => "rms_norm",
             Self::Elementwise => "add, add_bias, swiglu, slice, geglu, scale",

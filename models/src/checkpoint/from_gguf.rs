@@ -1,14 +1,15 @@
 //! A [`Checkpoint`] over a GGUF file's tensors, under their Hugging Face names.
 //!
-//! F32, F16 and BF16 tensors are views of the mapped file like safetensors ones. Quantized
-//! tensors are dequantized once here, exactly as GGML does (ops/DETERMINISM.md §3a), into
-//! f32 buffers the checkpoint owns; the fingerprint still covers the stored blocks.
+//! F32, F16 and BF16 tensors are views of the mapped file like safetensors ones, and so are
+//! Q8_0 and Q5_0 tensors: their blocks stay packed, and products decode them in registers.
+//! The other quantized types are dequantized once here, exactly as GGML does
+//! (ops/DETERMINISM.md §3a), into f32 buffers the checkpoint owns; the fingerprint still
+//! covers the stored blocks.
 
 use std::sync::Arc;
 
-use fak_backends::HostBytes;
+use fak_backends::{HostBytes, WeightDtype};
 use rayon::prelude::*;
-use safetensors::Dtype;
 
 use super::{Checkpoint, Entry};
 use crate::ModelError;
@@ -68,19 +69,21 @@ fn entry(file: &GgufFile, info: &TensorInfo) -> Result<Entry, GgufError> {
     let raw = file.bytes(&info.name)?;
     let stored = info.ggml_type.name().to_owned();
     let (dtype, bytes) = match info.ggml_type {
-        GgmlType::F32 => (Dtype::F32, raw.clone()),
-        GgmlType::F16 => (Dtype::F16, raw.clone()),
-        GgmlType::Bf16 => (Dtype::BF16, raw.clone()),
+        GgmlType::F32 => (WeightDtype::F32, raw.clone()),
+        GgmlType::F16 => (WeightDtype::F16, raw.clone()),
+        GgmlType::Bf16 => (WeightDtype::Bf16, raw.clone()),
+        GgmlType::Q8_0 => (WeightDtype::Q8_0, raw.clone()),
+        GgmlType::Q5_0 => (WeightDtype::Q5_0, raw.clone()),
         _ => {
             let values = file.dequantize(&info.name)?;
             let len = values.len() * 4;
             let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(F32Buffer(values));
             let bytes = HostBytes::new(owner, 0..len).expect("the range is the whole buffer");
-            (Dtype::F32, bytes)
+            (WeightDtype::F32, bytes)
         }
     };
     Ok(Entry {
-        dtype,
+        dtype: Some(dtype),
         shape: info.shape(),
         bytes,
         stored,

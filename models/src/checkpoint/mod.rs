@@ -25,8 +25,9 @@ use crate::{ModelError, json_file};
 /// One tensor of the checkpoint.
 #[derive(Debug, Clone)]
 struct Entry {
-    /// The dtype of `bytes`, what the loader hands out.
-    dtype: Dtype,
+    /// The dtype of `bytes`, what the loader hands out; `None` for a stored type no weight
+    /// may have (named by `stored` when such a tensor is taken).
+    dtype: Option<WeightDtype>,
     shape: Vec<usize>,
     bytes: HostBytes,
     /// The type and bytes as the file stores them (for a quantized GGUF tensor, the blocks
@@ -114,7 +115,7 @@ impl Checkpoint {
             let bytes = HostBytes::new(owner.clone(), data_start + start..data_start + end)
                 .map_err(|e| invalid(e.to_string()))?;
             let entry = Entry {
-                dtype: info.dtype,
+                dtype: weight_dtype(info.dtype),
                 shape: info.shape.clone(),
                 stored: format!("{:?}", info.dtype),
                 raw: bytes.clone(),
@@ -180,7 +181,8 @@ impl Checkpoint {
         self.tensors.contains_key(name)
     }
 
-    /// The tensor `name` with exactly `shape`, as stored (bf16, f16 or f32).
+    /// The tensor `name` with exactly `shape`, as stored (bf16, f16, f32, or GGUF's packed
+    /// Q8_0 / Q5_0).
     fn take(
         &mut self,
         name: &str,
@@ -199,17 +201,10 @@ impl Checkpoint {
                 found: entry.shape.clone(),
             });
         }
-        let dtype = match entry.dtype {
-            Dtype::BF16 => WeightDtype::Bf16,
-            Dtype::F16 => WeightDtype::F16,
-            Dtype::F32 => WeightDtype::F32,
-            other => {
-                return Err(ModelError::TensorDtype {
-                    name: name.to_owned(),
-                    found: format!("{other:?}"),
-                });
-            }
-        };
+        let dtype = entry.dtype.ok_or_else(|| ModelError::TensorDtype {
+            name: name.to_owned(),
+            found: entry.stored.clone(),
+        })?;
         self.taken.insert(name.to_owned());
         Ok((dtype, entry.bytes.clone()))
     }
@@ -245,5 +240,15 @@ impl Checkpoint {
                 first: first.clone(),
             }),
         }
+    }
+}
+
+/// The weight dtype of a safetensors dtype, if weights may have it.
+fn weight_dtype(dtype: Dtype) -> Option<WeightDtype> {
+    match dtype {
+        Dtype::BF16 => Some(WeightDtype::Bf16),
+        Dtype::F16 => Some(WeightDtype::F16),
+        Dtype::F32 => Some(WeightDtype::F32),
+        _ => None,
     }
 }

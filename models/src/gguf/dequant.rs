@@ -5,8 +5,10 @@
 //! f16 scales widened exactly, integer quants converted exactly, then f32 multiplies and,
 //! for Q4_K, one f32 subtraction, each rounded once, never fused. The result is a plain
 //! function of the file's bytes, so every backend that receives these f32 weights computes
-//! with the same numbers (ops/DETERMINISM.md §3a).
+//! with the same numbers (ops/DETERMINISM.md §3a). Q8_0 and Q5_0 values come from
+//! `fak_ops`' block types, the definition the packed matmul kernels decode in registers.
 
+use fak_ops::{BlockQ5_0, BlockQ8_0, QuantBlock};
 use half::f16;
 
 use super::{GgmlType, GgufError};
@@ -33,8 +35,12 @@ pub(super) fn dequantize(
         GgmlType::Bf16 => out.extend(
             blocks.map(|b| f32::from_bits(u32::from(u16::from_le_bytes([b[0], b[1]])) << 16)),
         ),
-        GgmlType::Q5_0 => blocks.for_each(|b| q5_0(b, out)),
-        GgmlType::Q8_0 => blocks.for_each(|b| q8_0(b, out)),
+        GgmlType::Q5_0 => {
+            blocks.for_each(|b| out.extend(bytemuck::from_bytes::<BlockQ5_0>(b).values()))
+        }
+        GgmlType::Q8_0 => {
+            blocks.for_each(|b| out.extend(bytemuck::from_bytes::<BlockQ8_0>(b).values()))
+        }
         GgmlType::Q4K => blocks.for_each(|b| q4_k(b, out)),
         GgmlType::Q6K => blocks.for_each(|b| q6_k(b, out)),
         other => {
@@ -45,26 +51,6 @@ pub(super) fn dequantize(
         }
     }
     Ok(())
-}
-
-/// f16 scale `d`, 32 high bits (u32), 16 bytes of low nibbles: value `v` is
-/// `d * (q - 16)` with `q` the nibble `v % 16` (low for `v < 16`, high after) and bit `v`
-/// of the high bits as its fifth bit.
-fn q5_0(b: &[u8], out: &mut Vec<f32>) {
-    let d = f16_at(b, 0);
-    let qh = u32::from_le_bytes([b[2], b[3], b[4], b[5]]);
-    let qs = &b[6..22];
-    out.extend((0..32).map(|v| {
-        let low = (qs[v % 16] >> (4 * (v / 16))) & 0x0F;
-        let high = ((qh >> v) & 1) as u8;
-        d * f32::from((low | (high << 4)) as i8 - 16)
-    }));
-}
-
-/// f16 scale `d`, then 32 signed bytes: `q * d`.
-fn q8_0(b: &[u8], out: &mut Vec<f32>) {
-    let d = f16_at(b, 0);
-    out.extend(b[2..34].iter().map(|&q| f32::from(q as i8) * d));
 }
 
 /// The 6-bit scale and minimum of sub-block `j` (0..8) of a Q4_K block's 12 packed bytes.
