@@ -20,10 +20,8 @@ pub fn run(root: &Path, args: &CriterionArgs) -> Result<Outcome> {
         results.extend(read_group(&dir, group)?);
     }
     for r in &results {
-        println!(
-            "{:<24} {:<10} {:<12} {:>14.1} ns",
-            r.group, r.function, r.value, r.median_ns
-        );
+        let (value, unit) = published(r);
+        println!("{:<64} {value:>16.1} {unit}", title_of(r));
     }
     write_entries(&args.json, &to_entries(&results, args))?;
     Ok(Outcome::Done)
