@@ -155,11 +155,15 @@ fn pack_panel<W: RowUnit>(group: &[W], cols: usize, panel: &mut [f32], buf: &mut
     for (r, units) in group.chunks_exact(W::units(cols)).enumerate() {
         let row = W::row(units, buf);
         for (c, src) in row.chunks(LANES).enumerate() {
+            // Factors gathered in fixed arrays first, then copied as whole lanes: a loop LLVM
+            // vectorises (scattering each factor into the panel did not, and a short
+            // prefill spent most of its time here).
+            let mut pieces = [[0.0f32; LANES]; 2];
             for (j, w) in src.iter().enumerate() {
-                let pieces = W::Element::factors(w.factor());
-                for (f, &piece) in pieces[..factors].iter().enumerate() {
-                    panel[((c * factors + f) * TILE_ROWS + r) * LANES + j] = piece;
-                }
+                [pieces[0][j], pieces[1][j]] = W::Element::factors(w.factor());
+            }
+            for (f, p) in pieces[..factors].iter().enumerate() {
+                panel[((c * factors + f) * TILE_ROWS + r) * LANES..][..LANES].copy_from_slice(p);
             }
         }
     }
