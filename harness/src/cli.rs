@@ -77,6 +77,9 @@ pub enum LedgerCommand {
     Add(LedgerWriteArgs),
     /// Replace entries from a measurement file; refuses an id not in the ledger.
     Update(LedgerWriteArgs),
+    /// Replace whole studies (a rerun sweep such as `verify --ledger`): the file's entries
+    /// are added or replaced, and every other entry of a study the file names is removed.
+    Replace(LedgerWriteArgs),
 }
 
 #[derive(Debug, Args)]

@@ -302,6 +302,80 @@ fn add_refuses_an_existing_id_and_update_a_missing_one() {
 }
 
 #[test]
+fn replacing_a_study_drops_its_stale_members_and_keeps_other_studies() {
+    let in_study = |id: &str, study: &str, value: f64| {
+        with(entry(id, value), "params", json!({ "study": study }))
+    };
+    let write = |ledger: &mut Ledger, entries: Vec<Value>, mode: WriteMode| {
+        let incoming =
+            parse_measurement(&json!({ "entries": entries }).to_string(), "in.json").unwrap();
+        ledger.write(incoming, mode, &stamp(), "in.json")
+    };
+    let mut ledger = Ledger::parse(&ledger_text(vec![]), "ledger.json").unwrap();
+    write(
+        &mut ledger,
+        vec![
+            in_study("parity.old_name", "parity", 0.0),
+            in_study("parity.kept", "parity", 0.0),
+            in_study("other.x", "other", 1.0),
+        ],
+        WriteMode::Add,
+    )
+    .unwrap();
+    write(
+        &mut ledger,
+        vec![
+            in_study("parity.kept", "parity", 1.0),
+            in_study("parity.new_name", "parity", 0.0),
+        ],
+        WriteMode::ReplaceStudies,
+    )
+    .unwrap();
+    let ids: Vec<&str> = ledger.entries().iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["parity.kept", "other.x", "parity.new_name"]);
+    assert_eq!(ledger.get("parity.kept").unwrap().value, 1.0);
+}
+
+#[test]
+fn replacing_a_study_refuses_to_drop_an_entry_another_cites() {
+    let mut ledger = Ledger::parse(&ledger_text(vec![]), "ledger.json").unwrap();
+    let cited = with(entry("s.base", 10.0), "params", json!({ "study": "s" }));
+    let citing = with(
+        entry("t.ratio", 5.0),
+        "baseline",
+        json!({ "what": "base", "value": 10, "entry": "s.base" }),
+    );
+    ledger
+        .write(
+            parse_measurement(
+                &json!({ "entries": [cited, citing] }).to_string(),
+                "in.json",
+            )
+            .unwrap(),
+            WriteMode::Add,
+            &stamp(),
+            "in.json",
+        )
+        .unwrap();
+    let before = ledger.clone();
+    let rerun = with(entry("s.renamed", 10.0), "params", json!({ "study": "s" }));
+    let err = ledger
+        .write(
+            parse_measurement(&json!({ "entries": [rerun] }).to_string(), "in.json").unwrap(),
+            WriteMode::ReplaceStudies,
+            &stamp(),
+            "in.json",
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("entry \"t.ratio\"") && err.contains("s.base"),
+        "{err}"
+    );
+    assert_eq!(ledger, before);
+}
+
+#[test]
 fn input_may_not_carry_what_the_harness_stamps() {
     let mut ledger = Ledger::parse(&ledger_text(vec![]), "ledger.json").unwrap();
     let input = json!({ "entries": [with(entry("a", 1.0), "commit", json!("0123456789abcdef0123456789abcdef01234567"))] });

@@ -30,10 +30,11 @@ pub fn run(root: &Path, command: &LedgerCommand) -> Result<Outcome> {
                 .ok_or_else(|| LedgerError::NoSuchEntry(id.clone()))?;
             println!("{}", serde_json::to_string_pretty(entry)?);
         }
-        LedgerCommand::Add(args) | LedgerCommand::Update(args) => {
+        LedgerCommand::Add(args) | LedgerCommand::Update(args) | LedgerCommand::Replace(args) => {
             let mode = match command {
                 LedgerCommand::Add(_) => WriteMode::Add,
-                _ => WriteMode::Update,
+                LedgerCommand::Update(_) => WriteMode::Update,
+                _ => WriteMode::ReplaceStudies,
             };
             let source = args.from.display().to_string();
             let text =
@@ -43,14 +44,19 @@ pub fn run(root: &Path, command: &LedgerCommand) -> Result<Outcome> {
                 })?;
             let incoming = parse_measurement(&text, &source)?;
             let count = incoming.len();
+            let before: Vec<String> = ledger.entries().iter().map(|e| e.id.clone()).collect();
             ledger.write(incoming, mode, &Stamp::here(root)?, &source)?;
             ledger.save(&path)?;
-            let verb = if mode == WriteMode::Add {
-                "added"
-            } else {
-                "updated"
+            let verb = match mode {
+                WriteMode::Add => "added",
+                WriteMode::Update => "updated",
+                WriteMode::ReplaceStudies => "wrote",
             };
             println!("{verb} {count} entries in {}", path.display());
+            // Replacing studies drops entries: name them, so none is lost unseen.
+            for id in before.iter().filter(|id| ledger.get(id).is_none()) {
+                println!("removed {id} (no longer in its study)");
+            }
         }
     }
     Ok(Outcome::Done)

@@ -6,7 +6,7 @@ use fak_harness::cli::{EngineArgs, ThroughputArgs};
 use fak_harness::ledger::{Baseline, Entry, Param, Provenance};
 use fak_harness::throughput::bandwidth::read_bandwidth;
 use fak_harness::throughput::peer::Peer;
-use fak_harness::throughput::{EngineResult, Shape, engine, run_rounds};
+use fak_harness::throughput::{EngineResult, Shape, engine, roofline_applies, run_rounds};
 use fak_models::{Checkpoint, ModelConfig};
 
 use super::live::{Measured, write_entries};
@@ -126,8 +126,7 @@ fn print_table(
             r.prefill_tokens_per_second(shape),
             r.decode_tokens_per_second(shape),
         );
-        // The roofline counts two bytes a weight: it says nothing about a quantized run.
-        let of_roofline = if matches!(r.weights.as_str(), "bf16" | "f16") {
+        let of_roofline = if roofline_applies(&r.weights) {
             format!("{:.0}%", 100.0 * decode / roofline)
         } else {
             "-".to_string()

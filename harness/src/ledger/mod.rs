@@ -32,6 +32,10 @@ pub enum WriteMode {
     Add,
     /// Every incoming id must already be in the ledger; its entry is replaced whole.
     Update,
+    /// The incoming entries are whole studies (a rerun of a sweep whose members may have
+    /// been renamed or dropped): each is added or replaced, and every other entry of a study
+    /// they name is removed, so no stale member of the sweep stays published.
+    ReplaceStudies,
 }
 
 impl Ledger {
@@ -97,6 +101,13 @@ impl Ledger {
             ));
         }
         let mut next = self.entries.clone();
+        if mode == WriteMode::ReplaceStudies {
+            let studies: std::collections::BTreeSet<&str> =
+                incoming.iter().filter_map(Entry::study).collect();
+            next.retain(|e| {
+                ids.contains(e.id.as_str()) || !e.study().is_some_and(|s| studies.contains(s))
+            });
+        }
         for mut entry in incoming {
             let refuse = |problem| LedgerError::entry(source, &entry.id, problem);
             if entry.date.is_some() {

@@ -48,8 +48,9 @@ pub fn with_range(e: &Entry) -> String {
     }
 }
 
-/// Counts above 1,000 grouped, everything else to three significant digits.
-fn compact_or_grouped(value: f64) -> String {
+/// Values of 1,000 and more grouped and rounded (`1,234`), smaller ones to three
+/// significant digits (`76.5`).
+pub fn compact_or_grouped(value: f64) -> String {
     if value >= 1000.0 {
         grouped(value.round())
     } else {

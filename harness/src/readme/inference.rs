@@ -1,57 +1,12 @@
-//! The in-kernel model's tables: throughput against peers, per-op benches, the live fleet
-//! and the excision sweep.
+//! The in-kernel model's tables: per-op benches, the live fleet and the excision sweep.
 
 use std::collections::BTreeMap;
 
-use crate::ledger::{Entry, Ledger};
+use crate::ledger::Ledger;
 use crate::number::{compact, grouped};
 
 use super::format::{duration_ns, times};
 use super::{ReadmeError, get};
-
-/// fak and its peers: prefill, decode and peak memory (`harness throughput`).
-pub fn throughput(ledger: &Ledger) -> Result<String, ReadmeError> {
-    const BLOCK: &str = "throughput";
-    let decode = ledger.study("decode_throughput");
-    if decode.is_empty() {
-        return Err(ReadmeError::Missing {
-            block: BLOCK,
-            id: "throughput.decode.*".to_string(),
-        });
-    }
-    let mut out = String::from(
-        "| engine | prefill tok/s | vs llama.cpp bf16 | decode tok/s | vs llama.cpp bf16 | peak RSS / weight bytes |\n|---|---|---|---|---|---|\n",
-    );
-    for d in decode {
-        let Some(slug) = d.id.strip_prefix("throughput.decode.") else {
-            continue;
-        };
-        let engine = d
-            .params
-            .get("engine")
-            .map_or(slug.to_string(), |p| p.to_string());
-        if slug == "roofline" {
-            out.push_str(&format!(
-                "| roofline (MODELED: read bandwidth {} GB/s / weight bytes) | | | {} | | |\n",
-                compact(get(ledger, BLOCK, "throughput.bandwidth")?.value),
-                compact(d.value)
-            ));
-            continue;
-        }
-        let prefill = get(ledger, BLOCK, &format!("throughput.prefill.{slug}"))?;
-        let rss = get(ledger, BLOCK, &format!("throughput.peak_rss.{slug}"))?;
-        let vs = |e: &Entry| e.ratio.map_or("baseline".to_string(), times);
-        out.push_str(&format!(
-            "| {engine} | {} | {} | {} | {} | {} |\n",
-            compact(prefill.value),
-            vs(prefill),
-            compact(d.value),
-            vs(d),
-            rss.ratio.map_or("-".to_string(), times)
-        ));
-    }
-    Ok(out)
-}
 
 /// Per-op criterion medians, CPU against llvmpipe (`harness criterion`).
 pub fn ops_bench(ledger: &Ledger) -> Result<String, ReadmeError> {

@@ -8,13 +8,15 @@ mod format;
 mod gateway;
 mod inference;
 mod kernel;
+mod throughput;
 
 use thiserror::Error;
 
 use crate::ledger::{Entry, Ledger};
 use gateway::{gateway_proxy, serve_in_kernel};
-use inference::{excision, fleet, ops_bench, throughput};
+use inference::{excision, fleet, ops_bench};
 use kernel::{fused_revoke, kernel_bench, kv_bench, scenario_bench};
+use throughput::{throughput, throughput_gemma3};
 
 pub const README_PATH: &str = "README.md";
 
@@ -30,6 +32,8 @@ pub enum ReadmeError {
     Unclosed { line: usize, name: String },
     #[error("block \"{block}\": the ledger has no entry {id} (run the command that measures it)")]
     Missing { block: &'static str, id: String },
+    #[error("block \"{block}\": {what}")]
+    Inconsistent { block: &'static str, what: String },
 }
 
 type Render = fn(&Ledger) -> Result<String, ReadmeError>;
@@ -37,6 +41,7 @@ type Render = fn(&Ledger) -> Result<String, ReadmeError>;
 /// Every block a README may hold, by name.
 const BLOCKS: &[(&str, Render)] = &[
     ("throughput", throughput),
+    ("throughput_gemma3", throughput_gemma3),
     ("ops_bench", ops_bench),
     ("fleet", fleet),
     ("excision", excision),

@@ -34,6 +34,14 @@ pub enum ThroughputError {
     },
 }
 
+/// Whether the decode roofline (read bandwidth / the checkpoint's stored weight bytes)
+/// bounds an engine computing from `weights`: only when it reads 16-bit weights, two bytes a
+/// weight as a bf16 or f16 checkpoint stores them. An engine that widens or requantizes a
+/// quantized file reads other bytes, so a share of that roofline would say nothing.
+pub fn roofline_applies(weights: &str) -> bool {
+    matches!(weights, "bf16" | "f16")
+}
+
 /// What is measured: the prompt, the decode length, the threads, the rounds.
 #[derive(Debug, Clone)]
 pub struct Shape {
