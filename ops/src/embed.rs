@@ -35,6 +35,8 @@ pub fn embed_gather(
             WeightData::F32(d) => widen_row(&d[start..start + dim], row_out, |w| w),
             WeightData::Q8_0(d) => gather_blocks(d, token as usize, dim, row_out),
             WeightData::Q5_0(d) => gather_blocks(d, token as usize, dim, row_out),
+            WeightData::Q4K(d) => gather_blocks(d, token as usize, dim, row_out),
+            WeightData::Q6K(d) => gather_blocks(d, token as usize, dim, row_out),
         }
     }
     Ok(())
@@ -48,11 +50,11 @@ fn widen_row<T: Copy>(row: &[T], out: &mut [f32], widen: impl Fn(T) -> f32) {
 
 /// Row `row` of a blocked table: each block's values, made canonical like any f32 weight.
 fn gather_blocks<B: QuantBlock>(blocks: &[B], row: usize, dim: usize, out: &mut [f32]) {
-    let per_row = dim / QUANT_BLOCK;
-    for (o, block) in out
-        .chunks_exact_mut(QUANT_BLOCK)
-        .zip(&blocks[row * per_row..(row + 1) * per_row])
-    {
-        widen_row(&block.values(), o, |w| w);
+    let per_row = dim / (QUANT_BLOCK * B::CHUNKS);
+    let values = blocks[row * per_row..(row + 1) * per_row]
+        .iter()
+        .flat_map(|b| b.values());
+    for (o, w) in out.iter_mut().zip(values) {
+        *o = canonical(w);
     }
 }

@@ -1,5 +1,5 @@
-//! Matrix-vector and matrix-matrix products over bf16, f16, f32 or packed Q8_0 / Q5_0
-//! weights.
+//! Matrix-vector and matrix-matrix products over bf16, f16, f32 or packed Q8_0 / Q5_0 /
+//! Q4_K / Q6_K weights.
 //!
 //! Output `r` for token `t` is the canonical lane reduction (DETERMINISM.md §1) of the
 //! exact products `w[r][i] * x[t][i]`, where `x` is the activation rounded to bf16 and
@@ -8,8 +8,9 @@
 //! pushed through matvec one by one.
 //!
 //! A packed block's weights are its f32 values (DETERMINISM.md §3a) and enter exactly as f32
-//! weights do: split into two 12-bit factors, both products in lane `i % 32`. One block is
-//! one chunk of the 32 lanes, so a kernel decodes a block straight into the lanes it feeds.
+//! weights do: split into two 12-bit factors, both products in lane `i % 32`. A block is a
+//! whole number of 32-weight chunks, so a kernel decodes a chunk straight into the lanes it
+//! feeds.
 
 use std::marker::PhantomData;
 
@@ -24,7 +25,7 @@ use crate::canonical::canonical;
 use crate::error::{OpsError, check_len, shape_product, whole_rows};
 use crate::exact_product::split;
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
-use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock};
+use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
 
@@ -165,7 +166,7 @@ macro_rules! blocked_rows {
             type Element = f32;
             #[inline(always)]
             fn units(cols: usize) -> usize {
-                cols / QUANT_BLOCK
+                cols / (QUANT_BLOCK * <$block>::CHUNKS)
             }
             #[inline(always)]
             fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [f32] {
@@ -178,6 +179,8 @@ macro_rules! blocked_rows {
 }
 blocked_rows!(BlockQ8_0);
 blocked_rows!(BlockQ5_0);
+blocked_rows!(BlockQ4K);
+blocked_rows!(BlockQ6K);
 
 /// The signature of a row-block kernel: the 32 lane accumulators of the rows of `block`
 /// against `tokens` activation rows (`block`, `cols`, `x`, `tokens`,
@@ -272,6 +275,8 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
         WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::Q8_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::Q5_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::Q4K(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::Q6K(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
     }
     Ok(())
 }

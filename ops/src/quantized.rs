@@ -1,42 +1,56 @@
-//! GGML's Q8_0 and Q5_0 blocks as they lie in a GGUF file, and the one definition of the
-//! f32 value of each of their elements (DETERMINISM.md §3a).
+//! GGML's quantized blocks as they lie in a GGUF file (Q8_0, Q5_0, Q4_K, Q6_K), and the one
+//! definition of the f32 value of each of their elements (DETERMINISM.md §3a).
 //!
-//! A block holds [`QUANT_BLOCK`] consecutive weights of a row: an f16 scale `d` and integer
-//! quants `q`; weight `v` of the block is `d * q_v` in f32. That product is exact (the scale
-//! has 11 significant bits, a quant at most 8), so the value does not depend on how it is
-//! evaluated. Matmul kernels keep the blocks packed and produce these values in registers;
-//! the GGUF loader's dequantization calls [`QuantBlock::values`] too, so both read one
-//! definition.
+//! A block holds 32 (Q8_0, Q5_0) or 256 (Q4_K, Q6_K) consecutive weights of a row: f16
+//! scales and integer quants. Each weight's value is computed in f32 exactly as GGML's
+//! reference dequantization does: products of an f16 scale and small integers, all exact,
+//! and for Q4_K one rounded subtraction. Matmul kernels keep the blocks packed and produce
+//! these values in registers; the GGUF loader's dequantization calls
+//! [`QuantBlock::chunk`] too, so both read one definition.
+//!
+//! Every block is a whole number of 32-weight chunks, and a chunk is exactly one pass of the
+//! canonical reduction's 32 lanes: weight `i` of a chunk goes to lane `i`.
 
 use bytemuck::{Pod, Zeroable};
 
 use crate::canonical::canonical_nan;
 use crate::half_float::widen_f16;
+use crate::reduce::LANES;
 
-/// Weights per block, which is also the lane count of the canonical reduction: block `b` of
-/// a row is chunk `b` of its dot product, weight `v` of the block goes to lane `v`.
-pub const QUANT_BLOCK: usize = 32;
+/// Weights per chunk of a block: the lane count of the canonical reduction.
+pub const QUANT_BLOCK: usize = LANES;
+/// Weights per K-quant super-block.
+const QK_K: usize = 256;
 
-/// A quantized block type whose elements are f32 values `d * q`.
+/// A quantized block type: `CHUNKS` chunks of 32 weights with f32 values.
 pub trait QuantBlock: Pod + Send + Sync {
-    /// The f32 value of each of the block's weights, as GGML's reference dequantization
-    /// computes it.
-    fn values(&self) -> [f32; QUANT_BLOCK];
+    /// 32-weight chunks per block.
+    const CHUNKS: usize;
 
-    /// The scale as the fast kernels multiply it: `d` widened exactly when it is finite,
-    /// the canonical NaN when it is not.
-    ///
-    /// Why that is the same weight after the factor domain: with `d` finite, `|d * q|` is at
-    /// most 65504 * 128 < 2^64 and, when not zero, at least 2^-24 >= 2^-40, so the domain
-    /// leaves every `d * q` as it is; with `d` infinite or NaN every `d * q` is infinite or
-    /// NaN (`inf * 0` is NaN), which the domain turns into the canonical NaN.
-    fn domain_scale(&self) -> f32 {
-        let d = self.scale();
-        if d.is_finite() { d } else { canonical_nan() }
+    /// The f32 values of chunk `j`'s weights (block weights `32 j .. 32 j + 32`), as GGML's
+    /// reference dequantization computes them.
+    fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK];
+
+    /// Every weight of the block, in order.
+    fn values(&self) -> impl Iterator<Item = f32> + '_ {
+        (0..Self::CHUNKS).flat_map(move |j| self.chunk(j))
     }
+}
 
-    /// The block's scale `d`, widened exactly.
-    fn scale(&self) -> f32;
+/// A scale as the fast kernels multiply it: itself when every scale of the block is finite,
+/// the canonical NaN when one is not.
+///
+/// Why that gives the weights the factor domain gives them: with finite f16 scales every
+/// value below is at most about 2^28 in magnitude and, when not zero, a multiple of 2^-24,
+/// so the domain (§3) leaves it as it is; with an infinite or NaN scale every value of the
+/// block is infinite or NaN (`inf * 0` is NaN, `x - inf` infinite), which the domain turns
+/// into the canonical NaN.
+pub(crate) fn domain_scale(scale: f32, all_finite: bool) -> f32 {
+    if all_finite { scale } else { canonical_nan() }
+}
+
+fn f16_le(bytes: [u8; 2]) -> f32 {
+    widen_f16(u16::from_le_bytes(bytes))
 }
 
 /// Q8_0: an f16 scale and 32 signed 8-bit quants; weight `v` is `d * q[v]`.
@@ -49,14 +63,19 @@ pub struct BlockQ8_0 {
     pub qs: [i8; QUANT_BLOCK],
 }
 
+impl BlockQ8_0 {
+    /// The scale `d`, widened exactly.
+    pub fn scale(&self) -> f32 {
+        f16_le(self.d)
+    }
+}
+
 impl QuantBlock for BlockQ8_0 {
-    fn values(&self) -> [f32; QUANT_BLOCK] {
+    const CHUNKS: usize = 1;
+
+    fn chunk(&self, _: usize) -> [f32; QUANT_BLOCK] {
         let d = self.scale();
         self.qs.map(|q| f32::from(q) * d)
-    }
-
-    fn scale(&self) -> f32 {
-        widen_f16(u16::from_le_bytes(self.d))
     }
 }
 
@@ -75,8 +94,17 @@ pub struct BlockQ5_0 {
     pub qs: [u8; QUANT_BLOCK / 2],
 }
 
+impl BlockQ5_0 {
+    /// The scale `d`, widened exactly.
+    pub fn scale(&self) -> f32 {
+        f16_le(self.d)
+    }
+}
+
 impl QuantBlock for BlockQ5_0 {
-    fn values(&self) -> [f32; QUANT_BLOCK] {
+    const CHUNKS: usize = 1;
+
+    fn chunk(&self, _: usize) -> [f32; QUANT_BLOCK] {
         let d = self.scale();
         let qh = u32::from_le_bytes(self.qh);
         std::array::from_fn(|v| {
@@ -85,9 +113,114 @@ impl QuantBlock for BlockQ5_0 {
             d * f32::from(i16::from(low | (high << 4)) - 16)
         })
     }
+}
 
-    fn scale(&self) -> f32 {
-        widen_f16(u16::from_le_bytes(self.d))
+/// Q4_K: f16 `d` and `dmin`, 12 bytes of packed 6-bit scales and minimums, 128 bytes of
+/// 4-bit quants. Chunk `j` holds `(d * scale_j) * q - dmin * min_j`; the quants of chunks
+/// 2g and 2g+1 share bytes 32g..32g+32 (low nibble, high nibble).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct BlockQ4K {
+    /// f16 bits of `d`, little-endian.
+    pub d: [u8; 2],
+    /// f16 bits of `dmin`, little-endian.
+    pub dmin: [u8; 2],
+    /// The 6-bit scales and minimums of the 8 chunks, packed as GGML packs them.
+    pub scales: [u8; 12],
+    /// The 4-bit quants.
+    pub qs: [u8; QK_K / 2],
+}
+
+impl BlockQ4K {
+    /// `(d * scale_j, dmin * min_j)` of chunk `j`: both exact products, and whether `d` and
+    /// `dmin` are both finite.
+    pub fn chunk_scales(&self, j: usize) -> (f32, f32, bool) {
+        let (d, dmin) = (f16_le(self.d), f16_le(self.dmin));
+        let s = &self.scales;
+        let (sc, m) = if j < 4 {
+            (s[j] & 63, s[j + 4] & 63)
+        } else {
+            (
+                (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4),
+                (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
+            )
+        };
+        (
+            d * f32::from(sc),
+            dmin * f32::from(m),
+            d.is_finite() && dmin.is_finite(),
+        )
+    }
+
+    /// The 32 quant bytes chunk `j` takes its nibble from, and the nibble's shift.
+    pub fn chunk_quants(&self, j: usize) -> (&[u8; 32], u32) {
+        let bytes = self.qs[32 * (j / 2)..][..32]
+            .try_into()
+            .expect("32 bytes of a 128-byte array");
+        (bytes, 4 * (j as u32 % 2))
+    }
+}
+
+impl QuantBlock for BlockQ4K {
+    const CHUNKS: usize = QK_K / QUANT_BLOCK;
+
+    fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK] {
+        let (d1, m1, _) = self.chunk_scales(j);
+        let (bytes, shift) = self.chunk_quants(j);
+        bytes.map(|q| d1 * f32::from((q >> shift) & 0x0F) - m1)
+    }
+}
+
+/// Q6_K: 128 bytes of low 4 bits, 64 bytes of high 2 bits, 16 signed 8-bit scales, f16 `d`.
+/// Weight `v` is `(d * scale[v / 16]) * (q - 32)` with `q` six bits: the low nibble from
+/// `ql[64 * (v / 128) + v % 64]` (high nibble for the second 64 of each half), the high
+/// bits from `qh[32 * (v / 128) + v % 32]` at bit `2 * ((v % 128) / 32)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Pod, Zeroable)]
+#[repr(C)]
+pub struct BlockQ6K {
+    /// Low four bits of the quants.
+    pub ql: [u8; QK_K / 2],
+    /// High two bits of the quants.
+    pub qh: [u8; QK_K / 4],
+    /// One signed scale per 16 weights.
+    pub scales: [i8; QK_K / 16],
+    /// f16 bits of `d`, little-endian.
+    pub d: [u8; 2],
+}
+
+impl BlockQ6K {
+    /// `d * scale` of chunk `j`'s two 16-weight halves (exact products), and whether `d` is
+    /// finite.
+    pub fn chunk_scales(&self, j: usize) -> ([f32; 2], bool) {
+        let d = f16_le(self.d);
+        let scale = |k: usize| d * f32::from(self.scales[k]);
+        ([scale(2 * j), scale(2 * j + 1)], d.is_finite())
+    }
+
+    /// Chunk `j`'s 32 low-bit bytes with their nibble shift, and its 32 high-bit bytes with
+    /// their 2-bit shift.
+    pub fn chunk_quants(&self, j: usize) -> (&[u8; 32], u32, &[u8; 32], u32) {
+        let (half, k) = (j / 4, j % 4);
+        let low = self.ql[64 * half + 32 * (k % 2)..][..32]
+            .try_into()
+            .expect("32 bytes of a 128-byte array");
+        let high = self.qh[32 * half..][..32]
+            .try_into()
+            .expect("32 bytes of a 64-byte array");
+        (low, 4 * (k as u32 / 2), high, 2 * k as u32)
+    }
+}
+
+impl QuantBlock for BlockQ6K {
+    const CHUNKS: usize = QK_K / QUANT_BLOCK;
+
+    fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK] {
+        let (scales, _) = self.chunk_scales(j);
+        let (low, low_shift, high, high_shift) = self.chunk_quants(j);
+        std::array::from_fn(|i| {
+            let q = ((low[i] >> low_shift) & 0x0F) | (((high[i] >> high_shift) & 0x03) << 4);
+            scales[i / 16] * f32::from(i16::from(q) - 32)
+        })
     }
 }
 
@@ -99,6 +232,8 @@ mod tests {
     fn blocks_have_ggml_sizes() {
         assert_eq!(size_of::<BlockQ8_0>(), 34);
         assert_eq!(size_of::<BlockQ5_0>(), 22);
+        assert_eq!(size_of::<BlockQ4K>(), 144);
+        assert_eq!(size_of::<BlockQ6K>(), 210);
     }
 
     #[test]
@@ -107,18 +242,15 @@ mod tests {
         block.d = 0x3C00u16.to_le_bytes(); // 1.0
         block.qs[3] = 0xA5; // weight 3: low nibble 5; weight 19: high nibble 10
         block.qh = (1u32 << 19).to_le_bytes(); // weight 19 gets its fifth bit
-        let v = block.values();
+        let v = block.chunk(0);
         assert_eq!(v[3], 5.0 - 16.0);
         assert_eq!(v[19], 10.0 + 16.0 - 16.0);
         assert_eq!(v[0], -16.0);
     }
 
     #[test]
-    fn domain_scale_poisons_non_finite_scales_only() {
-        let mut block = BlockQ8_0::zeroed();
-        block.d = 0x7C00u16.to_le_bytes(); // +inf
-        assert!(block.domain_scale().is_nan());
-        block.d = 0x0001u16.to_le_bytes(); // the smallest f16 denormal, 2^-24
-        assert_eq!(block.domain_scale(), 2.0f32.powi(-24));
+    fn domain_scale_poisons_blocks_with_a_non_finite_scale_only() {
+        assert!(domain_scale(1.5, false).is_nan());
+        assert_eq!(domain_scale(2.0f32.powi(-24), true), 2.0f32.powi(-24));
     }
 }

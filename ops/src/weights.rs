@@ -1,11 +1,11 @@
 //! Borrowed, shape-checked views of a row-major weight matrix in bf16, f16, f32, or GGML's
-//! packed Q8_0 / Q5_0 blocks.
+//! packed Q8_0 / Q5_0 / Q4_K / Q6_K blocks.
 
 use half::{bf16, f16};
 
 use crate::error::{OpsError, check_nonzero};
 use crate::half_float::domain_bf16;
-use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK};
+use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 
 /// The element type and data of a weight matrix, borrowed from wherever it lives (a memory
 /// map, a loaded tensor).
@@ -22,6 +22,11 @@ pub enum WeightData<'a> {
     Q8_0(&'a [BlockQ8_0]),
     /// Q5_0 blocks, row by row, entering like Q8_0's.
     Q5_0(&'a [BlockQ5_0]),
+    /// Q4_K blocks (256 weights each), row by row: each weight is its f32 value
+    /// `(d * scale) * q - dmin * min`.
+    Q4K(&'a [BlockQ4K]),
+    /// Q6_K blocks (256 weights each), row by row: each weight is `(d * scale) * (q - 32)`.
+    Q6K(&'a [BlockQ6K]),
 }
 
 impl WeightData<'_> {
@@ -33,12 +38,20 @@ impl WeightData<'_> {
             WeightData::F32(d) => d.len(),
             WeightData::Q8_0(d) => d.len() * QUANT_BLOCK,
             WeightData::Q5_0(d) => d.len() * QUANT_BLOCK,
+            WeightData::Q4K(d) => d.len() * QUANT_BLOCK * BlockQ4K::CHUNKS,
+            WeightData::Q6K(d) => d.len() * QUANT_BLOCK * BlockQ6K::CHUNKS,
         }
     }
 
-    /// True for block types: their rows must be whole blocks.
-    pub fn is_blocked(&self) -> bool {
-        matches!(self, WeightData::Q8_0(_) | WeightData::Q5_0(_))
+    /// Weights per storage unit: 1 for an element type, the block size for a block type
+    /// (a row must be whole units).
+    pub fn unit(&self) -> usize {
+        match self {
+            WeightData::Bf16(_) | WeightData::F16(_) | WeightData::F32(_) => 1,
+            WeightData::Q8_0(_) | WeightData::Q5_0(_) => QUANT_BLOCK,
+            WeightData::Q4K(_) => QUANT_BLOCK * BlockQ4K::CHUNKS,
+            WeightData::Q6K(_) => QUANT_BLOCK * BlockQ6K::CHUNKS,
+        }
     }
 
     /// True when there are no elements.
@@ -66,12 +79,12 @@ impl<'a> WeightView<'a> {
         const OP: &str = "WeightView::new";
         check_nonzero(OP, "rows", rows)?;
         check_nonzero(OP, "cols", cols)?;
-        if data.is_blocked() && !cols.is_multiple_of(QUANT_BLOCK) {
+        if !cols.is_multiple_of(data.unit()) {
             return Err(OpsError::NotMultiple {
                 op: OP,
-                what: "cols (a quantized row is whole 32-weight blocks)",
+                what: "cols (a quantized row is whole blocks)",
                 len: cols,
-                unit: QUANT_BLOCK,
+                unit: data.unit(),
             });
         }
         let expected = rows.checked_mul(cols).ok_or(OpsError::TooLarge {
@@ -112,6 +125,16 @@ impl<'a> WeightView<'a> {
     /// A view of Q5_0 blocks; see [`WeightView::new`].
     pub fn q5_0(data: &'a [BlockQ5_0], rows: usize, cols: usize) -> Result<Self, OpsError> {
         Self::new(WeightData::Q5_0(data), rows, cols)
+    }
+
+    /// A view of Q4_K blocks; see [`WeightView::new`].
+    pub fn q4_k(data: &'a [BlockQ4K], rows: usize, cols: usize) -> Result<Self, OpsError> {
+        Self::new(WeightData::Q4K(data), rows, cols)
+    }
+
+    /// A view of Q6_K blocks; see [`WeightView::new`].
+    pub fn q6_k(data: &'a [BlockQ6K], rows: usize, cols: usize) -> Result<Self, OpsError> {
+        Self::new(WeightData::Q6K(data), rows, cols)
     }
 
     /// Number of rows (outputs of a matrix-vector product).

@@ -1,4 +1,4 @@
-//! Packed Q8_0 / Q5_0 weights against the same weights dequantized to f32, bit for bit
+//! Packed Q8_0 / Q5_0 / Q4_K / Q6_K weights against the same weights dequantized to f32, bit for bit
 //! (DETERMINISM.md §3a): every kernel a packed matrix can take (one-token AVX-512, tiled
 //! many-token, row-block under Fused and Unfused) gives the bits of the f32 row-block
 //! reference, on random blocks with extreme, zero, denormal, infinite and NaN scales.
@@ -7,8 +7,8 @@ mod common;
 
 use common::{Gen, bits};
 use fak_ops::{
-    BlockQ5_0, BlockQ8_0, Fused, OpsError, QUANT_BLOCK, QuantBlock, Unfused, WeightView,
-    embed_gather, matmul, matmul_with, matvec,
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, Fused, OpsError, QUANT_BLOCK, QuantBlock, Unfused,
+    WeightView, embed_gather, matmul, matmul_with, matvec,
 };
 
 /// (rows, cols, tokens): rows crossing the 256-row one-token task, the 128-row tiled task
@@ -64,6 +64,38 @@ fn q5_0_blocks(g: &mut Gen, n: usize) -> Vec<BlockQ5_0> {
             }
         })
         .collect()
+}
+
+fn q4_k_blocks(g: &mut Gen, n: usize) -> Vec<BlockQ4K> {
+    (0..n)
+        .map(|_| BlockQ4K {
+            d: scale_bits(g).to_le_bytes(),
+            dmin: scale_bits(g).to_le_bytes(),
+            scales: std::array::from_fn(|_| g.next_u64() as u8),
+            qs: std::array::from_fn(|_| g.next_u64() as u8),
+        })
+        .collect()
+}
+
+fn q6_k_blocks(g: &mut Gen, n: usize) -> Vec<BlockQ6K> {
+    (0..n)
+        .map(|_| BlockQ6K {
+            ql: std::array::from_fn(|_| g.next_u64() as u8),
+            qh: std::array::from_fn(|_| g.next_u64() as u8),
+            scales: std::array::from_fn(|_| g.next_u64() as i8),
+            d: scale_bits(g).to_le_bytes(),
+        })
+        .collect()
+}
+
+/// Weights per block of a K-quant.
+const QK_K: usize = 256;
+
+/// [`SHAPES`] with rows of K-quant blocks: the same rows and tokens, whole 256-weight blocks.
+fn k_shapes() -> impl Iterator<Item = (usize, usize, usize)> {
+    SHAPES
+        .into_iter()
+        .map(|(rows, cols, tokens)| (rows, cols.div_ceil(QK_K) * QK_K, tokens))
 }
 
 fn dequantized<B: QuantBlock>(blocks: &[B]) -> Vec<f32> {
@@ -124,6 +156,28 @@ fn packed_q5_0_gives_the_bits_of_its_f32_values() {
 }
 
 #[test]
+fn packed_q4_k_gives_the_bits_of_its_f32_values() {
+    let mut g = Gen::new(4);
+    for (rows, cols, tokens) in k_shapes() {
+        let blocks = q4_k_blocks(&mut g, rows * cols / QK_K);
+        let x = g.vec(tokens * cols, 4.0);
+        let view = WeightView::q4_k(&blocks, rows, cols).unwrap();
+        assert_same_bits(view, &dequantized(&blocks), &x, "Q4_K");
+    }
+}
+
+#[test]
+fn packed_q6_k_gives_the_bits_of_its_f32_values() {
+    let mut g = Gen::new(6);
+    for (rows, cols, tokens) in k_shapes() {
+        let blocks = q6_k_blocks(&mut g, rows * cols / QK_K);
+        let x = g.vec(tokens * cols, 4.0);
+        let view = WeightView::q6_k(&blocks, rows, cols).unwrap();
+        assert_same_bits(view, &dequantized(&blocks), &x, "Q6_K");
+    }
+}
+
+#[test]
 fn packed_weights_meet_special_activations_like_f32_weights() {
     // Activations of every bit pattern (NaN, infinities, denormals, huge and tiny values).
     let mut g = Gen::new(7);
@@ -135,6 +189,15 @@ fn packed_weights_meet_special_activations_like_f32_weights() {
     assert_same_bits(view, &dequantized(&q8), &x, "Q8_0, any activations");
     let view = WeightView::q5_0(&q5, rows, cols).unwrap();
     assert_same_bits(view, &dequantized(&q5), &x, "Q5_0, any activations");
+
+    let cols = 2 * QK_K;
+    let x = g.any_bits(tokens * cols);
+    let q4 = q4_k_blocks(&mut g, rows * cols / QK_K);
+    let view = WeightView::q4_k(&q4, rows, cols).unwrap();
+    assert_same_bits(view, &dequantized(&q4), &x, "Q4_K, any activations");
+    let q6 = q6_k_blocks(&mut g, rows * cols / QK_K);
+    let view = WeightView::q6_k(&q6, rows, cols).unwrap();
+    assert_same_bits(view, &dequantized(&q6), &x, "Q6_K, any activations");
 }
 
 #[test]
@@ -154,37 +217,36 @@ fn block_values_follow_ggml_reference_loops() {
             expected[j] = x0 as f32 * d;
             expected[j + 16] = x1 as f32 * d;
         }
-        assert_eq!(bits(&block.values()), bits(&expected));
+        assert_eq!(bits(&block.chunk(0)), bits(&expected));
     }
     for block in q8_0_blocks(&mut g, 200) {
         let d = half::f16::from_le_bytes(block.d).to_f32();
         let expected = block.qs.map(|q| f32::from(q) * d);
-        assert_eq!(bits(&block.values()), bits(&expected));
+        assert_eq!(bits(&block.chunk(0)), bits(&expected));
     }
 }
 
 #[test]
 fn embedding_rows_of_packed_tables_equal_their_f32_values() {
     let mut g = Gen::new(11);
-    let (rows, cols) = (20, 64);
-    let blocks = q8_0_blocks(&mut g, rows * cols / QUANT_BLOCK);
-    let values = dequantized(&blocks);
+    let rows = 20;
     let tokens = [0u32, 19, 7, 7];
-    let mut packed = vec![0.0f32; tokens.len() * cols];
-    let mut plain = packed.clone();
-    embed_gather(
-        WeightView::q8_0(&blocks, rows, cols).unwrap(),
-        &tokens,
-        &mut packed,
-    )
-    .unwrap();
-    embed_gather(
-        WeightView::f32(&values, rows, cols).unwrap(),
-        &tokens,
-        &mut plain,
-    )
-    .unwrap();
-    assert_eq!(bits(&packed), bits(&plain));
+    let same_rows = |packed: WeightView<'_>, values: &[f32]| {
+        let cols = packed.cols();
+        let mut got = vec![0.0f32; tokens.len() * cols];
+        let mut plain = got.clone();
+        let f32_view = WeightView::f32(values, rows, cols).unwrap();
+        embed_gather(packed, &tokens, &mut got).unwrap();
+        embed_gather(f32_view, &tokens, &mut plain).unwrap();
+        assert_eq!(bits(&got), bits(&plain));
+    };
+    let q8 = q8_0_blocks(&mut g, rows * 64 / QUANT_BLOCK);
+    same_rows(WeightView::q8_0(&q8, rows, 64).unwrap(), &dequantized(&q8));
+    let q6 = q6_k_blocks(&mut g, rows * 2);
+    same_rows(
+        WeightView::q6_k(&q6, rows, 2 * QK_K).unwrap(),
+        &dequantized(&q6),
+    );
 }
 
 #[test]
@@ -222,6 +284,13 @@ fn packed_views_refuse_partial_blocks_and_wrong_block_counts() {
         2
     ];
     assert!(WeightView::q5_0(&q5, 1, 64).is_ok());
+    // A K-quant row is whole 256-weight blocks: 32 columns are a Q8_0 block, not a Q4_K one.
+    let q4 = q4_k_blocks(&mut Gen::new(1), 1);
+    assert!(matches!(
+        WeightView::q4_k(&q4, 8, 32),
+        Err(OpsError::NotMultiple { unit: 256, .. })
+    ));
+    assert!(WeightView::q4_k(&q4, 1, 256).is_ok());
     assert!(matches!(
         WeightView::q5_0(&q5, 4, 16),
         Err(OpsError::NotMultiple { .. })

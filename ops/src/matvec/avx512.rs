@@ -3,9 +3,10 @@
 //! 32-bit halves: lane `j` takes lane `j + width` at every level, as in
 //! [`crate::reduce::fold_sum`]).
 //!
-//! Weights that enter split (f32, and Q8_0 / Q5_0 blocks, whose 32 weights are exactly one
-//! chunk of lanes) are made f32 values in registers, then cut like [`crate::split`]: head =
-//! the bits under the 12-bit mask, tail = value - head, two products in the lane.
+//! Weights that enter split (f32, and quantized blocks, whose chunks of 32 weights are
+//! exactly one pass of the lanes) are made f32 values in registers, then cut like
+//! [`crate::split`]: head = the bits under the 12-bit mask, tail = value - head, two
+//! products in the lane.
 //!
 //! Safe code throughout: the functions carry `#[target_feature]` and are only called from
 //! the multiversioned clones compiled for those features, and vectors are loaded and stored
@@ -18,15 +19,17 @@ use std::arch::x86_64::{
     _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask,
     _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_cvtepu16_epi32,
     _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_mask_mov_epi32, _mm512_mask_sub_epi32,
-    _mm512_mul_ps, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32,
-    _mm512_srli_epi32, _mm512_sub_ps,
+    _mm512_mul_ps, _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_srlv_epi32, _mm512_sub_epi32, _mm512_sub_ps,
 };
 
 use super::one_token::Rows;
 use super::tiled::{TILE_ROWS, TILE_TOKENS};
 use crate::canonical::{CANONICAL_NAN_BITS, canonical};
 use crate::exact_product::{DOMAIN_MAX_BITS, DOMAIN_MIN_BITS, HEAD_MASK};
-use crate::quantized::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock};
+use crate::quantized::{
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock, domain_scale,
+};
 use crate::reduce::LANES;
 
 /// f32 values per register.
@@ -106,12 +109,20 @@ fn tile_of<const T: usize, const F: usize>(
 /// into `out[r]`.
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32]) {
-    let blocks = cols / QUANT_BLOCK;
+    let chunks = cols / QUANT_BLOCK;
+    // Chunks per K-quant block, and blocks per row.
+    let (k_chunks, k_blocks) = (BlockQ4K::CHUNKS, chunks / BlockQ4K::CHUNKS);
     match w {
         Rows::PreparedBf16(bits) => rows_bf16(bits, cols, x, out),
         Rows::F32(w) => rows_split(cols, x, out, |r, c| f32_chunk(&w[r * cols..][..cols], c)),
-        Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * blocks + c])),
-        Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * blocks + c])),
+        Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * chunks + c])),
+        Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * chunks + c])),
+        Rows::Q4K(w) => rows_split(cols, x, out, |r, c| {
+            q4_k_chunk(&w[r * k_blocks + c / k_chunks], c % k_chunks)
+        }),
+        Rows::Q6K(w) => rows_split(cols, x, out, |r, c| {
+            q6_k_chunk(&w[r * k_blocks + c / k_chunks], c % k_chunks)
+        }),
     }
 }
 
@@ -273,13 +284,14 @@ fn splat(bits: u32) -> __m512i {
     _mm512_set1_epi32(bits as i32)
 }
 
-/// A Q8_0 block's 32 values `d * q` (exact), with the scale through
-/// [`QuantBlock::domain_scale`] so the values lie inside the factor domain.
+/// A Q8_0 block's 32 values `d * q` (exact), with the scale through [`domain_scale`] so the
+/// values lie inside the factor domain.
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn q8_0_chunk(block: &BlockQ8_0) -> [__m512; HALVES] {
     prefetch_block(block);
-    let d = _mm512_set1_ps(block.domain_scale());
+    let d = block.scale();
+    let d = _mm512_set1_ps(domain_scale(d, d.is_finite()));
     let qs: &[u8] = bytemuck::cast_slice(&block.qs);
     let low: __m128i = bytemuck::pod_read_unaligned(&qs[..WIDTH]);
     let high: __m128i = bytemuck::pod_read_unaligned(&qs[WIDTH..]);
@@ -295,7 +307,8 @@ fn q8_0_chunk(block: &BlockQ8_0) -> [__m512; HALVES] {
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn q5_0_chunk(block: &BlockQ5_0) -> [__m512; HALVES] {
     prefetch_block(block);
-    let d = _mm512_set1_ps(block.domain_scale());
+    let d = block.scale();
+    let d = _mm512_set1_ps(domain_scale(d, d.is_finite()));
     let bytes = _mm512_cvtepu8_epi32(bytemuck::pod_read_unaligned::<__m128i>(&block.qs));
     let nibbles = [
         _mm512_and_si512(bytes, splat(0x0F)),
@@ -310,6 +323,52 @@ fn q5_0_chunk(block: &BlockQ5_0) -> [__m512; HALVES] {
         _mm512_mul_ps(_mm512_cvtepi32_ps(low), d),
         _mm512_mul_ps(_mm512_cvtepi32_ps(high), d),
     ]
+}
+
+/// Chunk `j` of a Q4_K block: `d1 * q - m1` with `d1 = d * scale_j` and `m1 = dmin * min_j`,
+/// the product exact and the subtraction rounded (a separate multiply and subtract, as
+/// GGML's reference; fusing would change nothing either, the product being exact).
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn q4_k_chunk(block: &BlockQ4K, j: usize) -> [__m512; HALVES] {
+    prefetch_block(block);
+    let (d1, m1, finite) = block.chunk_scales(j);
+    let d1 = _mm512_set1_ps(domain_scale(d1, finite));
+    let m1 = _mm512_set1_ps(m1);
+    let (bytes, shift) = block.chunk_quants(j);
+    let mut values = [_mm512_setzero_ps(); HALVES];
+    for (h, v) in values.iter_mut().enumerate() {
+        let half = bytemuck::pod_read_unaligned::<__m128i>(&bytes[h * WIDTH..][..WIDTH]);
+        let b = _mm512_cvtepu8_epi32(half);
+        let q = _mm512_and_si512(_mm512_srlv_epi32(b, splat(shift)), splat(0x0F));
+        *v = _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(q)), m1);
+    }
+    values
+}
+
+/// Chunk `j` of a Q6_K block: `(d * scale) * (q - 32)`, the first 16 weights with one
+/// scale, the next 16 with the next.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn q6_k_chunk(block: &BlockQ6K, j: usize) -> [__m512; HALVES] {
+    prefetch_block(block);
+    let (scales, finite) = block.chunk_scales(j);
+    let (low, low_shift, high, high_shift) = block.chunk_quants(j);
+    let mut values = [_mm512_setzero_ps(); HALVES];
+    for (h, v) in values.iter_mut().enumerate() {
+        let l = bytemuck::pod_read_unaligned::<__m128i>(&low[h * WIDTH..][..WIDTH]);
+        let u = bytemuck::pod_read_unaligned::<__m128i>(&high[h * WIDTH..][..WIDTH]);
+        let l = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(l), splat(low_shift));
+        let u = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(u), splat(high_shift));
+        let q = _mm512_or_si512(
+            _mm512_and_si512(l, splat(0x0F)),
+            _mm512_slli_epi32::<4>(_mm512_and_si512(u, splat(0x03))),
+        );
+        let q = _mm512_sub_epi32(q, splat(32));
+        let d = _mm512_set1_ps(domain_scale(scales[h], finite));
+        *v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
+    }
+    values
 }
 
 /// Asks for the bytes [`PREFETCH_BYTES`] ahead of `block` (see [`rows_bf16_of`]; a

@@ -1,5 +1,5 @@
 //! One token against weights a decode step streams: prepared bf16, f32, and packed Q8_0 /
-//! Q5_0 blocks.
+//! Q5_0 / Q4_K / Q6_K blocks.
 //!
 //! A decode step reads every weight once, so its speed is memory bandwidth: the weights are
 //! read straight from their stored bytes (no panel; blocks are decoded in registers), a few
@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{PreparedBf16, RowUnit, fold_lanes, rows};
 use crate::arith::Fused;
-use crate::quantized::{BlockQ5_0, BlockQ8_0};
+use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
 use crate::reduce::LANES;
 
 /// Weight rows per rayon task: 256 rows of 896 bf16 are 448 KiB of weights, so even the
@@ -31,6 +31,10 @@ pub(super) enum Rows<'a> {
     Q8_0(&'a [BlockQ8_0]),
     /// Q5_0 blocks, `cols / 32` a row.
     Q5_0(&'a [BlockQ5_0]),
+    /// Q4_K blocks, `cols / 256` a row.
+    Q4K(&'a [BlockQ4K]),
+    /// Q6_K blocks, `cols / 256` a row.
+    Q6K(&'a [BlockQ6K]),
 }
 
 /// Weight units the one-token kernel has a form for.
@@ -59,6 +63,18 @@ impl OneTokenRows for BlockQ8_0 {
 impl OneTokenRows for BlockQ5_0 {
     fn rows(units: &[Self]) -> Rows<'_> {
         Rows::Q5_0(units)
+    }
+}
+
+impl OneTokenRows for BlockQ4K {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::Q4K(units)
+    }
+}
+
+impl OneTokenRows for BlockQ6K {
+    fn rows(units: &[Self]) -> Rows<'_> {
+        Rows::Q6K(units)
     }
 }
 
