@@ -9,8 +9,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use fak_ops::{
-    BlockQ5_0, BlockQ8_0, OpsError, PreparedWeights, QUANT_BLOCK, QuantBlock, WeightData,
-    WeightView,
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, OpsError, PreparedWeights, QUANT_BLOCK, QuantBlock,
+    WeightData, WeightView,
 };
 use half::{bf16, f16};
 
@@ -26,6 +26,10 @@ pub enum WeightDtype {
     Q8_0,
     /// GGML's Q5_0 blocks, kept packed.
     Q5_0,
+    /// GGML's Q4_K blocks, kept packed.
+    Q4K,
+    /// GGML's Q6_K blocks, kept packed.
+    Q6K,
 }
 
 impl WeightDtype {
@@ -34,9 +38,16 @@ impl WeightDtype {
         match self {
             Self::Bf16 | Self::F16 => (1, 2),
             Self::F32 => (1, 4),
-            Self::Q8_0 => (QUANT_BLOCK, size_of::<BlockQ8_0>()),
-            Self::Q5_0 => (QUANT_BLOCK, size_of::<BlockQ5_0>()),
+            Self::Q8_0 => packed::<BlockQ8_0>(),
+            Self::Q5_0 => packed::<BlockQ5_0>(),
+            Self::Q4K => packed::<BlockQ4K>(),
+            Self::Q6K => packed::<BlockQ6K>(),
         }
+    }
+
+    /// True for GGML's block types, which the CPU keeps packed.
+    pub fn is_packed(self) -> bool {
+        matches!(self, Self::Q8_0 | Self::Q5_0 | Self::Q4K | Self::Q6K)
     }
 
     /// Bytes of a row of `cols` elements; `None` when the row is not whole blocks or its
@@ -50,11 +61,13 @@ impl WeightDtype {
 
     /// The alignment the element views need (packed blocks are byte arrays).
     fn align(self) -> usize {
-        match self {
-            Self::Q8_0 | Self::Q5_0 => 1,
-            other => other.block().1,
-        }
+        if self.is_packed() { 1 } else { self.block().1 }
     }
+}
+
+/// (weights, bytes) of a block type.
+fn packed<B: QuantBlock>() -> (usize, usize) {
+    (QUANT_BLOCK * B::CHUNKS, size_of::<B>())
 }
 
 /// A byte range of a shared, immutable owner (a memory map, a vector).
@@ -169,14 +182,18 @@ enum Storage {
     Q8_0(HostBytes),
     /// Q5_0 blocks, as stored.
     Q5_0(HostBytes),
+    /// Q4_K blocks, as stored.
+    Q4K(HostBytes),
+    /// Q6_K blocks, as stored.
+    Q6K(HostBytes),
 }
 
 /// A row-major `rows x cols` weight matrix on the host.
 ///
 /// bf16 matrices are held prepared (every element inside the factor domain, DETERMINISM.md
 /// §3), so products skip the per-element clamp: trained weights are adopted in place, and
-/// only a matrix holding out-of-domain values is copied once with the clamp applied. Q8_0
-/// and Q5_0 matrices stay packed: products decode each block in registers.
+/// only a matrix holding out-of-domain values is copied once with the clamp applied. GGML's
+/// block types stay packed: products decode each block in registers.
 #[derive(Debug, Clone)]
 pub struct HostMatrix {
     storage: Storage,
@@ -217,6 +234,8 @@ impl HostMatrix {
             WeightDtype::F32 => Storage::F32(bytes),
             WeightDtype::Q8_0 => Storage::Q8_0(bytes),
             WeightDtype::Q5_0 => Storage::Q5_0(bytes),
+            WeightDtype::Q4K => Storage::Q4K(bytes),
+            WeightDtype::Q6K => Storage::Q6K(bytes),
         };
         Ok(Self {
             storage,
@@ -254,7 +273,10 @@ impl HostMatrix {
         match &self.storage {
             Storage::Prepared(p) => bytemuck::cast_slice(p.data()),
             Storage::F16(bytes) | Storage::F32(bytes) => bytes.as_slice(),
-            Storage::Q8_0(bytes) | Storage::Q5_0(bytes) => bytes.as_slice(),
+            Storage::Q8_0(bytes)
+            | Storage::Q5_0(bytes)
+            | Storage::Q4K(bytes)
+            | Storage::Q6K(bytes) => bytes.as_slice(),
         }
     }
 
@@ -262,11 +284,11 @@ impl HostMatrix {
     /// products use, DETERMINISM.md §3a), for a backend whose kernels read elements; any
     /// other dtype as it is.
     pub fn unpacked(&self) -> Result<std::borrow::Cow<'_, HostMatrix>, BackendError> {
-        match self.dtype {
-            WeightDtype::Q8_0 | WeightDtype::Q5_0 => Ok(std::borrow::Cow::Owned(
-                HostMatrix::from_f32(&self.to_f32(), self.rows, self.cols)?,
-            )),
-            _ => Ok(std::borrow::Cow::Borrowed(self)),
+        if self.dtype.is_packed() {
+            let values = HostMatrix::from_f32(&self.to_f32(), self.rows, self.cols)?;
+            Ok(std::borrow::Cow::Owned(values))
+        } else {
+            Ok(std::borrow::Cow::Borrowed(self))
         }
     }
 
@@ -283,6 +305,8 @@ impl HostMatrix {
             }
             Storage::Q8_0(bytes) => WeightData::Q8_0(bytemuck::cast_slice(bytes.as_slice())),
             Storage::Q5_0(bytes) => WeightData::Q5_0(bytemuck::cast_slice(bytes.as_slice())),
+            Storage::Q4K(bytes) => WeightData::Q4K(bytemuck::cast_slice(bytes.as_slice())),
+            Storage::Q6K(bytes) => WeightData::Q6K(bytemuck::cast_slice(bytes.as_slice())),
         };
         WeightView::new(data, self.rows, self.cols)
     }
@@ -302,6 +326,8 @@ impl HostMatrix {
             WeightDtype::F32 => bytemuck::cast_slice::<u8, f32>(bytes).to_vec(),
             WeightDtype::Q8_0 => block_values::<BlockQ8_0>(bytes),
             WeightDtype::Q5_0 => block_values::<BlockQ5_0>(bytes),
+            WeightDtype::Q4K => block_values::<BlockQ4K>(bytes),
+            WeightDtype::Q6K => block_values::<BlockQ6K>(bytes),
         }
     }
 }

@@ -6,7 +6,7 @@
 //! of whole rows, one buffer each; every output row depends on its own weight row only, so
 //! launching once per run gives the bits of one launch over the whole matrix.
 //!
-//! Packed Q8_0 / Q5_0 matrices are dequantized to f32 on the host first (the values the CPU
+//! Packed (GGML block) matrices are dequantized to f32 on the host first (the values the CPU
 //! decodes in registers, DETERMINISM.md §3a), so the device kernels read plain f32 weights
 //! and the bits stay those of the CPU backend.
 
@@ -24,7 +24,11 @@ pub(super) fn dtype_id(dtype: WeightDtype) -> u32 {
     match dtype {
         WeightDtype::Bf16 => DTYPE_BF16,
         WeightDtype::F16 => DTYPE_F16,
-        WeightDtype::F32 | WeightDtype::Q8_0 | WeightDtype::Q5_0 => DTYPE_F32,
+        WeightDtype::F32
+        | WeightDtype::Q8_0
+        | WeightDtype::Q5_0
+        | WeightDtype::Q4K
+        | WeightDtype::Q6K => DTYPE_F32,
     }
 }
 

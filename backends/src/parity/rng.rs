@@ -110,13 +110,16 @@ impl Rng {
                 })
                 .collect(),
             WeightDtype::F32 => bytemuck::cast_slice(&values).to_vec(),
-            WeightDtype::Q8_0 | WeightDtype::Q5_0 => self.blocks(dtype, rows * cols, scale, every),
+            WeightDtype::Q8_0 | WeightDtype::Q5_0 | WeightDtype::Q4K | WeightDtype::Q6K => {
+                self.blocks(dtype, rows * cols, scale, every)
+            }
         };
         HostMatrix::new(HostBytes::from_vec(bytes), dtype, rows, cols)
     }
 
-    /// Packed blocks for `n` values: each an f16 scale (about `scale` / 64, so the values
-    /// span about ±`scale`; one raw bit pattern in `every`) followed by random quant bytes.
+    /// Packed blocks for `n` values: random bytes, except that each block's first two bytes
+    /// (the f16 scale `d` of Q8_0, Q5_0 and Q4_K) are about `scale` / 64, or one raw bit
+    /// pattern in `every`.
     fn blocks(&mut self, dtype: WeightDtype, n: usize, scale: f32, every: u64) -> Vec<u8> {
         let (per_block, block_bytes) = dtype.block();
         let mut bytes = Vec::with_capacity(n.div_ceil(per_block) * block_bytes);

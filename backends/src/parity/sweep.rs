@@ -65,6 +65,8 @@ impl OpSweep {
             Self::Matmul(WeightDtype::F32) => "matmul f32",
             Self::Matmul(WeightDtype::Q8_0) => "matmul q8_0",
             Self::Matmul(WeightDtype::Q5_0) => "matmul q5_0",
+            Self::Matmul(WeightDtype::Q4K) => "matmul q4_k",
+            Self::Matmul(WeightDtype::Q6K) => "matmul q6_k",
             Self::Embed => "embed",
             Self::RmsNorm => "rms_norm",
             Self::Elementwise => "add, add_bias, swiglu, slice, geglu, scale",

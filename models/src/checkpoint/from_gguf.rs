@@ -1,28 +1,14 @@
 //! A [`Checkpoint`] over a GGUF file's tensors, under their Hugging Face names.
 //!
-//! F32, F16 and BF16 tensors are views of the mapped file like safetensors ones, and so are
-//! Q8_0 and Q5_0 tensors: their blocks stay packed, and products decode them in registers.
-//! The other quantized types are dequantized once here, exactly as GGML does
-//! (ops/DETERMINISM.md §3a), into f32 buffers the checkpoint owns; the fingerprint still
-//! covers the stored blocks.
+//! Every tensor is a view of the mapped file like a safetensors one: F32, F16 and BF16
+//! elements, and Q8_0, Q5_0, Q4_K and Q6_K blocks kept packed (products decode them in
+//! registers into exactly GGML's values, ops/DETERMINISM.md §3a).
 
-use std::sync::Arc;
-
-use fak_backends::{HostBytes, WeightDtype};
-use rayon::prelude::*;
+use fak_backends::WeightDtype;
 
 use super::{Checkpoint, Entry};
 use crate::ModelError;
 use crate::gguf::{GgmlType, GgufError, GgufFile, TensorInfo};
-
-/// Dequantized values, handed out as bytes.
-struct F32Buffer(Vec<f32>);
-
-impl AsRef<[u8]> for F32Buffer {
-    fn as_ref(&self) -> &[u8] {
-        bytemuck::cast_slice(&self.0)
-    }
-}
 
 impl Checkpoint {
     /// Every tensor of `file`, renamed by `hf_name` (`None`: the architecture has no such
@@ -35,24 +21,15 @@ impl Checkpoint {
             path: file.path().to_path_buf(),
             source,
         };
-        let infos: Vec<(&TensorInfo, String)> = file
-            .tensors()
-            .map(|info| {
-                hf_name(&info.name).map(|hf| (info, hf)).ok_or_else(|| {
-                    gguf_error(GgufError::Shape {
-                        tensor: info.name.clone(),
-                        problem: "this architecture has no such tensor".to_owned(),
-                    })
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        // Dequantizing is the slow part of loading a quantized file: one tensor per task.
-        let entries: Vec<(String, Entry)> = infos
-            .into_par_iter()
-            .map(|(info, hf)| Ok((hf, entry(file, info).map_err(gguf_error)?)))
-            .collect::<Result<_, ModelError>>()?;
         let mut checkpoint = Self::empty();
-        for (name, entry) in entries {
+        for info in file.tensors() {
+            let name = hf_name(&info.name).ok_or_else(|| {
+                gguf_error(GgufError::Shape {
+                    tensor: info.name.clone(),
+                    problem: "this architecture has no such tensor".to_owned(),
+                })
+            })?;
+            let entry = entry(file, info).map_err(gguf_error)?;
             if checkpoint.tensors.insert(name.clone(), entry).is_some() {
                 return Err(gguf_error(GgufError::Shape {
                     tensor: name,
@@ -66,20 +43,21 @@ impl Checkpoint {
 }
 
 fn entry(file: &GgufFile, info: &TensorInfo) -> Result<Entry, GgufError> {
-    let raw = file.bytes(&info.name)?;
+    let bytes = file.bytes(&info.name)?;
     let stored = info.ggml_type.name().to_owned();
-    let (dtype, bytes) = match info.ggml_type {
-        GgmlType::F32 => (WeightDtype::F32, raw.clone()),
-        GgmlType::F16 => (WeightDtype::F16, raw.clone()),
-        GgmlType::Bf16 => (WeightDtype::Bf16, raw.clone()),
-        GgmlType::Q8_0 => (WeightDtype::Q8_0, raw.clone()),
-        GgmlType::Q5_0 => (WeightDtype::Q5_0, raw.clone()),
-        _ => {
-            let values = file.dequantize(&info.name)?;
-            let len = values.len() * 4;
-            let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = Arc::new(F32Buffer(values));
-            let bytes = HostBytes::new(owner, 0..len).expect("the range is the whole buffer");
-            (WeightDtype::F32, bytes)
+    let dtype = match info.ggml_type {
+        GgmlType::F32 => WeightDtype::F32,
+        GgmlType::F16 => WeightDtype::F16,
+        GgmlType::Bf16 => WeightDtype::Bf16,
+        GgmlType::Q8_0 => WeightDtype::Q8_0,
+        GgmlType::Q5_0 => WeightDtype::Q5_0,
+        GgmlType::Q4K => WeightDtype::Q4K,
+        GgmlType::Q6K => WeightDtype::Q6K,
+        other => {
+            return Err(GgufError::Unsupported {
+                tensor: info.name.clone(),
+                ty: other.name(),
+            });
         }
     };
     Ok(Entry {
@@ -87,6 +65,5 @@ fn entry(file: &GgufFile, info: &TensorInfo) -> Result<Entry, GgufError> {
         shape: info.shape(),
         bytes,
         stored,
-        raw,
     })
 }

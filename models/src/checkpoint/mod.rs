@@ -29,11 +29,11 @@ struct Entry {
     /// may have (named by `stored` when such a tensor is taken).
     dtype: Option<WeightDtype>,
     shape: Vec<usize>,
+    /// The tensor's bytes as the file stores them (a quantized GGUF tensor's blocks): what
+    /// the loader hands out and the fingerprint covers.
     bytes: HostBytes,
-    /// The type and bytes as the file stores them (for a quantized GGUF tensor, the blocks
-    /// `bytes` was dequantized from): what the fingerprint covers.
+    /// The type's name as the file stores it.
     stored: String,
-    raw: HostBytes,
 }
 
 /// The tensors of a checkpoint by name, each a view of its memory-mapped file.
@@ -118,7 +118,6 @@ impl Checkpoint {
                 dtype: weight_dtype(info.dtype),
                 shape: info.shape.clone(),
                 stored: format!("{:?}", info.dtype),
-                raw: bytes.clone(),
                 bytes,
             };
             if self.tensors.insert(name.clone(), entry).is_some() {
@@ -148,12 +147,15 @@ impl Checkpoint {
 
     /// Bytes of tensor data over all files, as stored (a quantized tensor's blocks).
     pub fn weight_bytes(&self) -> usize {
-        self.tensors.values().map(|e| e.raw.as_slice().len()).sum()
+        self.tensors
+            .values()
+            .map(|e| e.bytes.as_slice().len())
+            .sum()
     }
 
     /// Bytes of tensor `name`'s data as stored, if the checkpoint has it.
     pub fn tensor_bytes(&self, name: &str) -> Option<usize> {
-        self.tensors.get(name).map(|e| e.raw.as_slice().len())
+        self.tensors.get(name).map(|e| e.bytes.as_slice().len())
     }
 
     /// SHA-256 over every tensor's name, stored type, shape and stored bytes, in name order:
@@ -169,7 +171,7 @@ impl Checkpoint {
             for &d in &entry.shape {
                 h.update((d as u64).to_le_bytes());
             }
-            let bytes = entry.raw.as_slice();
+            let bytes = entry.bytes.as_slice();
             h.update((bytes.len() as u64).to_le_bytes());
             h.update(bytes);
         }
