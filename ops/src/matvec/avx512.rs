@@ -227,8 +227,14 @@ fn rows_split_of<const R: usize>(
     let mut acc = [[_mm512_setzero_ps(); HALVES]; R];
     for (c, xc) in xs.iter().enumerate() {
         let xv = [load(&xc[..]), load(&xc[WIDTH..])];
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let w = chunk(first + r, c);
+        // Decoded apart from the products: with a K-quant's decode inside it, LLVM kept the
+        // row loop rolled and the accumulators in memory (a store and load on every FMA's
+        // chain); this loop stays small enough to unroll.
+        let mut ws = [[_mm512_setzero_ps(); HALVES]; R];
+        for (r, w) in ws.iter_mut().enumerate() {
+            *w = chunk(first + r, c);
+        }
+        for (acc_r, w) in acc.iter_mut().zip(ws) {
             for h in 0..HALVES {
                 let head = _mm512_and_ps(w[h], head_mask);
                 let tail = _mm512_sub_ps(w[h], head);
