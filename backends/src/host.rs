@@ -391,7 +391,7 @@ mod tests {
     fn packed_matrices_stay_packed_and_unpack_to_their_values() {
         // One Q8_0 row: scale 0.5 (f16 0x3800), quants 0, 1, ..., 31.
         let mut raw = 0x3800u16.to_le_bytes().to_vec();
-        raw.extend((0..32u8).map(|q| q));
+        raw.extend(0..32u8);
         let m =
             HostMatrix::new(HostBytes::from_vec(raw.clone()), WeightDtype::Q8_0, 1, 32).unwrap();
         assert_eq!(m.bytes(), raw.as_slice());
