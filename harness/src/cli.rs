@@ -224,6 +224,10 @@ pub struct CriterionArgs {
     /// Criterion's output directory (default: target/criterion under --root).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// The conditions of the run (e.g. "shared 2-core machine, load average 3"), appended
+    /// to each entry's method: criterion's files do not record them.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
     /// Where to write the entries, for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: PathBuf,

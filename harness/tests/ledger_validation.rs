@@ -302,7 +302,7 @@ fn add_refuses_an_existing_id_and_update_a_missing_one() {
 }
 
 #[test]
-fn replacing_a_study_drops_its_stale_members_and_keeps_other_studies() {
+fn replacing_a_study_drops_its_stale_members_keeps_other_studies_and_takes_the_run_order() {
     let in_study = |id: &str, study: &str, value: f64| {
         with(entry(id, value), "params", json!({ "study": study }))
     };
@@ -332,7 +332,7 @@ fn replacing_a_study_drops_its_stale_members_and_keeps_other_studies() {
     )
     .unwrap();
     let ids: Vec<&str> = ledger.entries().iter().map(|e| e.id.as_str()).collect();
-    assert_eq!(ids, ["parity.kept", "other.x", "parity.new_name"]);
+    assert_eq!(ids, ["parity.kept", "parity.new_name", "other.x"]);
     assert_eq!(ledger.get("parity.kept").unwrap().value, 1.0);
 }
 

@@ -72,21 +72,25 @@ fn to_entries(results: &[BenchResult], args: &CriterionArgs) -> Vec<Entry> {
                 ("function", Param::Text(r.function.clone())),
                 ("param", Param::Text(r.value.clone())),
             ];
-            let method = match r.bytes {
+            let mut method = match r.bytes {
                 Some(bytes) => {
                     params.push(("bytes", Param::Number(bytes as f64)));
                     params.push(("median_ns", Param::Number(r.median_ns)));
                     "criterion median over the run's samples; MiB/s = bytes per iteration / median time"
                 }
                 None => "criterion median over the run's samples",
-            };
+            }
+            .to_string();
+            if let Some(note) = &args.note {
+                method.push_str(&format!("; {note}"));
+            }
             Measured {
                 id: id_of(r),
                 title: title_of(r),
                 value,
                 unit,
                 baseline,
-                method,
+                method: &method,
                 command: &args.command,
                 params,
             }

@@ -45,7 +45,14 @@ pub fn run(root: &Path, args: &VerifyArgs) -> Result<Outcome> {
         std::fs::write(out, text + "\n").with_context(|| format!("writing {}", out.display()))?;
     }
     if let Some(out) = &args.ledger {
-        write_entries(out, &to_entries(&rows, &args.backends))?;
+        let devices: Vec<(BackendKind, String)> = backends
+            .iter()
+            .filter_map(|(kind, a)| match a {
+                Availability::Open(b) => Some((*kind, b.device().name.clone())),
+                _ => None,
+            })
+            .collect();
+        write_entries(out, &to_entries(&rows, &args.backends, &devices))?;
     }
     Ok(if rows.iter().any(|r| r.result == Verdict::Fail) {
         Outcome::CheckFailed
@@ -54,8 +61,14 @@ pub fn run(root: &Path, args: &VerifyArgs) -> Result<Outcome> {
     })
 }
 
-/// Each gate that ran, as a MEASURED ledger entry whose value is its max|Δ|.
-fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
+/// Each gate that ran, as a MEASURED ledger entry whose value is its max|Δ|, with what
+/// it compared, how many values, and the device it ran on (README's parity table reads
+/// them).
+fn to_entries(
+    rows: &[Row],
+    backends: &[BackendKind],
+    devices: &[(BackendKind, String)],
+) -> Vec<Entry> {
     let mut command = "cargo run --release -p fak-harness -- verify".to_string();
     for b in backends {
         command.push_str(&format!(" --backend {b}"));
@@ -63,16 +76,16 @@ fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
     rows.iter()
         .filter_map(|r| {
             let delta = r.max_abs_delta?;
+            let device = devices
+                .iter()
+                .find(|(kind, _)| *kind == r.backend)
+                .map_or_else(|| r.backend.to_string(), |(_, name)| name.clone());
             let slug = id_segment(&r.gate);
             let method = format!(
                 "{}: {} values compared bit for bit ({})",
                 r.compared,
                 r.values,
-                if r.result == Verdict::Pass {
-                    "PASS"
-                } else {
-                    "FAIL"
-                }
+                r.result.label()
             );
             Some(
                 Measured {
@@ -87,6 +100,10 @@ fn to_entries(rows: &[Row], backends: &[BackendKind]) -> Vec<Entry> {
                         ("study", Param::Text("parity".to_string())),
                         ("gate", Param::Text(r.gate.clone())),
                         ("backend", Param::Text(r.backend.to_string())),
+                        ("compared", Param::Text(r.compared.clone())),
+                        ("values", Param::Number(r.values as f64)),
+                        ("result", Param::Text(r.result.label().to_string())),
+                        ("device", Param::Text(device.clone())),
                     ],
                 }
                 .entry(),

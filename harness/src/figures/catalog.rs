@@ -72,6 +72,18 @@ const TURN_TAX_CONTEXT: Form = Form::Series {
     y_label: "cumulative prefilled tokens",
 };
 
+/// Prefill tokens/s, one bar an engine (`harness throughput`).
+const PREFILL_BARS: Form = Form::Bars {
+    category: "engine",
+    y_label: "prefilled tokens per second",
+};
+
+/// Decode tokens/s, one bar an engine and one for the roofline (`harness throughput`).
+const DECODE_BARS: Form = Form::Bars {
+    category: "engine",
+    y_label: "decoded tokens per second",
+};
+
 /// The figure list, in publication order.
 pub const CATALOG: &[Spec] = &[
     Spec {
@@ -142,10 +154,7 @@ pub const CATALOG: &[Spec] = &[
         title: "Prefill throughput against peers",
         source: Source::Ledger {
             study: "prefill_throughput",
-            form: Form::Bars {
-                category: "engine",
-                y_label: "prefilled tokens per second",
-            },
+            form: PREFILL_BARS,
         },
     },
     Spec {
@@ -153,10 +162,25 @@ pub const CATALOG: &[Spec] = &[
         title: "Decode throughput against peers (roofline: read bandwidth / weight bytes)",
         source: Source::Ledger {
             study: "decode_throughput",
-            form: Form::Bars {
-                category: "engine",
-                y_label: "decoded tokens per second",
-            },
+            form: DECODE_BARS,
+        },
+    },
+    // `harness throughput --study gemma3`: its own studies, so Gemma never mixes into the
+    // default checkpoint's bars.
+    Spec {
+        name: "prefill_throughput_gemma3",
+        title: "Gemma 3 270M (Q4_K_M GGUF): prefill throughput against llama.cpp",
+        source: Source::Ledger {
+            study: "prefill_throughput.gemma3",
+            form: PREFILL_BARS,
+        },
+    },
+    Spec {
+        name: "decode_throughput_gemma3",
+        title: "Gemma 3 270M (Q4_K_M GGUF): decode throughput against llama.cpp",
+        source: Source::Ledger {
+            study: "decode_throughput.gemma3",
+            form: DECODE_BARS,
         },
     },
     Spec {
@@ -378,4 +402,49 @@ fn fence(entries: &[&Entry]) -> String {
         .collect();
     let list: Vec<&str> = machines.into_iter().collect();
     format!("measured on: {}", list.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A decode entry of `study` for `engine`, as `harness throughput` writes it.
+    fn decode(study: &str, engine: &str, value: f64) -> serde_json::Value {
+        serde_json::json!({
+            "id": format!("t.{study}.{}", engine.replace([' ', '.'], "_")),
+            "title": "test",
+            "value": value,
+            "unit": "tokens/s",
+            "provenance": "MODELED",
+            "command": "cargo run -p fak-harness -- throughput",
+            "params": { "study": study, "engine": engine },
+        })
+    }
+
+    fn bars(name: &str, ledger: &Ledger) -> Vec<String> {
+        let spec = CATALOG.iter().find(|s| s.name == name).unwrap();
+        match spec.build(ledger, None).unwrap() {
+            Some(Drawing::Bars(chart)) => chart.bars.into_iter().map(|b| b.label).collect(),
+            other => panic!("{name}: expected bars, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn gemma3_throughput_bars_stay_out_of_the_default_checkpoints_figure() {
+        let text = serde_json::json!({ "schema": 1, "entries": [
+            decode("decode_throughput", "fak", 20.0),
+            decode("decode_throughput", "llama.cpp bf16", 18.0),
+            decode("decode_throughput.gemma3", "llama.cpp q4_k_m", 50.0),
+        ]})
+        .to_string();
+        let ledger = Ledger::parse(&text, "test").unwrap();
+        assert_eq!(
+            bars("decode_throughput", &ledger),
+            ["fak", "llama.cpp bf16"]
+        );
+        assert_eq!(
+            bars("decode_throughput_gemma3", &ledger),
+            ["llama.cpp q4_k_m"]
+        );
+    }
 }

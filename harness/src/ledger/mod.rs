@@ -33,8 +33,8 @@ pub enum WriteMode {
     /// Every incoming id must already be in the ledger; its entry is replaced whole.
     Update,
     /// The incoming entries are whole studies (a rerun of a sweep whose members may have
-    /// been renamed or dropped): each is added or replaced, and every other entry of a study
-    /// they name is removed, so no stale member of the sweep stays published.
+    /// been renamed or dropped): every entry of a study they name is removed, and they take
+    /// its place in their own order, so no stale member of the sweep stays published.
     ReplaceStudies,
 }
 
@@ -101,12 +101,15 @@ impl Ledger {
             ));
         }
         let mut next = self.entries.clone();
+        // Replaced studies leave the ledger and come back where their first entry stood,
+        // in the incoming order (the order the sweep ran in).
+        let mut insert_at = None;
         if mode == WriteMode::ReplaceStudies {
             let studies: std::collections::BTreeSet<&str> =
                 incoming.iter().filter_map(Entry::study).collect();
-            next.retain(|e| {
-                ids.contains(e.id.as_str()) || !e.study().is_some_and(|s| studies.contains(s))
-            });
+            let replaced = |e: &Entry| e.study().is_some_and(|s| studies.contains(s));
+            insert_at = next.iter().position(replaced);
+            next.retain(|e| !replaced(e));
         }
         for mut entry in incoming {
             let refuse = |problem| LedgerError::entry(source, &entry.id, problem);
@@ -132,9 +135,13 @@ impl Ledger {
             }
             validate::check_entry(&entry)
                 .map_err(|problem| LedgerError::entry(source, &entry.id, problem))?;
-            match position {
-                Some(i) => next[i] = entry,
-                None => next.push(entry),
+            match (position, insert_at) {
+                (Some(i), _) => next[i] = entry,
+                (None, Some(at)) => {
+                    next.insert(at, entry);
+                    insert_at = Some(at + 1);
+                }
+                (None, None) => next.push(entry),
             }
         }
         *self = Self::from_entries(next, source)?;

@@ -8,14 +8,16 @@ mod format;
 mod gateway;
 mod inference;
 mod kernel;
+mod parity;
 mod throughput;
 
 use thiserror::Error;
 
 use crate::ledger::{Entry, Ledger};
 use gateway::{gateway_proxy, serve_in_kernel};
-use inference::{excision, fleet, ops_bench};
+use inference::{excision, fleet, matvec_bench, ops_bench};
 use kernel::{fused_revoke, kernel_bench, kv_bench, scenario_bench};
+use parity::parity;
 use throughput::{throughput, throughput_gemma3};
 
 pub const README_PATH: &str = "README.md";
@@ -43,6 +45,8 @@ const BLOCKS: &[(&str, Render)] = &[
     ("throughput", throughput),
     ("throughput_gemma3", throughput_gemma3),
     ("ops_bench", ops_bench),
+    ("matvec_bench", matvec_bench),
+    ("parity", parity),
     ("fleet", fleet),
     ("excision", excision),
     ("kernel_bench", kernel_bench),
@@ -100,6 +104,31 @@ fn get<'a>(ledger: &'a Ledger, block: &'static str, id: &str) -> Result<&'a Entr
         block,
         id: id.to_string(),
     })
+}
+
+/// A MODELED entry with `params` and nothing else, for the renderers' tests.
+#[cfg(test)]
+fn test_entry(id: &str, value: f64, params: &[(&str, crate::ledger::Param)]) -> Entry {
+    Entry {
+        id: id.to_string(),
+        title: "test".to_string(),
+        value,
+        unit: "test".to_string(),
+        baseline: None,
+        ratio: None,
+        provenance: crate::ledger::Provenance::Modeled,
+        method: None,
+        command: "cargo run -p fak-harness -- test".to_string(),
+        artifact: None,
+        machine: None,
+        date: None,
+        commit: None,
+        params: params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        series: None,
+    }
 }
 
 #[cfg(test)]

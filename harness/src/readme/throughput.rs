@@ -169,9 +169,26 @@ impl Study {
     /// entries.
     fn verdicts(&self, ledger: &Ledger, baseline: &Entry) -> Result<String, ReadmeError> {
         let base = engine_name(baseline);
+        let base_slug = baseline
+            .id
+            .strip_prefix(&self.id("decode."))
+            .unwrap_or(&baseline.id);
         let mut parts = Vec::new();
         for target in self.targets {
             let fak = self.get(ledger, &format!("{}.fak", target.measure.id_part()))?;
+            // A speed ratio must be the one against the engine the table names.
+            let against = self.id(&format!("{}.{base_slug}", target.measure.id_part()));
+            let cited = fak.baseline.as_ref().and_then(|b| b.entry.as_deref());
+            if !target.measure.is_upper_bound() && cited != Some(against.as_str()) {
+                return Err(ReadmeError::Inconsistent {
+                    block: self.block,
+                    what: format!(
+                        "{} is compared with {}, not with the baseline engine's {against}",
+                        fak.id,
+                        cited.unwrap_or("nothing")
+                    ),
+                });
+            }
             let ratio = fak.ratio.ok_or_else(|| ReadmeError::Inconsistent {
                 block: self.block,
                 what: format!("{} has no ratio to hold to its target", fak.id),
@@ -244,10 +261,9 @@ pub fn throughput_gemma3(ledger: &Ledger) -> Result<String, ReadmeError> {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::BTreeMap;
-
+    use super::super::test_entry;
     use super::*;
-    use crate::ledger::{Baseline, Param, Provenance};
+    use crate::ledger::{Baseline, Param};
 
     /// One engine's numbers in a run: prefill and decode tokens/s, peak RSS / weight bytes.
     struct Run {
@@ -264,29 +280,18 @@ mod tests {
         params: &[(&str, &str)],
         baseline: Option<(f64, String)>,
     ) -> Entry {
+        let params: Vec<(&str, Param)> = params
+            .iter()
+            .map(|(k, v)| (*k, Param::Text(v.to_string())))
+            .collect();
         Entry {
-            id,
-            title: "test".to_string(),
-            value,
-            unit: "tokens/s".to_string(),
             ratio: baseline.as_ref().map(|(b, _)| value / b),
             baseline: baseline.map(|(value, entry)| Baseline {
                 what: "baseline".to_string(),
                 value,
                 entry: (!entry.is_empty()).then_some(entry),
             }),
-            provenance: Provenance::Modeled,
-            method: None,
-            command: "cargo run -p fak-harness -- throughput".to_string(),
-            artifact: None,
-            machine: None,
-            date: None,
-            commit: None,
-            params: params
-                .iter()
-                .map(|(k, v)| (k.to_string(), Param::Text(v.to_string())))
-                .collect::<BTreeMap<_, _>>(),
-            series: None,
+            ..test_entry(&id, value, &params)
         }
     }
 
@@ -387,31 +392,24 @@ mod tests {
         )
     }
 
+    /// Fails showing the whole text when `part` is not in it.
+    fn assert_has(text: &str, part: &str) {
+        assert!(text.contains(part), "expected {part:?} in:\n{text}");
+    }
+
     #[test]
     fn each_study_renders_only_its_own_entries_against_its_own_baseline() {
         let both = ledger([qwen(100.0, 18.0, 1.05), gemma3(900.0, 40.0)].concat());
         let default = DEFAULT.render(&both).unwrap();
         let gemma = GEMMA3.render(&both).unwrap();
-        assert!(
-            default.contains("| engine | prefill tok/s | vs llama.cpp bf16 |"),
-            "{default}"
-        );
-        assert!(
-            default.contains("| fak | 100 | 0.5x | 18 | 0.9x | 1.05x |"),
-            "{default}"
-        );
+        assert_has(&default, "| engine | prefill tok/s | vs llama.cpp bf16 |");
+        assert_has(&default, "| fak | 100 | 0.5x | 18 | 0.9x | 1.05x |");
         assert!(!default.contains("q4_k_m"), "{default}");
-        assert!(
-            gemma.contains("| engine | prefill tok/s | vs llama.cpp q4_k_m |"),
-            "{gemma}"
-        );
-        assert!(
-            gemma.contains("| fak | 900 | 0.9x | 40 | 0.8x | 3x |"),
-            "{gemma}"
-        );
-        assert!(
-            gemma.contains("| llama.cpp q4_k_m | 1,000 | baseline | 50 | baseline | 1.5x |"),
-            "{gemma}"
+        assert_has(&gemma, "| engine | prefill tok/s | vs llama.cpp q4_k_m |");
+        assert_has(&gemma, "| fak | 900 | 0.9x | 40 | 0.8x | 3x |");
+        assert_has(
+            &gemma,
+            "| llama.cpp q4_k_m | 1,000 | baseline | 50 | baseline | 1.5x |",
         );
         assert!(!gemma.contains("bf16"), "{gemma}");
     }
@@ -419,41 +417,47 @@ mod tests {
     #[test]
     fn verdicts_are_computed_from_the_ratios_against_each_bound() {
         let met = DEFAULT.render(&ledger(qwen(160.0, 18.0, 1.2))).unwrap();
-        assert!(
-            met.contains(
-                "decode 0.9x llama.cpp bf16 (target at least 0.9x: met; 60% of the roofline), \
+        assert_has(
+            &met,
+            "decode 0.9x llama.cpp bf16 (target at least 0.9x: met; 60% of the roofline), \
                  peak resident memory 1.2x the weight bytes (target at most 1.2x: met), \
                  prefill 0.8x llama.cpp bf16 (target at least 0.8x: met). \
-                 llama.cpp bf16 decoded 20 tokens/s in this run."
-            ),
-            "{met}"
+                 llama.cpp bf16 decoded 20 tokens/s in this run.",
         );
         let missed = DEFAULT.render(&ledger(qwen(150.0, 17.0, 1.3))).unwrap();
-        assert!(
-            missed.contains("decode 0.85x llama.cpp bf16 (target at least 0.9x: **not met**;"),
-            "{missed}"
+        assert_has(
+            &missed,
+            "decode 0.85x llama.cpp bf16 (target at least 0.9x: **not met**;",
         );
-        assert!(
-            missed.contains("(target at most 1.2x: **not met**)"),
-            "{missed}"
-        );
-        assert!(
-            missed.contains("(target at least 0.8x: **not met**)"),
-            "{missed}"
-        );
+        assert_has(&missed, "(target at most 1.2x: **not met**)");
+        assert_has(&missed, "(target at least 0.8x: **not met**)");
     }
 
     #[test]
     fn gemma3_holds_speed_targets_only_and_no_roofline_share_for_widened_weights() {
         let text = GEMMA3.render(&ledger(gemma3(400.0, 47.0))).unwrap();
-        assert!(
-            text.contains(
-                "Against the targets, measured in the same run: \
+        assert_has(
+            &text,
+            "Against the targets, measured in the same run: \
                  decode 0.94x llama.cpp q4_k_m (target at least 0.9x: met), \
                  prefill 0.4x llama.cpp q4_k_m (target at least 0.8x: **not met**). \
-                 llama.cpp q4_k_m decoded 50 tokens/s in this run."
-            ),
-            "{text}"
+                 llama.cpp q4_k_m decoded 50 tokens/s in this run.",
+        );
+    }
+
+    #[test]
+    fn a_ratio_against_another_engine_than_the_tables_baseline_is_refused() {
+        let mut entries = qwen(100.0, 18.0, 1.0);
+        let fak = entries
+            .iter_mut()
+            .find(|e| e.id == "throughput.prefill.fak")
+            .unwrap();
+        fak.baseline.as_mut().unwrap().entry = None;
+        let err = DEFAULT.render(&ledger(entries)).unwrap_err().to_string();
+        assert_has(
+            &err,
+            "throughput.prefill.fak is compared with nothing, not with the baseline engine's \
+             throughput.prefill.llama_cpp_bf16",
         );
     }
 
@@ -477,9 +481,6 @@ mod tests {
             .render(&ledger(no_baseline))
             .unwrap_err()
             .to_string();
-        assert!(
-            err.contains("no engine in throughput.decode.* is the baseline"),
-            "{err}"
-        );
+        assert_has(&err, "no engine in throughput.decode.* is the baseline");
     }
 }
