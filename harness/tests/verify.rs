@@ -1,11 +1,14 @@
 //! `harness verify`: the CPU run passes with every gate in its JSON, a named backend that is
-//! missing fails with the probe's reason, and a one-ulp difference is a FAIL with its size.
+//! missing fails with the probe's reason, a one-ulp difference is a FAIL with its size, and
+//! the `--ledger` entries carry what README's parity table shows.
 
 mod common;
 
 use common::{harness, repo_root};
 use fak_backends::parity::{OpSweep, compare_bits, f32_bits};
 use fak_backends::{AnyBackend, BackendKind, WeightDtype};
+use fak_harness::ledger::{Ledger, Stamp, WriteMode, parse_measurement};
+use fak_harness::readme;
 use fak_harness::verify::{Gate, KvGate, Row, Verdict, render};
 use serde_json::Value;
 
@@ -113,6 +116,37 @@ fn verify_on_cpu_passes_and_its_json_holds_every_gate() {
         stderr.contains("verify: cpu: kv fork + append"),
         "progress: {stderr}"
     );
+}
+
+#[test]
+fn verify_ledger_entries_render_readmes_parity_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("parity.json");
+    let (status, stdout, stderr, _) =
+        verify(&["--backend", "cpu", "--ledger", out.to_str().unwrap()]);
+    assert_eq!(status, 0, "{stdout}\n{stderr}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let incoming = parse_measurement(&text, "parity.json").unwrap();
+    assert_eq!(incoming.len(), KV_GATES.len());
+    let mut ledger = Ledger::from_entries(Vec::new(), "ledger.json").unwrap();
+    let stamp = Stamp {
+        date: "2026-11-26".to_string(),
+        commit: "0123456789abcdef0123456789abcdef01234567".to_string(),
+        machine: "test machine".to_string(),
+    };
+    ledger
+        .write(incoming, WriteMode::ReplaceStudies, &stamp, "parity.json")
+        .unwrap();
+    let table =
+        readme::render("<!-- ledger:parity -->\n<!-- /ledger:parity -->\n", &ledger).unwrap();
+    for gate in KV_GATES {
+        let row = table
+            .lines()
+            .find(|l| l.starts_with(&format!("| {gate} | KV + logits vs ")))
+            .unwrap_or_else(|| panic!("no row for {gate}:\n{table}"));
+        assert!(row.ends_with("| 0 PASS |"), "{row}");
+    }
+    assert!(table.contains("8 passed, 0 failed (cpu: "), "{table}");
 }
 
 #[test]
