@@ -1,12 +1,13 @@
-//! Products over packed Q8_0 / Q5_0 weights against the same weights dequantized to f32
-//! (same bits, DETERMINISM.md §3a), at Gemma 3 270M's shapes: the MLP gate/up projection
-//! (Q5_0, 640 in, 2048 out) and the tied output projection (Q8_0, 640 in, 262144 out).
+//! Products over packed GGML blocks against the same weights dequantized to f32 (same bits,
+//! DETERMINISM.md §3a), at Gemma 3 270M's shapes: the MLP gate/up projection (Q5_0, 640 in,
+//! 2048 out), the MLP down projection (Q4_K, 2048 in, 640 out) and the tied output
+//! projection (Q8_0, 640 in, 262144 out).
 //! One token (a decode step's matvec) and 64 tokens (a prefill chunk's matmul).
 //!
 //! Everything runs on the bench thread alone (a one-thread rayon pool made of it), so the
 //! figures measure the kernels' arithmetic and memory traffic, not scheduling. The packed
-//! form reads 34 (Q8_0) or 22 (Q5_0) bytes per 32 weights where f32 reads 128; throughput
-//! is reported in weights per second so the two forms compare directly.
+//! form reads 34 (Q8_0), 22 (Q5_0) or 18 (Q4_K) bytes per 32 weights where f32 reads 128;
+//! throughput is reported in weights per second so the two forms compare directly.
 //!
 //! Run: `cargo bench -p fak-ops --bench quantized`
 
@@ -14,7 +15,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fak_ops::{BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock, WeightView, matmul};
+use fak_ops::{BlockQ4K, BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock, WeightView, matmul};
 
 /// A 32-bit LCG: reproducible bytes without an RNG dependency.
 struct Lcg(u32);
@@ -50,6 +51,17 @@ fn q5_0(rng: &mut Lcg, n: usize) -> Vec<BlockQ5_0> {
         .map(|_| BlockQ5_0 {
             d: rng.scale(),
             qh: std::array::from_fn(|_| rng.byte()),
+            qs: std::array::from_fn(|_| rng.byte()),
+        })
+        .collect()
+}
+
+fn q4_k(rng: &mut Lcg, n: usize) -> Vec<BlockQ4K> {
+    (0..n / (QUANT_BLOCK * BlockQ4K::CHUNKS))
+        .map(|_| BlockQ4K {
+            d: rng.scale(),
+            dmin: rng.scale(),
+            scales: std::array::from_fn(|_| rng.byte()),
             qs: std::array::from_fn(|_| rng.byte()),
         })
         .collect()
@@ -108,6 +120,17 @@ fn bench_quantized(c: &mut Criterion) {
         &pool,
         "q5_0_640x2048",
         WeightView::q5_0(&blocks, rows, cols).expect("bench shape"),
+        WeightView::f32(&dequantized, rows, cols).expect("bench shape"),
+    );
+
+    let (rows, cols) = (640, 2048);
+    let blocks = q4_k(&mut rng, rows * cols);
+    let dequantized = values(&blocks);
+    compare(
+        c,
+        &pool,
+        "q4_k_2048x640",
+        WeightView::q4_k(&blocks, rows, cols).expect("bench shape"),
         WeightView::f32(&dequantized, rows, cols).expect("bench shape"),
     );
 

@@ -34,7 +34,7 @@ mod avx512;
 mod one_token;
 mod tiled;
 
-use one_token::OneTokenRows;
+use one_token::Rows;
 
 /// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
 /// scheduling costs nothing next to a row block's work.
@@ -55,6 +55,10 @@ trait WeightElement: Copy + Send + Sync {
     const FACTORS: usize;
     /// The factors in the order their products are added (unused ones +0.0).
     fn factors(factor: Self::Factor) -> [f32; 2];
+    /// The slice as the SIMD kernels read it, for the storages they have a form for.
+    fn stored_rows(_units: &[Self]) -> Option<Rows<'_>> {
+        None
+    }
 }
 
 /// One-factor elements' [`WeightElement::FACTORS`] and [`WeightElement::factors`].
@@ -90,6 +94,9 @@ struct PreparedBf16(u16);
 
 impl WeightElement for PreparedBf16 {
     const ZERO: Self = PreparedBf16(0);
+    fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
+        Some(Rows::PreparedBf16(cast_slice(units)))
+    }
     type Factor = f32;
     #[inline(always)]
     fn factor(self) -> f32 {
@@ -134,6 +141,9 @@ impl WeightElement for f32 {
     fn factors((head, tail): (f32, f32)) -> [f32; 2] {
         [head, tail]
     }
+    fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
+        Some(Rows::F32(units))
+    }
 }
 
 /// What a weight slice is made of, for the kernels that walk it row by row: elements (one
@@ -145,6 +155,8 @@ trait RowUnit: Copy + Send + Sync {
     fn units(cols: usize) -> usize;
     /// One row's elements: the units themselves, or their values decoded into `buf`.
     fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [Self::Element];
+    /// The slice as the SIMD kernels read it, for the storages they have a form for.
+    fn stored_rows(units: &[Self]) -> Option<Rows<'_>>;
 }
 
 impl<W: WeightElement> RowUnit for W {
@@ -157,11 +169,14 @@ impl<W: WeightElement> RowUnit for W {
     fn row<'r>(units: &'r [W], _: &'r mut Vec<f32>) -> &'r [W] {
         units
     }
+    fn stored_rows(units: &[W]) -> Option<Rows<'_>> {
+        W::stored_rows(units)
+    }
 }
 
 /// Blocks decode a row at a time into f32 values, which then enter as f32 weights.
 macro_rules! blocked_rows {
-    ($block:ty) => {
+    ($block:ty, $stored:ident) => {
         impl RowUnit for $block {
             type Element = f32;
             #[inline(always)]
@@ -174,13 +189,16 @@ macro_rules! blocked_rows {
                 buf.extend(units.iter().flat_map(|b| b.values()));
                 buf
             }
+            fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
+                Some(Rows::$stored(units))
+            }
         }
     };
 }
-blocked_rows!(BlockQ8_0);
-blocked_rows!(BlockQ5_0);
-blocked_rows!(BlockQ4K);
-blocked_rows!(BlockQ6K);
+blocked_rows!(BlockQ8_0, Q8_0);
+blocked_rows!(BlockQ5_0, Q5_0);
+blocked_rows!(BlockQ4K, Q4K);
+blocked_rows!(BlockQ6K, Q6K);
 
 /// The signature of a row-block kernel: the 32 lane accumulators of the rows of `block`
 /// against `tokens` activation rows (`block`, `cols`, `x`, `tokens`,
@@ -284,7 +302,7 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
 /// A product over weights that a model owns and streams once per decode step (prepared
 /// bf16, f32, Q8_0, Q5_0): under [`Native`], one token takes the one-token SIMD kernel
 /// where this CPU has it; more tokens as [`many_token_product`].
-fn streamed_product<E: Evaluation, U: OneTokenRows>(
+fn streamed_product<E: Evaluation, U: RowUnit>(
     w: &[U],
     cols: usize,
     x: &[f32],

@@ -109,20 +109,56 @@ fn tile_of<const T: usize, const F: usize>(
 /// into `out[r]`.
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32]) {
-    let chunks = cols / QUANT_BLOCK;
-    // Chunks per K-quant block, and blocks per row.
-    let (k_chunks, k_blocks) = (BlockQ4K::CHUNKS, chunks / BlockQ4K::CHUNKS);
+    // One arm per storage, each calling the same `chunk_at`: inside an arm the storage is
+    // known, so the kernel is compiled once per storage with its decode inlined (no
+    // per-chunk dispatch in the decode loop).
+    let chunk = |r, c| chunk_at(w, cols, r, c);
     match w {
         Rows::PreparedBf16(bits) => rows_bf16(bits, cols, x, out),
-        Rows::F32(w) => rows_split(cols, x, out, |r, c| f32_chunk(&w[r * cols..][..cols], c)),
-        Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * chunks + c])),
-        Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * chunks + c])),
-        Rows::Q4K(w) => rows_split(cols, x, out, |r, c| {
-            q4_k_chunk(&w[r * k_blocks + c / k_chunks], c % k_chunks)
-        }),
-        Rows::Q6K(w) => rows_split(cols, x, out, |r, c| {
-            q6_k_chunk(&w[r * k_blocks + c / k_chunks], c % k_chunks)
-        }),
+        Rows::F32(_) => rows_split(cols, x, out, chunk),
+        Rows::Q8_0(_) => rows_split(cols, x, out, chunk),
+        Rows::Q5_0(_) => rows_split(cols, x, out, chunk),
+        Rows::Q4K(_) => rows_split(cols, x, out, chunk),
+        Rows::Q6K(_) => rows_split(cols, x, out, chunk),
+    }
+}
+
+/// Chunk `c` of row `r` of `w` as f32 weight values inside the factor domain (columns past
+/// `cols` +0.0).
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn chunk_at(w: Rows<'_>, cols: usize, r: usize, c: usize) -> [__m512; HALVES] {
+    let chunks = cols / QUANT_BLOCK;
+    // Chunks per K-quant block.
+    let k = BlockQ4K::CHUNKS;
+    match w {
+        Rows::PreparedBf16(bits) => bf16_chunk(&bits[r * cols..][..cols], c),
+        Rows::F32(w) => f32_chunk(&w[r * cols..][..cols], c),
+        Rows::Q8_0(w) => q8_0_chunk(&w[r * chunks + c]),
+        Rows::Q5_0(w) => q5_0_chunk(&w[r * chunks + c]),
+        Rows::Q4K(w) => q4_k_chunk(&w[r * (chunks / k) + c / k], c % k),
+        Rows::Q6K(w) => q6_k_chunk(&w[r * (chunks / k) + c / k], c % k),
+    }
+}
+
+/// Rows `0..rows` of `w` into a tiled panel laid out `[chunk][factor][row][lane]`, each
+/// weight split in registers (head, then tail); the panel's other rows hold +0.0. (A bf16
+/// weight splits into itself and +0.0, the same bits as its one product.)
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+pub(super) fn pack_split_panel(w: Rows<'_>, rows: usize, cols: usize, panel: &mut [f32]) {
+    let head_mask = _mm512_castsi512_ps(splat(HEAD_MASK));
+    panel.fill(0.0);
+    for r in 0..rows {
+        for c in 0..cols.div_ceil(LANES) {
+            let values = chunk_at(w, cols, r, c);
+            for (h, v) in values.into_iter().enumerate() {
+                let head = _mm512_and_ps(v, head_mask);
+                let tail = _mm512_sub_ps(v, head);
+                let at = (2 * c * TILE_ROWS + r) * LANES + h * WIDTH;
+                store(&mut panel[at..], head);
+                store(&mut panel[at + TILE_ROWS * LANES..], tail);
+            }
+        }
     }
 }
 
@@ -264,6 +300,27 @@ fn f32_chunk(row: &[f32], c: usize) -> [__m512; HALVES] {
         }
     };
     [domain(load(values)), domain(load(&values[WIDTH..]))]
+}
+
+/// Chunk `c` of a row of prepared bf16 bits widened (exact); a last partial chunk padded
+/// with +0.0.
+#[inline]
+#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
+fn bf16_chunk(row: &[u16], c: usize) -> [__m512; HALVES] {
+    let start = c * LANES;
+    let mut padded = [0u16; LANES];
+    let bits = match row.get(start..start + LANES) {
+        Some(full) => full,
+        None => {
+            padded[..row.len() - start].copy_from_slice(&row[start..]);
+            &padded
+        }
+    };
+    let widen = |half: &[u16]| {
+        let half: __m256i = bytemuck::pod_read_unaligned(bytemuck::cast_slice(half));
+        _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(half)))
+    };
+    [widen(&bits[..WIDTH]), widen(&bits[WIDTH..])]
 }
 
 /// [`crate::domain`] on 16 values: magnitudes below 2^-40 become signed zero, from 2^64 up
@@ -413,6 +470,12 @@ fn fold(low: __m512, high: __m512) -> f32 {
     let s4 = _mm_add_ps(_mm256_castps256_ps128(s8), _mm256_extractf128_ps::<1>(s8));
     let s2 = _mm_add_ps(s4, _mm_movehl_ps(s4, s4));
     _mm_cvtss_f32(_mm_add_ss(s2, _mm_movehdup_ps(s2)))
+}
+
+/// Writes `v` to the 16 values at the start of `s`.
+#[inline(always)]
+fn store(s: &mut [f32], v: __m512) {
+    s[..WIDTH].copy_from_slice(&bytemuck::cast::<__m512, [f32; WIDTH]>(v));
 }
 
 /// The 16 values at the start of `s` as one register.

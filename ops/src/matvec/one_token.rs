@@ -10,7 +10,7 @@ use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
-use super::{PreparedBf16, RowUnit, fold_lanes, rows};
+use super::{RowUnit, fold_lanes, rows};
 use crate::arith::Fused;
 use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
 use crate::reduce::LANES;
@@ -20,7 +20,8 @@ use crate::reduce::LANES;
 /// 594 tasks instead of tens of thousands.
 const TASK_ROWS: usize = 256;
 
-/// The weight slices the one-token kernel reads, by storage.
+/// Weight slices as the SIMD kernels read them, by storage: what a decode step streams (the
+/// one-token kernel takes each), and the split forms the tiled kernel's panels decode.
 #[derive(Clone, Copy)]
 pub(super) enum Rows<'a> {
     /// bf16 bits already inside the factor domain.
@@ -37,49 +38,8 @@ pub(super) enum Rows<'a> {
     Q6K(&'a [BlockQ6K]),
 }
 
-/// Weight units the one-token kernel has a form for.
-pub(super) trait OneTokenRows: RowUnit {
-    fn rows(units: &[Self]) -> Rows<'_>;
-}
-
-impl OneTokenRows for PreparedBf16 {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::PreparedBf16(bytemuck::cast_slice(units))
-    }
-}
-
-impl OneTokenRows for f32 {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::F32(units)
-    }
-}
-
-impl OneTokenRows for BlockQ8_0 {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::Q8_0(units)
-    }
-}
-
-impl OneTokenRows for BlockQ5_0 {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::Q5_0(units)
-    }
-}
-
-impl OneTokenRows for BlockQ4K {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::Q4K(units)
-    }
-}
-
-impl OneTokenRows for BlockQ6K {
-    fn rows(units: &[Self]) -> Rows<'_> {
-        Rows::Q6K(units)
-    }
-}
-
 /// `out = W x` for `w` (`out.len()` rows of `cols`) and one token's factors `x`.
-pub(super) fn matvec<U: OneTokenRows>(w: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
+pub(super) fn matvec<U: RowUnit>(w: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
     let mut padded = vec![0.0f32; cols.next_multiple_of(LANES)];
     padded[..cols].copy_from_slice(x);
     out.par_chunks_mut(TASK_ROWS)
@@ -87,16 +47,21 @@ pub(super) fn matvec<U: OneTokenRows>(w: &[U], cols: usize, x: &[f32], out: &mut
         .for_each(|(o, block)| task(block, cols, &padded, o));
 }
 
-/// One task: the AVX-512 kernel where the CPU has it, the row-block kernel otherwise.
+/// One task: the AVX-512 kernel where the CPU has it (and it has a form for the storage),
+/// the row-block kernel otherwise.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task<U: OneTokenRows>(block: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
+fn task<U: RowUnit>(block: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
+    let plain = |out: &mut [f32]| {
+        let mut lanes = vec![[0.0f32; LANES]; out.len()];
+        rows::<Fused, U>(block, cols, &x[..cols], 1, &mut lanes);
+        fold_lanes(&lanes, out);
+    };
     match_target! {
-        "x86_64+avx512f+avx512dq+avx512bw" => super::avx512::rows_one_token(U::rows(block), cols, x, out),
-        _ => {
-            let mut lanes = vec![[0.0f32; LANES]; out.len()];
-            rows::<Fused, U>(block, cols, &x[..cols], 1, &mut lanes);
-            fold_lanes(&lanes, out);
-        }
+        "x86_64+avx512f+avx512dq+avx512bw" => match U::stored_rows(block) {
+            Some(stored) => super::avx512::rows_one_token(stored, cols, x, out),
+            None => plain(out),
+        },
+        _ => plain(out),
     }
 }
 

@@ -102,17 +102,29 @@ pub(super) fn matmul_tiled<W: RowUnit>(
 fn task<W: RowUnit>(block: &[W], cols: usize, stride: usize, x: &[f32], outs: &mut [&mut [f32]]) {
     let factors = <W::Element as WeightElement>::FACTORS;
     match_target! {
-        "x86_64+avx512f+avx512dq" => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
-            super::avx512::tile(panel, x, stride, n, factors, out)
-        }),
-        _ => rows_of_task(block, cols, stride, x, outs, |panel, x, n, out| {
-            portable_tile(panel, x, stride, n, factors, out)
-        }),
+        "x86_64+avx512f+avx512dq+avx512bw" => rows_of_task(
+            block, cols, stride, x, outs,
+            // Split weights (f32, packed blocks) decode and split in registers.
+            |group, panel, buf| match W::stored_rows(group) {
+                Some(stored) if factors == 2 => {
+                    let rows = group.len() / W::units(cols);
+                    super::avx512::pack_split_panel(stored, rows, cols, panel)
+                }
+                _ => pack_panel(group, cols, panel, buf),
+            },
+            |panel, x, n, out| super::avx512::tile(panel, x, stride, n, factors, out),
+        ),
+        _ => rows_of_task(
+            block, cols, stride, x, outs,
+            |group, panel, buf| pack_panel(group, cols, panel, buf),
+            |panel, x, n, out| portable_tile(panel, x, stride, n, factors, out),
+        ),
     }
 }
 
 /// Walks the task's rows [`TILE_ROWS`] at a time (a last partial group is padded with zero
 /// rows whose outputs are dropped) and, for each, its tokens [`TILE_TOKENS`] at a time.
+/// `pack(group, panel, buf)` fills the panel of a row group (as [`pack_panel`] does);
 /// `tile(panel, x, n, out)` sets `out[r * n + t]` for `n` tokens starting at `x`.
 #[inline(always)]
 fn rows_of_task<W: RowUnit>(
@@ -121,6 +133,7 @@ fn rows_of_task<W: RowUnit>(
     stride: usize,
     x: &[f32],
     outs: &mut [&mut [f32]],
+    pack: impl Fn(&[W], &mut [f32], &mut Vec<f32>),
     tile: impl Fn(&[f32], &[f32], usize, &mut [f32]),
 ) {
     let chunks = stride / LANES;
@@ -131,7 +144,7 @@ fn rows_of_task<W: RowUnit>(
     let row_units = W::units(cols);
     for (g, group) in block.chunks(TILE_ROWS * row_units).enumerate() {
         let group_rows = group.len() / row_units;
-        pack_panel(group, cols, &mut panel, &mut buf);
+        pack(group, &mut panel, &mut buf);
         let mut t = 0;
         while t < outs.len() {
             let n = (outs.len() - t).min(TILE_TOKENS);
@@ -229,9 +242,15 @@ mod tests {
         }
         let mut got = vec![0.0f32; tokens * rows];
         let mut outs: Vec<&mut [f32]> = got.chunks_exact_mut(rows).collect();
-        rows_of_task(&w, cols, stride, &padded, &mut outs, |panel, x, n, out| {
-            portable_tile(panel, x, stride, n, 1, out)
-        });
+        rows_of_task(
+            &w,
+            cols,
+            stride,
+            &padded,
+            &mut outs,
+            |group, panel, buf| pack_panel(group, cols, panel, buf),
+            |panel, x, n, out| portable_tile(panel, x, stride, n, 1, out),
+        );
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
         assert_eq!(bits(&got), bits(&expected));
     }
