@@ -65,6 +65,9 @@ pub enum Command {
     /// The gateway's proxy bench (bench/gateway/run.sh, wrk on loopback): latency added by
     /// `fak serve`, requests/s, errors and the server's resident set.
     Gateway(GatewayArgs),
+    /// Every fuzz target for a bounded time (fuzz/run.sh, cargo-fuzz): the inputs each ran,
+    /// from libFuzzer's last line. Publishes nothing when a target crashed.
+    Fuzz(FuzzArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -324,6 +327,16 @@ pub struct GatewayArgs {
     /// test to reuse what `cargo test` built).
     #[arg(long, default_value = "release")]
     pub profile: String,
+    /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
+    #[arg(long, value_name = "OUT")]
+    pub json: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct FuzzArgs {
+    /// Seconds each target runs (libFuzzer's -max_total_time; fuzz/run.sh's default is 60).
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
     /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,

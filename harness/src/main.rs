@@ -37,6 +37,7 @@ fn main() -> ExitCode {
         Command::Fused(args) => commands::fused::run(&cli.root, args),
         Command::ServeDemo(args) => commands::serve_demo::run(&cli.root, args),
         Command::Gateway(args) => commands::gateway::run(&cli.root, args),
+        Command::Fuzz(args) => commands::fuzz::run(&cli.root, args),
     };
     match result {
         Ok(Outcome::Done) => ExitCode::SUCCESS,

@@ -1,9 +1,10 @@
-//! `harness fused`, `harness serve-demo` and `harness gateway` end to end, each against a
-//! stand-in for the program it runs (a fak that prints a revocation, a demo script and a
-//! bench script that write their JSON), so what is tested is the harness's side: running,
-//! reading, checking, and writing entries the ledger accepts. The real programs' output is
-//! what the stand-ins copy (fak agent --json, gateway/examples/in_kernel_demo.sh with
-//! DEMO_JSON, bench/gateway/run.sh with RESULTS).
+//! `harness fused`, `harness serve-demo`, `harness gateway` and `harness fuzz` end to end,
+//! each against a stand-in for the program it runs (a fak that prints a revocation, a demo
+//! script and a bench script that write their JSON, a fuzz script that writes libFuzzer's
+//! lines), so what is tested is the harness's side: running, reading, checking, and writing
+//! entries the ledger accepts. The real programs' output is what the stand-ins copy (fak
+//! agent --json, gateway/examples/in_kernel_demo.sh with DEMO_JSON, bench/gateway/run.sh
+//! with RESULTS, fuzz/run.sh with FUZZ_RESULTS).
 
 mod common;
 
@@ -152,4 +153,72 @@ fn gateway_names_a_result_file_the_script_did_not_write() {
     let (status, _, stderr) = harness(root.path(), &["gateway", "--soak", "1"]);
     assert_eq!(status, 2, "{stderr}");
     assert!(stderr.contains("direct1.json"), "{stderr}");
+}
+
+/// A fuzz/run.sh that runs two targets the way the real one logs them; `second` is the
+/// second target's output after its command line.
+fn stand_in_fuzz_script(root: &Path, second: &str) {
+    script(
+        &root.join("fuzz/run.sh"),
+        &format!(
+            r#"printf 'policy_loader\nadmission\n' > "$FUZZ_RESULTS/targets"
+printf 'cargo-fuzz 0.13.2\nrustc 1.95.0\n' > "$FUZZ_RESULTS/toolchain"
+run() {{ echo "$ cargo fuzz run $1 corpus/$1 seeds/$1 -- -max_total_time=$SECS" > "$FUZZ_RESULTS/$1.log"; printf "$2" >> "$FUZZ_RESULTS/$1.log"; }}
+SECS=$1
+run policy_loader '#84000\tDONE   cov: 1540 ft: 6011 corp: 412/88Kb exec/s: 4000 rss: 91Mb\nDone 84000 runs in 21 second(s)\n'
+run admission "{second}"
+grep -q '^Done' "$FUZZ_RESULTS/admission.log""#
+        ),
+    );
+}
+
+#[test]
+fn fuzz_writes_one_entry_a_target_from_libfuzzers_done_line() {
+    let root = tempfile::tempdir().unwrap();
+    stand_in_fuzz_script(root.path(), r"Done 27950 runs in 20 second(s)\n");
+    let out = root.path().join("fuzz.json");
+    let (status, stdout, stderr) = harness(
+        root.path(),
+        &["fuzz", "--seconds", "20", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    let got = entries(&out);
+    let ids: Vec<&str> = got.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["fuzz.policy_loader.runs", "fuzz.admission.runs"]);
+    let admission = find(&got, "fuzz.admission.runs");
+    assert_eq!(
+        (admission.value, admission.unit.as_str()),
+        (27950.0, "runs")
+    );
+    assert_eq!(admission.study(), Some("fuzz"));
+    assert_eq!(admission.params["elapsed_s"].as_number(), Some(20.0));
+    assert_eq!(
+        admission.command,
+        "cargo run -p fak-harness -- fuzz --seconds 20"
+    );
+    let method = admission.method.as_deref().unwrap();
+    assert!(
+        method.contains("-max_total_time=20") && method.contains("cargo-fuzz 0.13.2"),
+        "{method}"
+    );
+}
+
+#[test]
+fn fuzz_publishes_nothing_when_a_target_crashed_and_names_it() {
+    let root = tempfile::tempdir().unwrap();
+    stand_in_fuzz_script(
+        root.path(),
+        r"thread '<unnamed>' panicked at kernel/src/admission.rs:10:5:\nboom\n==4242== ERROR: libFuzzer: deadly signal\nartifact_prefix='artifacts/admission/'; Test unit written to artifacts/admission/crash-0a1b\n",
+    );
+    let out = root.path().join("fuzz.json");
+    let (status, _, stderr) = harness(
+        root.path(),
+        &["fuzz", "--seconds", "20", "--json", out.to_str().unwrap()],
+    );
+    assert_eq!(status, 2, "{stderr}");
+    assert!(
+        stderr.contains("fuzz target admission crashed") && stderr.contains("crash-0a1b"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a crashed run wrote entries");
 }

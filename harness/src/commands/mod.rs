@@ -7,6 +7,7 @@ pub mod excise;
 pub mod figures;
 pub mod fleet;
 pub mod fused;
+pub mod fuzz;
 pub mod gateway;
 pub mod generated;
 pub mod ledger;

@@ -1,9 +1,11 @@
 //! Wall-clock runs of fak's own commands and scripts, the ones README quotes as examples:
-//! the fused agent's late revocation, the in-kernel `fak serve` demo, and the gateway's
-//! proxy bench. Each parses what its program writes and checks it before anything is
-//! published: counts that must not move between runs, a revocation that must be exact.
+//! the fused agent's late revocation, the in-kernel `fak serve` demo, the gateway's proxy
+//! bench, and the fuzz targets' bounded runs. Each parses what its program writes and checks
+//! it before anything is published: counts that must not move between runs, a revocation
+//! that must be exact, a fuzz run that must end without a crash.
 
 pub mod fused;
+pub mod fuzz;
 pub mod proxy;
 pub mod serve;
 

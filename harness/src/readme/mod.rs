@@ -5,6 +5,7 @@
 //! BENCHMARK-AUTHORITY.md).
 
 mod format;
+mod fuzz;
 mod gateway;
 mod inference;
 mod kernel;
@@ -14,6 +15,7 @@ mod throughput;
 use thiserror::Error;
 
 use crate::ledger::{Entry, Ledger};
+use fuzz::fuzz;
 use gateway::{gateway_proxy, serve_in_kernel};
 use inference::{excision, fleet, matvec_bench, ops_bench};
 use kernel::{fused_revoke, kernel_bench, kv_bench, scenario_bench};
@@ -53,6 +55,7 @@ const BLOCKS: &[(&str, Render)] = &[
     ("scenario_bench", scenario_bench),
     ("kv_bench", kv_bench),
     ("fused_revoke", fused_revoke),
+    ("fuzz", fuzz),
     ("gateway_proxy", gateway_proxy),
     ("serve_in_kernel", serve_in_kernel),
 ];
