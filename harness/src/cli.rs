@@ -337,6 +337,10 @@ pub struct FuzzArgs {
     /// Seconds each target runs (libFuzzer's -max_total_time; fuzz/run.sh's default is 60).
     #[arg(long, default_value_t = 60)]
     pub seconds: u64,
+    /// The conditions of the run (e.g. why it is shorter than run.sh's default), appended
+    /// to each entry's method.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
     /// Write the results as ledger entries (MEASURED), for `harness ledger add --from`.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,

@@ -179,7 +179,15 @@ fn fuzz_writes_one_entry_a_target_from_libfuzzers_done_line() {
     let out = root.path().join("fuzz.json");
     let (status, stdout, stderr) = harness(
         root.path(),
-        &["fuzz", "--seconds", "20", "--json", out.to_str().unwrap()],
+        &[
+            "fuzz",
+            "--seconds",
+            "20",
+            "--note",
+            "a short run",
+            "--json",
+            out.to_str().unwrap(),
+        ],
     );
     assert_eq!(status, 0, "{stdout}{stderr}");
     let got = entries(&out);
@@ -198,7 +206,9 @@ fn fuzz_writes_one_entry_a_target_from_libfuzzers_done_line() {
     );
     let method = admission.method.as_deref().unwrap();
     assert!(
-        method.contains("-max_total_time=20") && method.contains("cargo-fuzz 0.13.2"),
+        method.contains("-max_total_time=20")
+            && method.contains("cargo-fuzz 0.13.2")
+            && method.ends_with("; a short run"),
         "{method}"
     );
 }

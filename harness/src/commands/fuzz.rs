@@ -45,27 +45,29 @@ pub fn run(root: &Path, args: &FuzzArgs) -> Result<Outcome> {
         );
     }
     if let Some(out) = &args.json {
-        write_entries(
-            out,
-            &to_entries(&fuzz, args.seconds, load_average.as_deref()),
-        )?;
+        write_entries(out, &to_entries(&fuzz, args, load_average.as_deref()))?;
     }
     Ok(Outcome::Done)
 }
 
 /// One entry a target: the inputs it ran in its bounded time.
-fn to_entries(fuzz: &FuzzResults, seconds: u64, load_average: Option<&str>) -> Vec<Entry> {
+fn to_entries(fuzz: &FuzzResults, args: &FuzzArgs, load_average: Option<&str>) -> Vec<Entry> {
+    let seconds = args.seconds;
     let command = format!("cargo run -p fak-harness -- fuzz --seconds {seconds}");
     let load = load_average.map_or(String::new(), |l| {
         format!("; load average {l} when the runs ended")
     });
+    let note = args
+        .note
+        .as_ref()
+        .map_or(String::new(), |n| format!("; {n}"));
     fuzz.runs
         .iter()
         .map(|r| {
             let method = format!(
                 "{SCRIPT} {seconds}: `{}` ({}, RUSTC_BOOTSTRAP=1), from libFuzzer's last line \
                  (\"Done {} runs in {} second(s)\"), no crash; each run starts from the \
-                 corpus earlier runs grew (fuzz/corpus, not committed){load}",
+                 corpus earlier runs grew (fuzz/corpus, not committed){load}{note}",
                 r.command, fuzz.toolchain, r.runs, r.elapsed_s
             );
             Measured {
