@@ -56,8 +56,8 @@ pub fn fuzz(ledger: &Ledger) -> Result<String, ReadmeError> {
         ));
     }
     Ok(format!(
-        "`{}` ({toolchain}, with `RUSTC_BOOTSTRAP=1`) ran each target for {} s without a \
-         crash: {}.\n",
+        "`{}` ran each target for {} s without a crash: {}. Toolchain: {toolchain}, with \
+         `RUSTC_BOOTSTRAP=1`.\n",
         first.command,
         grouped(seconds),
         counts.join(", ")
@@ -100,7 +100,10 @@ mod tests {
             ),
             "{text}"
         );
-        assert!(text.contains("(cargo-fuzz 0.13.2, with"), "{text}");
+        assert!(
+            text.ends_with("Toolchain: cargo-fuzz 0.13.2, with `RUSTC_BOOTSTRAP=1`.\n"),
+            "{text}"
+        );
     }
 
     #[test]
