@@ -47,10 +47,14 @@ const KV_GATES: [&str; 8] = [
     "kv dump, load, continue",
 ];
 /// The op gates every device backend has, before its KV gates.
-const OP_GATES: [&str; 18] = [
+const OP_GATES: [&str; 22] = [
     "op matmul bf16",
     "op matmul f16",
     "op matmul f32",
+    "op matmul q8_0",
+    "op matmul q5_0",
+    "op matmul q4_k",
+    "op matmul q6_k",
     "op embed",
     "op rms_norm",
     "op add, add_bias, swiglu, slice, geglu, scale",

@@ -42,10 +42,14 @@ pub enum OpSweep {
 
 impl OpSweep {
     /// Every sweep, in report order.
-    pub const ALL: [OpSweep; 12] = [
+    pub const ALL: [OpSweep; 16] = [
         Self::Matmul(WeightDtype::Bf16),
         Self::Matmul(WeightDtype::F16),
         Self::Matmul(WeightDtype::F32),
+        Self::Matmul(WeightDtype::Q8_0),
+        Self::Matmul(WeightDtype::Q5_0),
+        Self::Matmul(WeightDtype::Q4K),
+        Self::Matmul(WeightDtype::Q6K),
         Self::Embed,
         Self::RmsNorm,
         Self::Elementwise,
@@ -99,7 +103,13 @@ impl OpSweep {
 fn matmul(dtype: WeightDtype) -> Result<Vec<ParityCase<OpCase>>, BackendError> {
     let mut rng = Rng::new(11 + dtype as u64);
     let mut cases = Vec::new();
-    for cols in DIMS {
+    // Packed rows are whole blocks: one, a few, and the widths of Gemma 3 270M's layers.
+    let dims: &[usize] = match dtype.block().0 {
+        1 => &DIMS,
+        32 => &[32, 96, 640],
+        _ => &[256, 768, 2048],
+    };
+    for &cols in dims {
         for (rows, tokens) in [(1, 1), (9, 3), (33, 2)] {
             // About one edge value per eight rows and per eight tokens: most outputs stay
             // finite, some meet ±0, denormals, infinities and NaN.

@@ -10,7 +10,17 @@ use crate::common::{assert_mostly_finite, assert_same_bits, check_sweep, compare
 
 #[test]
 fn matmul_matches_cpu_for_every_weight_type_and_shape() {
-    for dtype in [WeightDtype::Bf16, WeightDtype::F16, WeightDtype::F32] {
+    // The packed GGUF types reach the device dequantized at upload; the CPU decodes them
+    // in its kernels: both must give the same bits.
+    for dtype in [
+        WeightDtype::Bf16,
+        WeightDtype::F16,
+        WeightDtype::F32,
+        WeightDtype::Q8_0,
+        WeightDtype::Q5_0,
+        WeightDtype::Q4K,
+        WeightDtype::Q6K,
+    ] {
         let Some(outputs) = check_sweep(OpSweep::Matmul(dtype)) else {
             return;
         };
