@@ -1,4 +1,4 @@
-//! Hugging Face Llama-family checkpoints, run on any fak backend.
+//! Hugging Face Llama-family checkpoints and Gemma 3 GGUF files, run on any fak backend.
 //!
 //! A model directory as people download it (config.json, safetensors weights, tokenizer.json,
 //! tokenizer_config.json, generation_config.json) becomes:
@@ -15,6 +15,11 @@
 //! - a [`Tokenizer`] (the `tokenizers` crate), a [`ChatTemplate`] (minijinja, rendering like
 //!   transformers' `apply_chat_template`, tools included) and [`StopTokens`];
 //! - [`generate`]: prefill in chunks, then greedy or seeded sampling.
+//!
+//! A GGUF file ([`gguf`]) is accepted wherever a model directory is: its metadata gives the
+//! config, tokenizer, chat template and stop tokens, and its tensors (quantized blocks kept
+//! packed) are handed out under the Hugging Face names, so one loader and one forward pass
+//! serve both.
 //!
 //! The forward pass inherits the ops' determinism: a sequence prefilled at once, in chunks,
 //! or one token at a time gives the same KV bytes and logits.
