@@ -5,11 +5,15 @@
 //! scripts/make_gemma3_reference.py. The model file is not committed: see
 //! [`fak_models::gguf::gemma3_for_tests`] for where it is found and when its absence fails.
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
 
 use fak_backends::{Backend, CpuBackend, vulkan_for_tests};
-use fak_models::{Activations, Logits, Model, SequenceKv, Tokenizer};
+use fak_models::{
+    Activations, GenerateOptions, Logits, Model, SamplingParams, SequenceKv, Tokenizer,
+};
 use serde::Deserialize;
 
 #[derive(Debug, Deserialize)]
@@ -145,7 +149,12 @@ fn greedy_continuations_follow_llama_cpp_except_at_its_near_ties_with_transforme
                 );
             }
         }
-        let free = greedy(model, &case.prompt_ids, picks.len());
+        let greedy = GenerateOptions {
+            max_tokens: picks.len(),
+            sampling: SamplingParams::GREEDY,
+            ..GenerateOptions::default()
+        };
+        let free = common::generated_tokens(model, &case.prompt_ids, &greedy);
         let same = free.iter().zip(&picks).take_while(|(a, b)| a == b).count();
         eprintln!(
             "{:?}: free-running {same}/{} tokens equal to llama.cpp; teacher-forced {equal}/{} \
@@ -162,24 +171,6 @@ fn greedy_continuations_follow_llama_cpp_except_at_its_near_ties_with_transforme
             case.prompt
         );
     }
-}
-
-/// Greedy decoding from `prompt` for `steps` tokens.
-fn greedy<B: Backend>(model: &Model<B>, prompt: &[u32], steps: usize) -> Vec<u32> {
-    let mut kv = SequenceKv::new(&**model.backend(), model.config(), model.context()).unwrap();
-    let mut activations = Activations::new();
-    let mut out = Vec::new();
-    let mut logits = model
-        .forward(&mut activations, &mut kv, prompt, Logits::Last)
-        .unwrap();
-    for _ in 0..steps {
-        let id = argmax(&logits);
-        out.push(id);
-        logits = model
-            .forward(&mut activations, &mut kv, &[id], Logits::Last)
-            .unwrap();
-    }
-    out
 }
 
 #[test]

@@ -10,7 +10,7 @@ use crate::ModelError;
 use crate::config::{
     Architecture, LocalAttention, MlpActivation, ModelConfig, RopeParams, RopeScaling,
 };
-use crate::gguf::{GgufError, GgufFile, Value};
+use crate::gguf::{GgufFile, Value};
 
 /// The architectures a GGUF file may name.
 const SUPPORTED: &str = "gemma3";
@@ -50,13 +50,8 @@ struct Keys<'a> {
 
 impl Keys<'_> {
     fn error(&self, key: &str, problem: impl Into<String>) -> ModelError {
-        ModelError::Gguf {
-            path: self.file.path().to_path_buf(),
-            source: GgufError::Metadata {
-                key: format!("{}.{key}", self.prefix),
-                problem: problem.into(),
-            },
-        }
+        self.file
+            .metadata_error(&format!("{}.{key}", self.prefix), problem)
     }
 
     fn value(&self, key: &str) -> Option<&Value> {
@@ -97,26 +92,15 @@ impl ModelConfig {
         let arch = file
             .get("general.architecture")
             .and_then(Value::as_str)
-            .ok_or_else(|| metadata_error(file, "general.architecture", "missing"))?;
+            .ok_or_else(|| file.metadata_error("general.architecture", "missing"))?;
         if arch != SUPPORTED {
-            return Err(metadata_error(
-                file,
+            return Err(file.metadata_error(
                 "general.architecture",
                 format!("{arch:?} is not supported (supported: {SUPPORTED})"),
             ));
         }
         refuse_unknown_keys(file, arch, GEMMA3_KEYS)?;
         gemma3(&Keys { file, prefix: arch })
-    }
-}
-
-fn metadata_error(file: &GgufFile, key: &str, problem: impl Into<String>) -> ModelError {
-    ModelError::Gguf {
-        path: file.path().to_path_buf(),
-        source: GgufError::Metadata {
-            key: key.to_owned(),
-            problem: problem.into(),
-        },
     }
 }
 
@@ -131,9 +115,7 @@ fn refuse_unknown_keys(file: &GgufFile, arch: &str, known: &[&str]) -> Result<()
     if unknown.is_empty() {
         return Ok(());
     }
-    Err(metadata_error(
-        file,
-        &prefix,
+    Err(file.metadata_error(&prefix,
         format!(
             "keys this reader does not understand: {} (they may change the model, so it refuses to guess)",
             unknown.join(", ")

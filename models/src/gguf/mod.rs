@@ -157,6 +157,17 @@ impl GgufFile {
         &self.metadata
     }
 
+    /// An error about metadata `key` of this file.
+    pub fn metadata_error(&self, key: &str, problem: impl Into<String>) -> ModelError {
+        ModelError::Gguf {
+            path: self.path.clone(),
+            source: GgufError::Metadata {
+                key: key.to_owned(),
+                problem: problem.into(),
+            },
+        }
+    }
+
     pub fn get(&self, key: &str) -> Option<&Value> {
         self.metadata.get(key)
     }

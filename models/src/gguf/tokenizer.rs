@@ -14,7 +14,7 @@ use std::collections::HashMap;
 
 use serde_json::{Value as Json, json};
 
-use crate::gguf::{GgufError, GgufFile, Value};
+use crate::gguf::{GgufFile, Value};
 use crate::{ModelError, Tokenizer};
 
 /// `tokenizer.ggml.token_type` values (llama.cpp's `llama_token_type`).
@@ -32,13 +32,7 @@ struct Vocab<'a> {
 impl Tokenizer {
     /// The tokenizer of a GGUF file.
     pub fn from_gguf(file: &GgufFile) -> Result<Self, ModelError> {
-        let error = |key: &str, problem: String| ModelError::Gguf {
-            path: file.path().to_path_buf(),
-            source: GgufError::Metadata {
-                key: key.to_owned(),
-                problem,
-            },
-        };
+        let error = |key: &str, problem: String| file.metadata_error(key, problem);
         let model = file.get("tokenizer.ggml.model").and_then(Value::as_str);
         if model != Some("llama") {
             return Err(error(
