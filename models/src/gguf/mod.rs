@@ -225,5 +225,5 @@ pub fn is_gguf(path: &Path) -> bool {
         && std::fs::File::open(path)
             .and_then(|mut f| f.read_exact(&mut magic))
             .is_ok()
-        && &magic == b"GGUF"
+        && u32::from_le_bytes(magic) == reader::MAGIC
 }

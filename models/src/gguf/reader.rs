@@ -7,7 +7,7 @@ use super::value::Value;
 use super::{GgmlType, GgufError, TensorInfo};
 
 /// "GGUF" read as a little-endian u32.
-const MAGIC: u32 = u32::from_le_bytes(*b"GGUF");
+pub(super) const MAGIC: u32 = u32::from_le_bytes(*b"GGUF");
 /// Alignment of the tensor data when `general.alignment` is absent.
 const DEFAULT_ALIGNMENT: u64 = 32;
 /// Nesting of arrays of arrays a file may use (GGUF allows it; none in practice go deeper).
