@@ -171,14 +171,24 @@ async fn greedy_answers_repeat_exactly_and_a_seed_fixes_sampled_ones() {
 
 #[tokio::test]
 async fn a_tool_call_block_the_model_writes_is_decided_by_the_gate() {
-    // At this temperature the random model draws almost uniformly; with this seed (the
-    // first one tried) it opens a `<tool_call>` block that holds no call envelope and is
-    // still open when max_tokens ends the answer. The gate, not the client, gets it.
+    // At this temperature the random model draws almost uniformly, and some seeds open a
+    // `<tool_call>` block that holds no call envelope and is still open when max_tokens ends
+    // the answer. The test takes the first seed that does (which one depends on the
+    // fixture's exact bits): the gate, not the client, gets the block.
     let gw = start().await;
-    let request = json!({"model": MODEL, "messages": messages("Which gate?"),
-        "max_tokens": 300, "temperature": 50.0, "top_p": 1.0, "top_k": 0, "seed": 7});
-    let (status, body) = post(&gw, "/v1/chat/completions", &request).await;
-    assert_eq!(status, 200, "{body}");
+    let mut found = None;
+    for seed in 0..64u64 {
+        let request = json!({"model": MODEL, "messages": messages("Which gate?"),
+            "max_tokens": 300, "temperature": 50.0, "top_p": 1.0, "top_k": 0, "seed": seed});
+        let (status, body) = post(&gw, "/v1/chat/completions", &request).await;
+        assert_eq!(status, 200, "{body}");
+        let decided = !body["fak"]["decisions"].as_array().unwrap().is_empty();
+        if decided && body["choices"][0]["finish_reason"] == "length" {
+            found = Some(body);
+            break;
+        }
+    }
+    let body = found.expect("some seed in 0..64 leaves a tool_call block open at max_tokens");
     let decisions = body["fak"]["decisions"].as_array().unwrap();
     assert_eq!(decisions.len(), 1, "{body}");
     assert_eq!(decisions[0]["code"], "MALFORMED");

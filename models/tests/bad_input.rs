@@ -148,9 +148,10 @@ fn a_tensor_in_an_unsupported_dtype_is_named_with_its_dtype() {
 }
 
 #[test]
-fn weights_stored_as_f32_give_the_bits_of_the_same_weights_in_bf16() {
-    // Weights are used in their stored dtype: the same model stored as f32 gives the
-    // same logits (bf16 widens exactly; the f32 matmul path splits each weight exactly).
+fn weights_stored_as_f32_run_in_f32_and_give_the_bf16_model_s_logits_to_rounding() {
+    // Weights are used in their stored dtype: the same values stored as f32 load as f32 and
+    // give the bf16 model's logits up to summation order (bf16 rows fill the lanes in
+    // pairs, f32 rows one column a lane: DETERMINISM.md §1), and the same greedy picks.
     let dir = copy_fixture("smollm2");
     rewrite_weights(dir.path(), "model.safetensors", |tensors| {
         for t in tensors.iter_mut() {
@@ -171,10 +172,29 @@ fn weights_stored_as_f32_give_the_bits_of_the_same_weights_in_bf16() {
             .forward(&mut Activations::new(), &mut kv, ids, Logits::All)
             .unwrap()
     };
-    let f32_logits = run(&load_dir(dir.path()).unwrap());
+    let f32_model = load_dir(dir.path()).unwrap();
+    let f32_logits = run(&f32_model);
     let bf16_logits = run(&load("smollm2"));
-    let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-    assert_eq!(bits(&f32_logits), bits(&bf16_logits));
+    let scale = bf16_logits.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    let max_delta = f32_logits
+        .iter()
+        .zip(&bf16_logits)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    // Activations are rounded to bf16 between ops, so another summation order can move one
+    // by a bf16 step (2^-8 relative) and that carries to the logits: measured 1.4e-4 of the
+    // largest logit; the bound leaves 7x.
+    assert!(
+        max_delta <= 1e-3 * scale,
+        "max|Δ| {max_delta} against max|logit| {scale}"
+    );
+    let vocab = f32_model.config().vocab_size;
+    let argmax = |row: &[f32]| fak_ops::argmax(row).unwrap();
+    for (a, b) in f32_logits
+        .chunks_exact(vocab)
+        .zip(bf16_logits.chunks_exact(vocab))
+    {
+        assert_eq!(argmax(a), argmax(b));
+    }
 }
 
 #[test]

@@ -7,7 +7,8 @@
 //! rules in short:
 //!
 //! 1. **One reduction order** ([`LANES`] = 32 strided lanes, then a halving tree) for every
-//!    sum and dot product, depending only on its length.
+//!    sum and dot product, depending only on its length (a bf16 weight row fills the lanes
+//!    in pairs, two columns a lane per 32-column chunk: DETERMINISM.md §1).
 //! 2. **Exact products**: every product that feeds an add has factors of at most 12
 //!    significant bits inside the factor [`domain`]: bf16 activations times bf16/f16
 //!    weights, or f32 values [`split`] into two 12-bit pieces.

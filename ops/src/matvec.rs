@@ -7,6 +7,10 @@
 //! tokens, threads or rows, so a prompt prefilled in one matmul equals the same tokens
 //! pushed through matvec one by one.
 //!
+//! bf16 weights enter in pair lanes instead (DETERMINISM.md §6): lane `j < 16` takes
+//! column `32c + 2j + 1`, then `32c + 2j`, chunk by chunk, and lanes 16..32 stay +0.0; one
+//! AVX512-BF16 instruction adds a whole chunk that way ([`pairs`]).
+//!
 //! A packed block's weights are its f32 values (DETERMINISM.md §3a) and enter exactly as f32
 //! weights do: split into two 12-bit factors, both products in lane `i % 32`. A block is a
 //! whole number of 32-weight chunks, so a kernel decodes a chunk straight into the lanes it
@@ -32,6 +36,8 @@ use crate::weights::{WeightData, WeightView};
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod one_token;
+#[cfg(target_arch = "x86_64")]
+mod pairs;
 mod tiled;
 
 use one_token::Rows;
@@ -55,6 +61,8 @@ trait WeightElement: Copy + Send + Sync {
     const FACTORS: usize;
     /// The factors in the order their products are added (unused ones +0.0).
     fn factors(factor: Self::Factor) -> [f32; 2];
+    /// Whether the element enters in pair lanes (bf16) rather than in lane `i % 32`.
+    const PAIRED: bool = false;
     /// The slice as the SIMD kernels read it, for the storages they have a form for.
     fn stored_rows(_units: &[Self]) -> Option<Rows<'_>> {
         None
@@ -84,6 +92,7 @@ impl WeightElement for bf16 {
         A::mul_add(w, x, acc)
     }
     one_factor!();
+    const PAIRED: bool = true;
 }
 
 /// A bf16 weight that [`PreparedWeights`] has already put inside the factor domain: the
@@ -94,9 +103,6 @@ struct PreparedBf16(u16);
 
 impl WeightElement for PreparedBf16 {
     const ZERO: Self = PreparedBf16(0);
-    fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
-        Some(Rows::PreparedBf16(cast_slice(units)))
-    }
     type Factor = f32;
     #[inline(always)]
     fn factor(self) -> f32 {
@@ -107,6 +113,7 @@ impl WeightElement for PreparedBf16 {
         A::mul_add(w, x, acc)
     }
     one_factor!();
+    const PAIRED: bool = true;
 }
 
 impl WeightElement for f16 {
@@ -282,13 +289,16 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
         shape_product("matmul", "out", &[tokens, rows])?,
         out.len(),
     )?;
+    // The pair kernel rounds the activations itself, as it lays them out.
+    if let (WeightData::Bf16(data), true) = (w.data(), w.is_prepared()) {
+        paired_product::<E>(cast_slice(data), cols, x, tokens, out);
+        return Ok(());
+    }
     let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
     match w.data() {
-        WeightData::Bf16(data) if w.is_prepared() => {
-            let data: &[PreparedBf16] = cast_slice(data);
-            streamed_product::<E, _>(data, cols, &factors, tokens, out)
-        }
-        WeightData::Bf16(data) => many_token_product::<E, _>(data, cols, &factors, tokens, out),
+        // Unprepared bf16 weights (tests, one-off products) take the row-block kernel,
+        // which applies the clamp per element.
+        WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
         WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
         WeightData::Q8_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
@@ -299,8 +309,28 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
     Ok(())
 }
 
-/// A product over weights that a model owns and streams once per decode step (prepared
-/// bf16, f32, Q8_0, Q5_0): under [`Native`], one token takes the one-token SIMD kernel
+/// A product over prepared bf16 weights: under [`Native`], the pair-lane kernel where this
+/// CPU has it, for any number of tokens; the row-block kernel otherwise (same bits).
+/// `x` holds the activations as given (not yet rounded).
+fn paired_product<E: Evaluation>(
+    w: &[u16],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if E::TILED && pairs::supported() {
+        pairs::matmul(w, cols, x, tokens, out);
+        return;
+    }
+    let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
+    let w: &[PreparedBf16] = cast_slice(w);
+    product(E::kernel(), w, cols, &factors, tokens, out);
+}
+
+/// A product over weights that a model owns and streams once per decode step (f32, Q8_0,
+/// Q5_0, Q4_K, Q6_K): under [`Native`], one token takes the one-token SIMD kernel
 /// where this CPU has it; more tokens as [`many_token_product`].
 fn streamed_product<E: Evaluation, U: RowUnit>(
     w: &[U],
@@ -448,7 +478,8 @@ fn rows<A: MulAdd, W: RowUnit>(
 }
 
 /// The 32 lane accumulators of one weight row against the `T` activation rows packed in
-/// `x`: element `i` enters lane `i % 32` in increasing `i`.
+/// `x`: element `i` enters lane `i % 32` in increasing `i` (a paired element its pair lane,
+/// see [`accumulate_chunk`]).
 ///
 /// The last partial chunk is padded with zero weights and zero activations and run as a
 /// full one: a lane that gets no element then adds `+0.0`, which leaves it unchanged (a
@@ -494,8 +525,16 @@ fn accumulate_chunk<A: MulAdd, W: WeightElement, const T: usize>(
     let w = &w[..LANES];
     for (t, lanes) in acc.iter_mut().enumerate() {
         let xt = &x[t * stride..][..LANES];
-        for j in 0..LANES {
-            lanes[j] = W::accumulate::<A>(w[j].factor(), xt[j], lanes[j]);
+        if W::PAIRED {
+            // Pair lanes: lane j takes column 2j + 1, then 2j; lanes 16..32 keep +0.0.
+            for j in 0..LANES / 2 {
+                lanes[j] = W::accumulate::<A>(w[2 * j + 1].factor(), xt[2 * j + 1], lanes[j]);
+                lanes[j] = W::accumulate::<A>(w[2 * j].factor(), xt[2 * j], lanes[j]);
+            }
+        } else {
+            for j in 0..LANES {
+                lanes[j] = W::accumulate::<A>(w[j].factor(), xt[j], lanes[j]);
+            }
         }
     }
 }

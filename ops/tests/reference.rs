@@ -9,7 +9,10 @@ use fak_ops::{
     attention, bf16_factor, embed_gather, geglu, inv_freq_from_base, matmul, rms_norm, rope_apply,
     scale, softmax, swiglu,
 };
-use fak_ops::{MulAdd, Unfused, canonical, domain_bf16, lane_sum, split, widen_bf16, widen_f16};
+use fak_ops::{
+    LANES, MulAdd, Unfused, canonical, domain_bf16, fold_sum, lane_sum, split, widen_bf16,
+    widen_f16,
+};
 use half::bf16;
 use proptest::prelude::*;
 
@@ -285,6 +288,23 @@ fn geglu_and_scale_match_their_definitions() {
     );
 }
 
+/// DETERMINISM.md §6's pair lanes for bf16 weights, written naively: lane `j < 16` takes
+/// column `32c + 2j + 1`, then `32c + 2j`, chunk by chunk (columns past `n` skipped); lanes
+/// 16..32 stay +0.0; then the canonical tree.
+fn pair_lane_sum(n: usize, mut step: impl FnMut(usize, f32) -> f32) -> f32 {
+    let mut lanes = [0.0f32; LANES];
+    for chunk in (0..n).step_by(LANES) {
+        for (j, lane) in lanes[..LANES / 2].iter_mut().enumerate() {
+            for i in [chunk + 2 * j + 1, chunk + 2 * j] {
+                if i < n {
+                    *lane = step(i, *lane);
+                }
+            }
+        }
+    }
+    fold_sum(lanes)
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
 
@@ -301,7 +321,7 @@ proptest! {
         let xf: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
         let spec = |t: usize, r: usize, kind: usize| -> u32 {
             let at = |i: usize| (r * cols + i, xf[t * cols + i]);
-            let sum = lane_sum(cols, |i, acc| {
+            let step = |i: usize, acc: f32| {
                 let (k, xv) = at(i);
                 match kind {
                     0 => Unfused::mul_add(widen_bf16(domain_bf16(wb[k].to_bits())), xv, acc),
@@ -311,7 +331,8 @@ proptest! {
                         Unfused::mul_add(tail, xv, Unfused::mul_add(head, xv, acc))
                     }
                 }
-            });
+            };
+            let sum = if kind == 0 { pair_lane_sum(cols, step) } else { lane_sum(cols, step) };
             canonical(sum).to_bits()
         };
         let views = [

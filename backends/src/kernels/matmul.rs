@@ -1,6 +1,8 @@
 //! Matrix products over bf16, f16 or f32 weights, mirroring `fak_ops::matmul`
 //! (DETERMINISM.md §6): activations rounded to bf16 once ([`bf16_factors`]), then each
-//! output is the canonical 32-lane reduction of exact products over its weight row.
+//! output is the canonical 32-lane reduction of exact products over its weight row, bf16
+//! weights in pair lanes (lane `j < 16` takes column `2j + 1` of each 32-column chunk, then
+//! `2j`; lanes 16..32 add nothing).
 
 use cubecl::prelude::*;
 
@@ -72,15 +74,30 @@ pub fn matmul(
         if row < chunk_rows as usize {
             let x_base = token * cols;
             let w_base = row * cols;
-            for i in range_stepped(lane, cols, LANES) {
-                let x = xf[x_base + i];
-                if comptime!(dtype == DTYPE_F32) {
-                    let v = domain(f32::reinterpret(w[w_base + i]));
-                    let h = head(v);
-                    acc += h * x;
-                    acc += (v - h) * x;
-                } else {
-                    acc += half_weight(w, w_base + i, dtype) * x;
+            if comptime!(dtype == DTYPE_BF16) {
+                if lane < LANES / 2 {
+                    for chunk in range_stepped(0, cols, LANES) {
+                        let odd = chunk + 2 * lane + 1;
+                        let even = chunk + 2 * lane;
+                        if odd < cols {
+                            acc += half_weight(w, w_base + odd, dtype) * xf[x_base + odd];
+                        }
+                        if even < cols {
+                            acc += half_weight(w, w_base + even, dtype) * xf[x_base + even];
+                        }
+                    }
+                }
+            } else {
+                for i in range_stepped(lane, cols, LANES) {
+                    let x = xf[x_base + i];
+                    if comptime!(dtype == DTYPE_F32) {
+                        let v = domain(f32::reinterpret(w[w_base + i]));
+                        let h = head(v);
+                        acc += h * x;
+                        acc += (v - h) * x;
+                    } else {
+                        acc += half_weight(w, w_base + i, dtype) * x;
+                    }
                 }
             }
         }

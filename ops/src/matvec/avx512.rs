@@ -13,14 +13,14 @@
 //! through `bytemuck` casts of slices.
 
 use std::arch::x86_64::{
-    __m128i, __m256i, __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32,
-    _mm_movehdup_ps, _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128,
-    _mm256_extractf128_ps, _mm512_add_ps, _mm512_and_ps, _mm512_and_si512, _mm512_castps_si512,
-    _mm512_castps512_ps256, _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask,
-    _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_cvtepu16_epi32,
-    _mm512_extractf32x8_ps, _mm512_fmadd_ps, _mm512_mask_mov_epi32, _mm512_mask_sub_epi32,
-    _mm512_mul_ps, _mm512_or_si512, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_slli_epi32, _mm512_srli_epi32, _mm512_srlv_epi32, _mm512_sub_epi32, _mm512_sub_ps,
+    __m128i, __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehdup_ps,
+    _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps,
+    _mm512_add_ps, _mm512_and_ps, _mm512_and_si512, _mm512_castps_si512, _mm512_castps512_ps256,
+    _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask, _mm512_cvtepi8_epi32,
+    _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_extractf32x8_ps, _mm512_fmadd_ps,
+    _mm512_mask_mov_epi32, _mm512_mask_sub_epi32, _mm512_mul_ps, _mm512_or_si512,
+    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_srli_epi32,
+    _mm512_srlv_epi32, _mm512_sub_epi32, _mm512_sub_ps,
 };
 
 use super::one_token::Rows;
@@ -116,7 +116,6 @@ pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32
     // (through `chunk_at`, whose dispatch LLVM did not hoist out of the loop, decode ran at
     // two thirds of this speed).
     match w {
-        Rows::PreparedBf16(bits) => rows_bf16(bits, cols, x, out),
         Rows::F32(w) => rows_split(cols, x, out, |r, c| f32_chunk(&w[r * cols..][..cols], c)),
         Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * chunks + c])),
         Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * chunks + c])),
@@ -139,7 +138,6 @@ fn chunk_at(w: Rows<'_>, cols: usize, r: usize, c: usize) -> [__m512; HALVES] {
     // Chunks per K-quant block.
     let k = BlockQ4K::CHUNKS;
     match w {
-        Rows::PreparedBf16(bits) => bf16_chunk(&bits[r * cols..][..cols], c),
         Rows::F32(w) => f32_chunk(&w[r * cols..][..cols], c),
         Rows::Q8_0(w) => q8_0_chunk(&w[r * chunks + c]),
         Rows::Q5_0(w) => q5_0_chunk(&w[r * chunks + c]),
@@ -169,72 +167,16 @@ pub(super) fn pack_split_panel(w: Rows<'_>, rows: usize, cols: usize, panel: &mu
     }
 }
 
-/// Rows of bf16 weights already inside the factor domain (`rows x cols`, the bits of
-/// [`crate::PreparedWeights`]) against one token's factors `x` (zero-padded to whole
-/// chunks), into `out[r]`: [`ROWS_PER_PASS`] rows share each loaded activation chunk, and
-/// their accumulators are independent chains the FMA units overlap.
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn rows_bf16(block: &[u16], cols: usize, x: &[f32], out: &mut [f32]) {
-    let mut groups = block.chunks_exact(ROWS_PER_PASS * cols);
-    let mut outs = out.chunks_exact_mut(ROWS_PER_PASS);
-    for (group, o) in (&mut groups).zip(&mut outs) {
-        rows_bf16_of::<ROWS_PER_PASS>(group, cols, x, o);
-    }
-    for (row, o) in groups
-        .remainder()
-        .chunks_exact(cols)
-        .zip(outs.into_remainder().chunks_exact_mut(1))
-    {
-        rows_bf16_of::<1>(row, cols, x, o);
-    }
-}
-
-/// Rows that [`rows_bf16`] and [`rows_split`] advance together.
+/// Rows that [`rows_split`] advances together: they share each loaded activation chunk,
+/// and their accumulators are independent chains the FMA units overlap.
 const ROWS_PER_PASS: usize = 4;
-/// How far ahead of each row's current chunk the one-token kernels prefetch: 16 KiB
-/// (measured on the decode of a 0.5B bf16 model, 4 KiB gave 17.3 and 16 KiB 18.0 tokens/s).
+/// How far ahead of each block the one-token kernel prefetches: 16 KiB, as the bf16 pair
+/// kernel does (a decode step streams every weight from memory once).
 const PREFETCH_BYTES: usize = 16 << 10;
-/// [`PREFETCH_BYTES`] in bf16 elements.
-const PREFETCH_AHEAD: usize = PREFETCH_BYTES / 2;
-
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn rows_bf16_of<const R: usize>(rows: &[u16], cols: usize, x: &[f32], out: &mut [f32]) {
-    let full = cols / LANES;
-    let (xs, _) = x.as_chunks::<LANES>();
-    let xs = &xs[..cols.div_ceil(LANES)];
-    let mut acc = [[_mm512_setzero_ps(); HALVES]; R];
-    for (c, xc) in xs[..full].iter().enumerate() {
-        let xv = [load(&xc[..]), load(&xc[WIDTH..])];
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let w = &rows[r * cols + c * LANES..][..LANES];
-            // A decode step streams every weight from memory once: asking for the lines
-            // ahead keeps more of them in flight than the hardware prefetcher does alone.
-            // A hint past the end of the weights is harmless (a prefetch never faults).
-            _mm_prefetch::<_MM_HINT_T0>(w.as_ptr().wrapping_add(PREFETCH_AHEAD).cast());
-            accumulate_bf16(acc_r, w, xv);
-        }
-    }
-    if let Some(xc) = xs.get(full) {
-        // The last partial chunk, padded with +0.0 weights (and zero activations in `x`): a
-        // padded column adds +0.0 to its lane, which leaves it unchanged.
-        let xv = [load(&xc[..]), load(&xc[WIDTH..])];
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let mut w = [0u16; LANES];
-            let tail = &rows[r * cols + full * LANES..(r + 1) * cols];
-            w[..tail.len()].copy_from_slice(tail);
-            accumulate_bf16(acc_r, &w, xv);
-        }
-    }
-    for (o, [low, high]) in out.iter_mut().zip(acc) {
-        *o = canonical(fold(low, high));
-    }
-}
 
 /// Rows whose weights enter split: `chunk(r, c)` gives chunk `c` of row `r` (0-based in
 /// `out`) as f32 values inside the factor domain, the columns past `cols` +0.0. Grouped
-/// like [`rows_bf16`].
+/// [`ROWS_PER_PASS`] at a time.
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn rows_split(
@@ -307,27 +249,6 @@ fn f32_chunk(row: &[f32], c: usize) -> [__m512; HALVES] {
         }
     };
     [domain(load(values)), domain(load(&values[WIDTH..]))]
-}
-
-/// Chunk `c` of a row of prepared bf16 bits widened (exact); a last partial chunk padded
-/// with +0.0.
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn bf16_chunk(row: &[u16], c: usize) -> [__m512; HALVES] {
-    let start = c * LANES;
-    let mut padded = [0u16; LANES];
-    let bits = match row.get(start..start + LANES) {
-        Some(full) => full,
-        None => {
-            padded[..row.len() - start].copy_from_slice(&row[start..]);
-            &padded
-        }
-    };
-    let widen = |half: &[u16]| {
-        let half: __m256i = bytemuck::pod_read_unaligned(bytemuck::cast_slice(half));
-        _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(half)))
-    };
-    [widen(&bits[..WIDTH]), widen(&bits[WIDTH..])]
 }
 
 /// [`crate::domain`] on 16 values: magnitudes below 2^-40 become signed zero, from 2^64 up
@@ -441,8 +362,8 @@ fn q6_k_chunk(block: &BlockQ6K, j: usize) -> [__m512; HALVES] {
     values
 }
 
-/// Asks for the bytes [`PREFETCH_BYTES`] ahead of `block` (see [`rows_bf16_of`]; a
-/// prefetch past the end of the weights is harmless).
+/// Asks for the bytes [`PREFETCH_BYTES`] ahead of `block` (a prefetch past the end of the
+/// weights is harmless).
 #[inline]
 #[target_feature(enable = "avx512f")]
 fn prefetch_block<B>(block: &B) {
@@ -450,19 +371,6 @@ fn prefetch_block<B>(block: &B) {
         .cast::<u8>()
         .wrapping_add(PREFETCH_BYTES);
     _mm_prefetch::<_MM_HINT_T0>(ahead.cast());
-}
-
-/// Widens 32 bf16 weights (`bits << 16`, exact) and adds their products with `x` to the
-/// two registers of lanes.
-#[inline]
-#[target_feature(enable = "avx512f,avx512bw")]
-fn accumulate_bf16(acc: &mut [__m512; HALVES], w: &[u16], x: [__m512; HALVES]) {
-    for (h, (a, xv)) in acc.iter_mut().zip(x).enumerate() {
-        let bits: __m256i =
-            bytemuck::pod_read_unaligned(bytemuck::cast_slice(&w[h * WIDTH..][..WIDTH]));
-        let wv = _mm512_castsi512_ps(_mm512_slli_epi32::<16>(_mm512_cvtepu16_epi32(bits)));
-        *a = _mm512_fmadd_ps(wv, xv, *a);
-    }
 }
 
 /// The halving tree over lanes `low` (0..16) and `high` (16..32).

@@ -1,5 +1,5 @@
-//! One token against weights a decode step streams: prepared bf16, f32, and packed Q8_0 /
-//! Q5_0 / Q4_K / Q6_K blocks.
+//! One token against weights a decode step streams: f32 and packed Q8_0 / Q5_0 / Q4_K /
+//! Q6_K blocks (prepared bf16 has its own pair-lane kernel, [`super::pairs`]).
 //!
 //! A decode step reads every weight once, so its speed is memory bandwidth: the weights are
 //! read straight from their stored bytes (no panel; blocks are decoded in registers), a few
@@ -15,17 +15,15 @@ use crate::arith::Fused;
 use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
 use crate::reduce::LANES;
 
-/// Weight rows per rayon task: 256 rows of 896 bf16 are 448 KiB of weights, so even the
-/// 128-row K/V projections give both threads a task, and the 151936-row LM head runs in
-/// 594 tasks instead of tens of thousands.
+/// Weight rows per rayon task: 256 rows of a 640-column Q8_0 matrix are 170 KiB, so even
+/// a 256-row K/V projection is a whole task and a 262144-row LM head runs in 1024 tasks
+/// instead of tens of thousands.
 const TASK_ROWS: usize = 256;
 
 /// Weight slices as the SIMD kernels read them, by storage: what a decode step streams (the
 /// one-token kernel takes each), and the split forms the tiled kernel's panels decode.
 #[derive(Clone, Copy)]
 pub(super) enum Rows<'a> {
-    /// bf16 bits already inside the factor domain.
-    PreparedBf16(&'a [u16]),
     /// f32 weights, split per element.
     F32(&'a [f32]),
     /// Q8_0 blocks, `cols / 32` a row.
@@ -67,10 +65,7 @@ fn task<U: RowUnit>(block: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
-    use half::bf16;
-
     use crate::arith::Unfused;
-    use crate::weights::PreparedWeights;
 
     #[test]
     fn one_token_kernel_gives_the_row_block_bits_on_ragged_shapes() {
@@ -87,21 +82,15 @@ mod tests {
                     (i as f32 * scale).sin()
                 }
             };
-            let w: Vec<bf16> = (0..rows * cols)
-                .map(|i| bf16::from_f32(value(i, 0.37)))
-                .collect();
-            let w32: Vec<f32> = (0..rows * cols).map(|i| value(i, 0.37)).collect();
+            let w: Vec<f32> = (0..rows * cols).map(|i| value(i, 0.37)).collect();
             let x: Vec<f32> = (0..cols).map(|i| value(i + 7, 0.91) * 3.0).collect();
-            let prepared = PreparedWeights::bf16(w, rows, cols).unwrap();
-            let f32_view = crate::WeightView::f32(&w32, rows, cols).unwrap();
-            for view in [prepared.view(), f32_view] {
-                let mut fast = vec![0.0f32; rows];
-                let mut plain = vec![0.0f32; rows];
-                crate::matvec::matvec(view, &x, &mut fast).unwrap();
-                crate::matvec::matvec_with::<Unfused>(view, &x, &mut plain).unwrap();
-                let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&fast), bits(&plain), "{rows}x{cols}");
-            }
+            let view = crate::WeightView::f32(&w, rows, cols).unwrap();
+            let mut fast = vec![0.0f32; rows];
+            let mut plain = vec![0.0f32; rows];
+            crate::matvec::matvec(view, &x, &mut fast).unwrap();
+            crate::matvec::matvec_with::<Unfused>(view, &x, &mut plain).unwrap();
+            let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+            assert_eq!(bits(&fast), bits(&plain), "{rows}x{cols}");
         }
     }
 }

@@ -75,25 +75,47 @@ pub(super) fn matmul_tiled<W: RowUnit>(
     let task_tokens = (TASK_ACTIVATION_BYTES / (stride * size_of::<f32>()))
         .next_multiple_of(TILE_TOKENS)
         .max(TILE_TOKENS);
-    let row_blocks = rows.div_ceil(TASK_ROWS);
-    let token_blocks = tokens.div_ceil(task_tokens);
-    let mut tasks: Vec<Vec<&mut [f32]>> = (0..row_blocks * token_blocks)
-        .map(|_| Vec::with_capacity(task_tokens.min(tokens)))
+    tasks(out, rows, TASK_ROWS, task_tokens)
+        .into_par_iter()
+        .for_each(|mut t| {
+            let block = &w[t.first_row * row_units..][..t.outs[0].len() * row_units];
+            let x_block = &padded[t.first_token * stride..][..t.outs.len() * stride];
+            task(block, cols, stride, x_block, &mut t.outs);
+        });
+}
+
+/// One task of a many-token product: its rows start at `first_row`, its tokens at
+/// `first_token`, and `outs` holds, per token, the piece of the token-major output that
+/// covers the task's rows.
+pub(super) struct Task<'o> {
+    pub(super) first_row: usize,
+    pub(super) first_token: usize,
+    pub(super) outs: Vec<&'o mut [f32]>,
+}
+
+/// Splits the token-major `out` (`tokens x rows`) into tasks of `task_rows` rows x
+/// `task_tokens` tokens (the last ones smaller), each writing its own pieces in place.
+pub(super) fn tasks(
+    out: &mut [f32],
+    rows: usize,
+    task_rows: usize,
+    task_tokens: usize,
+) -> Vec<Task<'_>> {
+    let tokens = out.len() / rows;
+    let row_blocks = rows.div_ceil(task_rows);
+    let mut tasks: Vec<Task<'_>> = (0..row_blocks * tokens.div_ceil(task_tokens))
+        .map(|i| Task {
+            first_row: (i % row_blocks) * task_rows,
+            first_token: (i / row_blocks) * task_tokens,
+            outs: Vec::with_capacity(task_tokens.min(tokens)),
+        })
         .collect();
     for (t, token_out) in out.chunks_exact_mut(rows).enumerate() {
-        for (b, piece) in token_out.chunks_mut(TASK_ROWS).enumerate() {
-            tasks[(t / task_tokens) * row_blocks + b].push(piece);
+        for (b, piece) in token_out.chunks_mut(task_rows).enumerate() {
+            tasks[(t / task_tokens) * row_blocks + b].outs.push(piece);
         }
     }
-    tasks.into_par_iter().enumerate().for_each(|(i, mut outs)| {
-        let (token_block, row_block) = (i / row_blocks, i % row_blocks);
-        let first_row = row_block * TASK_ROWS;
-        let task_rows = outs[0].len();
-        let block = &w[first_row * row_units..(first_row + task_rows) * row_units];
-        let first_token = token_block * task_tokens;
-        let x_block = &padded[first_token * stride..(first_token + outs.len()) * stride];
-        task(block, cols, stride, x_block, &mut outs);
-    });
+    tasks
 }
 
 /// One task: the AVX-512 tile where the CPU has it, the portable tile (same bits, scalar
