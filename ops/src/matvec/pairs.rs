@@ -30,11 +30,11 @@ use crate::reduce::LANES;
 const WIDTH: usize = LANES / 2;
 /// Weight rows of one register tile.
 const TILE_ROWS: usize = 4;
-/// Tokens of one register tile: 4 rows x 6 tokens = 24 of the 32 AVX-512 registers hold
-/// an output's 16 lanes each and 8 more the rows' odd and even weights; the activations are
-/// read from memory by the FMAs. (Measured on the 512-token MLP shapes: 6 tokens beat 5 by
-/// 5 to 10%.)
-const TILE_TOKENS: usize = 6;
+/// Tokens of one register tile: 4 rows x 5 tokens = 20 of the 32 AVX-512 registers hold
+/// an output's 16 lanes each, 8 more the rows' odd and even weights, 2 an activation's.
+/// (Measured on the whole 512-token prefill of the 0.5B model: 4 and 5 tokens about equal,
+/// 6 slower by 5%, although 6 won on the MLP shapes alone.)
+const TILE_TOKENS: usize = 5;
 /// Weight rows of one prefill task: a multiple of [`TILE_ROWS`], small enough that a
 /// projection of a few hundred rows still gives both threads work.
 const TASK_ROWS: usize = 128;
@@ -87,20 +87,29 @@ fn pair_ordered(x: &[f32], cols: usize, stride: usize) -> Vec<f32> {
     let mut xp = vec![0.0f32; x.len() / cols * stride];
     xp.par_chunks_mut(stride)
         .zip(x.par_chunks(cols))
-        .for_each(|(p, row)| {
-            let (chunks, rest) = row.as_chunks::<LANES>();
-            for (d, c) in p.as_chunks_mut::<LANES>().0.iter_mut().zip(chunks) {
-                for j in 0..WIDTH {
-                    d[j] = bf16_factor(c[2 * j + 1]);
-                    d[WIDTH + j] = bf16_factor(c[2 * j]);
-                }
-            }
-            let last = &mut p[chunks.len() * LANES..];
-            for (i, &v) in rest.iter().enumerate() {
-                last[(1 - i % 2) * WIDTH + i / 2] = bf16_factor(v);
-            }
-        });
+        .for_each(|(p, row)| pair_ordered_row(row, p));
     xp
+}
+
+/// One token of [`pair_ordered`], compiled for each SIMD level: the chunk is rounded into a
+/// contiguous array first (a loop that vectorises), then permuted.
+#[multiversion(targets("x86_64+avx512f+avx512bw", "x86_64+avx2"))]
+fn pair_ordered_row(row: &[f32], p: &mut [f32]) {
+    let (chunks, rest) = row.as_chunks::<LANES>();
+    for (d, c) in p.as_chunks_mut::<LANES>().0.iter_mut().zip(chunks) {
+        let mut f = [0.0f32; LANES];
+        for (o, &v) in f.iter_mut().zip(c) {
+            *o = bf16_factor(v);
+        }
+        for j in 0..WIDTH {
+            d[j] = f[2 * j + 1];
+            d[WIDTH + j] = f[2 * j];
+        }
+    }
+    let last = &mut p[chunks.len() * LANES..];
+    for (i, &v) in rest.iter().enumerate() {
+        last[(1 - i % 2) * WIDTH + i / 2] = bf16_factor(v);
+    }
 }
 
 /// One task: `outs[t][r]` for the rows of `w` and the tokens of `x`.
@@ -173,13 +182,11 @@ fn tile_of_size(
         (true, 2) => tile::<TILE_ROWS, 2, false>(w, cols, x, stride, out),
         (true, 3) => tile::<TILE_ROWS, 3, false>(w, cols, x, stride, out),
         (true, 4) => tile::<TILE_ROWS, 4, false>(w, cols, x, stride, out),
-        (true, 5) => tile::<TILE_ROWS, 5, false>(w, cols, x, stride, out),
         (true, _) => tile::<TILE_ROWS, TILE_TOKENS, false>(w, cols, x, stride, out),
         (false, 1) => tile::<1, 1, true>(w, cols, x, stride, out),
         (false, 2) => tile::<1, 2, false>(w, cols, x, stride, out),
         (false, 3) => tile::<1, 3, false>(w, cols, x, stride, out),
         (false, 4) => tile::<1, 4, false>(w, cols, x, stride, out),
-        (false, 5) => tile::<1, 5, false>(w, cols, x, stride, out),
         (false, _) => tile::<1, TILE_TOKENS, false>(w, cols, x, stride, out),
     }
 }
@@ -362,14 +369,14 @@ mod tests {
     #[test]
     fn pair_kernel_gives_the_row_block_bits_on_ragged_shapes() {
         // Rows crossing a tile and a task; cols below, at and past whole chunks; token
-        // counts leaving every tile width from 1 to 6; the last shape takes arbitrary bit patterns
+        // counts leaving every tile width from 1 to 5; the last shape takes arbitrary bit patterns
         // (NaN, infinities, denormals, out-of-domain magnitudes).
         let shapes = [
             (131, 45, 1),
             (3, 7, 2),
-            (70, 64, 9),
-            (5, 96, 10),
-            (133, 33, 13),
+            (70, 64, 8),
+            (5, 96, 9),
+            (133, 33, 11),
             (9, 40, 5),
         ];
         for (case, (rows, cols, tokens)) in shapes.into_iter().enumerate() {
