@@ -4,7 +4,7 @@
 //! Three variants per shape, all on the bench thread alone (a one-thread rayon pool made of
 //! it), so the figures measure arithmetic and memory traffic, not scheduling:
 //! - `deterministic`: `fak_ops::matvec` over a plain view (bf16 rounding and clamping of x,
-//!   per-element weight clamping, 32-lane canonical order, canonical output).
+//!   per-element weight clamping, the canonical order in pair lanes, canonical output).
 //! - `deterministic_prepared`: the same over `PreparedWeights` (weights clamped once at
 //!   load, same bits), the path a model that owns its weights takes.
 //! - `plain_serial`: one running f32 sum per row, the textbook loop. Rust may not reorder

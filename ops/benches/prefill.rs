@@ -1,8 +1,8 @@
 //! Prefill-shaped products: a 512-token prompt through the Qwen2.5-0.5B MLP projections.
 //!
-//! `tiled` is `fak_ops::matmul` (the register-tiled kernel it takes for many tokens);
-//! `row_block` is `matmul_with::<Fused>`, the plain one-row kernel the tiled one must match
-//! bit for bit (asserted once before timing). Both run on rayon's default pool, as a
+//! `tiled` is `fak_ops::matmul` (over prepared bf16 weights, the pair-lane kernel's 4 x 5
+//! register tiles); `row_block` is `matmul_with::<Fused>`, the plain one-row kernel the
+//! tiled one must match bit for bit (asserted once before timing). Both run on rayon's default pool, as a
 //! prefill does.
 //!
 //! Run: `cargo bench -p fak-ops --bench prefill`
