@@ -20,8 +20,8 @@ const BF16_DOMAIN_MIN_BITS: u16 = 87 << 7;
 /// Rounds `v` to the nearest bf16, ties to even, and returns its bits.
 ///
 /// Denormal inputs count as zero, results that would be bf16 denormals become zero of the
-/// same sign, every NaN becomes [`CANONICAL_BF16_NAN_BITS`], and values that round past the
-/// largest bf16 become infinities (plain round-to-nearest overflow).
+/// same sign, every NaN becomes `CANONICAL_BF16_NAN_BITS` (0x7FC0), and values that round
+/// past the largest bf16 become infinities (plain round-to-nearest overflow).
 #[inline(always)]
 pub fn round_bf16(v: f32) -> u16 {
     let v = ftz(v);

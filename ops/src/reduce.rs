@@ -60,7 +60,8 @@ pub fn sum(values: &[f32]) -> f32 {
     lane_sum(values.len(), |i, acc| acc + values[i])
 }
 
-/// The canonical maximum of `values` (-inf when empty), with [`max_keep_first`] per step.
+/// The canonical maximum of `values` (-inf when empty), with `max_keep_first` per step
+/// (ties keep the earlier value, a NaN never wins).
 pub fn max(values: &[f32]) -> f32 {
     let mut lanes = [f32::NEG_INFINITY; LANES];
     for (i, &v) in values.iter().enumerate() {
