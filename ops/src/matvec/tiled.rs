@@ -63,6 +63,10 @@ pub(super) fn matmul_tiled<W: RowUnit>(
     tokens: usize,
     out: &mut [f32],
 ) {
+    debug_assert!(
+        !W::Element::PAIRED,
+        "pair-lane weights take the pair kernel: this one fills lane i % 32"
+    );
     let row_units = W::units(cols);
     let rows = w.len() / row_units;
     let stride = cols.next_multiple_of(LANES);
@@ -234,7 +238,7 @@ fn portable_tile(
 
 #[cfg(test)]
 mod tests {
-    use half::bf16;
+    use half::f16;
 
     use super::*;
     use crate::arith::Unfused;
@@ -243,16 +247,18 @@ mod tests {
 
     #[test]
     fn portable_tile_gives_the_row_block_bits() {
-        // The non-AVX-512 form of the tile, over one ragged task (6 rows, 7 tokens, 40 cols).
+        // The non-AVX-512 form of the tile, over one ragged task (6 rows, 7 tokens, 40 cols),
+        // on f16 weights: the one-factor type this kernel takes (bf16 rows fill pair lanes
+        // and have their own kernel).
         let (rows, cols, tokens) = (6, 40, 7);
-        let w: Vec<bf16> = (0..rows * cols)
-            .map(|i| bf16::from_f32((i as f32 * 0.37).sin()))
+        let w: Vec<f16> = (0..rows * cols)
+            .map(|i| f16::from_f32((i as f32 * 0.37).sin()))
             .collect();
         let x: Vec<f32> = (0..tokens * cols)
             .map(|i| (i as f32 * 0.91).cos() * 3.0)
             .collect();
         let mut expected = vec![0.0f32; tokens * rows];
-        let view = WeightView::bf16(&w, rows, cols).unwrap();
+        let view = WeightView::f16(&w, rows, cols).unwrap();
         crate::matvec::matmul_with::<Unfused>(view, &x, &mut expected).unwrap();
 
         let stride = cols.next_multiple_of(LANES);
