@@ -263,9 +263,17 @@ pub struct ThroughputArgs {
     /// CPU threads every engine is given.
     #[arg(long, default_value_t = 2)]
     pub threads: usize,
+    /// Where fak's forward pass runs (cpu, vulkan, metal, cuda; device 0). Off the CPU,
+    /// the machine's read bandwidth says nothing of decode's bound, so no roofline is drawn.
+    #[arg(long, value_name = "B", default_value = "cpu")]
+    pub backend: BackendKind,
     /// Rounds: each engine runs once per round, round-robin; medians are reported.
     #[arg(long, default_value_t = 3)]
     pub rounds: usize,
+    /// The conditions of the run (e.g. the GPU's name and driver), appended to each
+    /// entry's method.
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
     /// Write the results as ledger entries, for `harness ledger add/update --from`.
     #[arg(long, value_name = "OUT")]
     pub json: Option<PathBuf>,
@@ -282,6 +290,9 @@ pub struct EngineArgs {
     pub decode: usize,
     #[arg(long)]
     pub threads: usize,
+    /// Where the forward pass runs (cpu, vulkan, metal, cuda; device 0).
+    #[arg(long, value_name = "B", default_value = "cpu")]
+    pub backend: BackendKind,
 }
 
 #[derive(Debug, Args)]

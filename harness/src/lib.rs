@@ -17,6 +17,7 @@ pub mod figures;
 pub mod fleet;
 pub mod ledger;
 pub mod number;
+pub mod on_backend;
 pub mod readme;
 pub mod spread;
 pub mod throughput;

@@ -8,6 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::{harness, repo_root};
+use fak_backends::{AnyBackend, BackendKind};
 use fak_harness::ledger::{Provenance, parse_measurement};
 
 /// A peer script that answers the protocol with the counts it was asked for (or, with
@@ -30,6 +31,10 @@ fn peer_script(dir: &Path, name: &str, body_before: &str, prompt_override: Optio
 }
 
 fn throughput(peer: &str, json: Option<&Path>) -> (i32, String, String) {
+    throughput_on("cpu", peer, json)
+}
+
+fn throughput_on(backend: &str, peer: &str, json: Option<&Path>) -> (i32, String, String) {
     let fixture = repo_root().join("data/fixtures/models/llama3");
     let mut args = vec![
         "throughput".to_string(),
@@ -45,6 +50,8 @@ fn throughput(peer: &str, json: Option<&Path>) -> (i32, String, String) {
         "1".to_string(),
         "--peer".to_string(),
         peer.to_string(),
+        "--backend".to_string(),
+        backend.to_string(),
     ];
     if let Some(json) = json {
         args.extend(["--json".to_string(), json.display().to_string()]);
@@ -163,4 +170,49 @@ fn the_engine_names_a_bad_token_file() {
     );
     assert_eq!(status, 2);
     assert!(stderr.contains("not a JSON array of token ids"), "{stderr}");
+}
+
+#[test]
+fn fak_runs_on_a_gpu_backend_without_a_cpu_roofline_or_names_why_it_cannot() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = peer_script(dir.path(), "peer.sh", "", None);
+    let peer = format!("llama.cpp bf16=sh {}", script.display());
+    // A backend this build or machine lacks fails with the probe's reason.
+    if let Some((kind, why)) = [BackendKind::Metal, BackendKind::Cuda, BackendKind::Vulkan]
+        .into_iter()
+        .find_map(|k| AnyBackend::open(k, 0).err().map(|e| (k, e.to_string())))
+    {
+        let (status, _, stderr) = throughput_on(kind.name(), &peer, None);
+        assert_eq!(status, 2, "{stderr}");
+        assert!(stderr.contains(&why), "{stderr}");
+    }
+    // One that it has: the run's entries carry no roofline and no bandwidth (the CPU's
+    // read bandwidth does not bound a GPU), and the method names the backend.
+    let Some(kind) = [BackendKind::Vulkan, BackendKind::Metal, BackendKind::Cuda]
+        .into_iter()
+        .find(|&k| AnyBackend::open(k, 0).is_ok())
+    else {
+        return;
+    };
+    let out = dir.path().join("gpu.json");
+    let (status, stdout, stderr) = throughput_on(kind.name(), &peer, Some(&out));
+    assert_eq!(status, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("no roofline off the CPU"), "{stdout}");
+    let entries = parse_measurement(&std::fs::read_to_string(&out).unwrap(), "out").unwrap();
+    assert!(entries.iter().any(|e| e.id == "throughput.decode.fak"));
+    assert!(
+        !entries
+            .iter()
+            .any(|e| e.id.ends_with("roofline") || e.id.ends_with("bandwidth")),
+        "{entries:?}"
+    );
+    let fak = entries
+        .iter()
+        .find(|e| e.id == "throughput.decode.fak")
+        .unwrap();
+    let method = fak.method.as_deref().unwrap_or_default();
+    assert!(
+        method.contains(&format!("fak on its {} backend", kind.name())),
+        "{method}"
+    );
 }

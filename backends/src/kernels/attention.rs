@@ -10,7 +10,7 @@
 use cubecl::prelude::*;
 
 use super::canonical::{NEG_INFINITY_BITS, canonical, ftz, max_keep_first, plus_zero};
-use super::exact_product::{domain, head, split_mul_add};
+use super::exact_product::{domain, f32_from_bits, head, split_mul_add};
 use super::half_float::{bf16_factor, domain_bf16, packed_half, widen_bf16};
 use super::math::{exp, recip};
 use super::reduce::{LANES, fold_max, fold_sum, load_lanes};
@@ -78,7 +78,7 @@ pub fn attention(
         }
         sync_cube();
 
-        let mut running_max = f32::reinterpret(NEG_INFINITY_BITS);
+        let mut running_max = f32_from_bits(NEG_INFINITY_BITS);
         let mut running_sum = 0.0f32;
         for block in first / LANES..position / LANES + 1 {
             let block_start = block * LANES;
@@ -96,7 +96,7 @@ pub fn attention(
 
             // Score of key `lane`: the canonical reduction over `head_dim`, its 32 lanes
             // summed here one after another.
-            let mut score = f32::reinterpret(NEG_INFINITY_BITS);
+            let mut score = f32_from_bits(NEG_INFINITY_BITS);
             if visible {
                 for l in 0..LANES {
                     let mut sum = 0.0f32;

@@ -7,6 +7,8 @@
 
 use cubecl::prelude::*;
 
+use super::exact_product::f32_from_bits;
+
 pub const SIGN_MASK: u32 = 0x8000_0000;
 pub const MAGNITUDE_MASK: u32 = 0x7FFF_FFFF;
 pub const EXPONENT_MASK: u32 = 0x7F80_0000;
@@ -35,7 +37,7 @@ pub fn ftz(v: f32) -> f32 {
 #[cube]
 pub fn canonical(v: f32) -> f32 {
     if is_nan(v) {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else {
         ftz(v)
     }
@@ -47,7 +49,7 @@ pub fn canonical(v: f32) -> f32 {
 #[cube]
 pub fn plus_zero(v: f32) -> f32 {
     if u32::reinterpret(v) == SIGN_MASK {
-        f32::reinterpret(0u32)
+        f32_from_bits(0u32)
     } else {
         v
     }

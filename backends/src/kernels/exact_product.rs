@@ -23,7 +23,7 @@ pub fn domain(v: f32) -> f32 {
     let bits = u32::reinterpret(v);
     let magnitude = bits & MAGNITUDE_MASK;
     if magnitude >= DOMAIN_MAX_BITS {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else if magnitude < DOMAIN_MIN_BITS {
         f32::reinterpret(bits & SIGN_MASK)
     } else {
@@ -50,6 +50,15 @@ pub fn head(v: f32) -> f32 {
 #[cube]
 pub fn ordered(v: f32) -> f32 {
     f32::reinterpret(u32::reinterpret(v) ^ (CUBE_COUNT_Z - 1))
+}
+
+/// The f32 whose bits are the constant `bits`, made a bit cast of a variable the same way as
+/// [`ordered`]. Why: CubeCL 0.10's CUDA code generator writes a bit cast of a constant as
+/// `reinterpret_cast<float const&>(uint32(N))`, which NVRTC refuses (a reference cast needs
+/// a variable); SPIR-V and MSL take either.
+#[cube]
+pub fn f32_from_bits(bits: u32) -> f32 {
+    f32::reinterpret(bits ^ (CUBE_COUNT_Z - 1))
 }
 
 /// The low part of `a * b` for factors already inside the domain: `lo = at*bt`,

@@ -8,6 +8,7 @@
 use cubecl::prelude::*;
 
 use super::canonical::{INFINITY_BITS, ftz, is_nan};
+use super::exact_product::f32_from_bits;
 
 const CANONICAL_BF16_NAN_BITS: u32 = 0x7FC0;
 /// bf16 magnitudes at or above 2^64 are outside the factor domain.
@@ -75,7 +76,7 @@ pub fn widen_f16(bits: u32) -> f32 {
         INFINITY_BITS | (mantissa << 13)
     } else if exponent == 0 {
         // 2^-24 is 0x3380_0000.
-        u32::reinterpret(f32::cast_from(mantissa) * f32::reinterpret(0x3380_0000u32))
+        u32::reinterpret(f32::cast_from(mantissa) * f32_from_bits(0x3380_0000u32))
     } else {
         ((exponent + 112) << 23) | (mantissa << 13)
     };

@@ -5,7 +5,7 @@
 use cubecl::prelude::*;
 
 use super::canonical::{CANONICAL_NAN_BITS, INFINITY_BITS, SIGN_MASK, canonical, ftz, is_nan};
-use super::exact_product::{split_mul, split_mul_add};
+use super::exact_product::{f32_from_bits, split_mul, split_mul_add};
 use super::grid::element_index;
 
 /// log2(e) as f32.
@@ -36,6 +36,13 @@ const GELU_K1: f32 = f32::from_bits(0x3D92_2279);
 /// Beyond +-16 GELU is saturated (x above, -0.0 below).
 const GELU_SATURATED_ABOVE: f32 = 16.0;
 
+// The constants that are split (a split reads a value's bits) enter as bit patterns through
+// [`f32_from_bits`]: CUDA's code generator cannot take the bits of a constant.
+const LOG2E_BITS: u32 = LOG2E.to_bits();
+const C7_BITS: u32 = C7.to_bits();
+const RECIP_GUESS_SLOPE_BITS: u32 = RECIP_GUESS_SLOPE.to_bits();
+const GELU_K1_BITS: u32 = GELU_K1.to_bits();
+
 /// `v * 2^k` for a positive normal `v`, through the exponent field: results below the
 /// normal range become +0.0, past the largest exponent +inf.
 #[cube]
@@ -43,9 +50,9 @@ pub fn scale_by_pow2(v: f32, k: i32) -> f32 {
     let bits = u32::reinterpret(v);
     let field = i32::cast_from((bits >> 23) & 0xFFu32) + k;
     if field >= 0xFF {
-        f32::reinterpret(INFINITY_BITS)
+        f32_from_bits(INFINITY_BITS)
     } else if field <= 0 {
-        f32::reinterpret(0u32)
+        f32_from_bits(0u32)
     } else {
         f32::reinterpret((bits & 0x807F_FFFFu32) | (u32::cast_from(field) << 23))
     }
@@ -84,18 +91,18 @@ fn round_half_even(t: f32) -> i32 {
 pub fn exp(x: f32) -> f32 {
     let x = ftz(x);
     if is_nan(x) {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else if x > EXP_OVERFLOW_ABOVE {
-        f32::reinterpret(INFINITY_BITS)
+        f32_from_bits(INFINITY_BITS)
     } else if x < EXP_UNDERFLOW_BELOW {
-        f32::reinterpret(0u32)
+        f32_from_bits(0u32)
     } else {
-        let k = round_half_even(split_mul(x, LOG2E));
+        let k = round_half_even(split_mul(x, f32_from_bits(LOG2E_BITS)));
         let kf = f32::cast_from(k);
         let r = -kf * LN2_1 + x;
         let r = -kf * LN2_2 + r;
         let r = -kf * LN2_3 + r;
-        let q = split_mul_add(C7, r, C6);
+        let q = split_mul_add(f32_from_bits(C7_BITS), r, C6);
         let q = split_mul_add(q, r, C5);
         let q = split_mul_add(q, r, C4);
         let q = split_mul_add(q, r, C3);
@@ -115,7 +122,7 @@ pub fn recip(a: f32) -> f32 {
     let sign = bits & SIGN_MASK;
     let magnitude = bits & 0x7FFF_FFFFu32;
     if is_nan(a) {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else if magnitude == 0 {
         f32::reinterpret(sign | INFINITY_BITS)
     } else if magnitude == INFINITY_BITS {
@@ -123,7 +130,7 @@ pub fn recip(a: f32) -> f32 {
     } else {
         let e = i32::cast_from(magnitude >> 23) - 127;
         let m = f32::reinterpret((magnitude & 0x007F_FFFFu32) | (127u32 << 23));
-        let mut y = split_mul_add(RECIP_GUESS_SLOPE, m, RECIP_GUESS_OFFSET);
+        let mut y = split_mul_add(f32_from_bits(RECIP_GUESS_SLOPE_BITS), m, RECIP_GUESS_OFFSET);
         for _ in 0..NEWTON_STEPS {
             let residual = split_mul_add(-m, y, 1.0);
             y = split_mul_add(y, residual, y);
@@ -140,11 +147,11 @@ pub fn rsqrt(a: f32) -> f32 {
     let a = ftz(a);
     let bits = u32::reinterpret(a);
     if is_nan(a) || a < 0.0 {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else if a == 0.0 {
-        f32::reinterpret(INFINITY_BITS)
+        f32_from_bits(INFINITY_BITS)
     } else if bits == INFINITY_BITS {
-        f32::reinterpret(0u32)
+        f32_from_bits(0u32)
     } else {
         let e = i32::cast_from(bits >> 23) - 127;
         let odd = e & 1;
@@ -182,14 +189,14 @@ pub fn silu(x: f32) -> f32 {
 pub fn gelu_tanh(x: f32) -> f32 {
     let x = ftz(x);
     if is_nan(x) {
-        f32::reinterpret(CANONICAL_NAN_BITS)
+        f32_from_bits(CANONICAL_NAN_BITS)
     } else if x > GELU_SATURATED_ABOVE {
         x
     } else if x < -GELU_SATURATED_ABOVE {
-        f32::reinterpret(SIGN_MASK)
+        f32_from_bits(SIGN_MASK)
     } else {
         let square = split_mul(x, x);
-        let inner = split_mul_add(square, GELU_K1, GELU_K0);
+        let inner = split_mul_add(square, f32_from_bits(GELU_K1_BITS), GELU_K0);
         let z = split_mul(x, inner);
         canonical(x * sigmoid(z))
     }

@@ -2,6 +2,7 @@
 //! fak's own side of the protocol the peers speak.
 
 use anyhow::{Context, Result};
+use fak_backends::BackendKind;
 use fak_harness::cli::{EngineArgs, ThroughputArgs};
 use fak_harness::ledger::{Baseline, Entry, Param, Provenance};
 use fak_harness::throughput::bandwidth::read_bandwidth;
@@ -17,7 +18,13 @@ use crate::Outcome;
 const BANDWIDTH_PASSES: usize = 5;
 
 pub fn engine(args: &EngineArgs) -> Result<Outcome> {
-    let report = engine::run(&args.model, &args.tokens, args.decode, args.threads)?;
+    let report = engine::run(
+        &args.model,
+        &args.tokens,
+        args.decode,
+        args.threads,
+        args.backend,
+    )?;
     println!("{}", serde_json::to_string(&report)?);
     Ok(Outcome::Done)
 }
@@ -32,7 +39,11 @@ pub fn run(args: &ThroughputArgs) -> Result<Outcome> {
     let fak = Peer {
         name: "fak".to_string(),
         program: std::env::current_exe().context("cannot find the harness binary to run fak")?,
-        args: vec!["engine".to_string()],
+        args: vec![
+            "engine".to_string(),
+            "--backend".to_string(),
+            args.backend.to_string(),
+        ],
         model: args.model.clone(),
     };
     let mut engines = vec![fak];
@@ -51,27 +62,32 @@ pub fn run(args: &ThroughputArgs) -> Result<Outcome> {
             r.decode_tokens as f64 / r.decode_seconds
         );
     })?;
-    eprintln!("read bandwidth on {} threads ...", args.threads);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(args.threads)
-        .build()?;
-    let bandwidth = read_bandwidth(&pool, BANDWIDTH_PASSES);
-    let roofline = bandwidth / weight_bytes as f64;
+    let bound = if args.backend == BackendKind::Cpu {
+        eprintln!("read bandwidth on {} threads ...", args.threads);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(args.threads)
+            .build()?;
+        let bandwidth = read_bandwidth(&pool, BANDWIDTH_PASSES);
+        Some(Roofline {
+            bandwidth,
+            tokens_per_second: bandwidth / weight_bytes as f64,
+        })
+    } else {
+        None
+    };
     print_table(
         &results,
         &args.baseline,
         &shape,
         weight_bytes,
-        bandwidth,
-        roofline,
+        bound.as_ref(),
     );
     if let Some(out) = &args.json {
         let study = Study {
             args,
             shape: &shape,
             weight_bytes,
-            bandwidth,
-            roofline,
+            bound,
         };
         write_entries(out, &study.entries(&results))?;
     }
@@ -95,24 +111,36 @@ fn decode_weight_bytes(model: &std::path::Path) -> Result<usize> {
     Ok(checkpoint.weight_bytes() - embedding)
 }
 
+/// Decode's bound on the CPU: the machine's read bandwidth over the weight bytes a token
+/// reads.
+struct Roofline {
+    bandwidth: f64,
+    tokens_per_second: f64,
+}
+
 fn print_table(
     results: &[EngineResult],
     baseline_name: &str,
     shape: &Shape,
     weight_bytes: usize,
-    bandwidth: f64,
-    roofline: f64,
+    bound: Option<&Roofline>,
 ) {
     println!(
         "{} prompt tokens, {} decoded, {} threads, median of {} rounds",
         shape.prompt_tokens, shape.decode_tokens, shape.threads, shape.rounds
     );
-    println!(
-        "read bandwidth {:.1} GB/s; decode reads {:.3} GB of weights per token: roofline {:.1} tok/s",
-        bandwidth / 1e9,
-        weight_bytes as f64 / 1e9,
-        roofline
-    );
+    match bound {
+        Some(b) => println!(
+            "read bandwidth {:.1} GB/s; decode reads {:.3} GB of weights per token: roofline {:.1} tok/s",
+            b.bandwidth / 1e9,
+            weight_bytes as f64 / 1e9,
+            b.tokens_per_second
+        ),
+        None => println!(
+            "decode reads {:.3} GB of weights per token; no roofline off the CPU",
+            weight_bytes as f64 / 1e9
+        ),
+    }
     let baseline = results.iter().find(|r| r.name == baseline_name);
     println!(
         "{:<22} {:>11} {:>10} {:>10} {:>10} {:>10} {:>9} {:>9}",
@@ -126,10 +154,11 @@ fn print_table(
             r.prefill_tokens_per_second(shape),
             r.decode_tokens_per_second(shape),
         );
-        let of_roofline = if roofline_applies(&r.weights) {
-            format!("{:.0}%", 100.0 * decode / roofline)
-        } else {
-            "-".to_string()
+        let of_roofline = match bound {
+            Some(b) if roofline_applies(&r.weights) => {
+                format!("{:.0}%", 100.0 * decode / b.tokens_per_second)
+            }
+            _ => "-".to_string(),
         };
         println!(
             "{:<22} {:>11.1} {:>10} {:>10.2} {:>10} {:>10} {:>9.3} {:>8.2}x",
@@ -156,8 +185,8 @@ struct Study<'a> {
     args: &'a ThroughputArgs,
     shape: &'a Shape,
     weight_bytes: usize,
-    bandwidth: f64,
-    roofline: f64,
+    /// Only for a CPU run.
+    bound: Option<Roofline>,
 }
 
 impl Study<'_> {
@@ -171,6 +200,12 @@ impl Study<'_> {
             self.shape.rounds,
             self.args.baseline
         );
+        if self.args.backend != BackendKind::Cpu {
+            c.push_str(&format!(" --backend {}", self.args.backend));
+        }
+        if let Some(note) = &self.args.note {
+            c.push_str(&format!(" --note \"{note}\""));
+        }
         if let Some(study) = &self.args.study {
             c.push_str(&format!(" --study {study}"));
         }
@@ -181,18 +216,24 @@ impl Study<'_> {
     }
 
     fn method(&self) -> String {
-        format!(
-            "{} ({:.3} GB of weights read per decoded token); each engine a fresh process \
-             given the same {} prompt token ids, prefilled in one call (first token's logits \
-             included), then {} greedy one-token decode calls; {} threads each; engines run \
-             round-robin, median of {} rounds; peers built by bench/peers/setup.sh",
+        let mut m = format!(
+            "{} ({:.3} GB of weights read per decoded token); fak on its {} backend; each \
+             engine a fresh process given the same {} prompt token ids, prefilled in one call \
+             (first token's logits included), then {} greedy one-token decode calls; {} \
+             threads each; engines run round-robin, median of {} rounds; peers built by \
+             bench/peers/setup.sh",
             self.args.model.display(),
             self.weight_bytes as f64 / 1e9,
+            self.args.backend,
             self.shape.prompt_tokens,
             self.shape.decode_tokens,
             self.shape.threads,
             self.shape.rounds
-        )
+        );
+        if let Some(note) = &self.args.note {
+            m.push_str(&format!("; {note}"));
+        }
+        m
     }
 
     /// `throughput.REST`, or `throughput.STUDY.REST` for a named study.
@@ -254,35 +295,9 @@ impl Study<'_> {
                 );
             }
         }
-        let mut roofline = Measured {
-            id: self.id("decode.roofline"),
-            title: "decode roofline: read bandwidth / weight bytes per token".to_string(),
-            value: self.roofline,
-            unit: "tokens/s",
-            baseline: None,
-            method: &method,
-            command: &command,
-            params: vec![
-                ("study", Param::Text(self.study("decode_throughput"))),
-                ("engine", Param::Text("roofline".to_string())),
-            ],
+        if let Some(bound) = &self.bound {
+            out.extend(self.roofline_entries(bound, &method, &command));
         }
-        .entry();
-        roofline.provenance = Provenance::Modeled;
-        out.push(roofline);
-        out.push(
-            Measured {
-                id: self.id("bandwidth"),
-                title: format!("memory read bandwidth, {} threads", self.shape.threads),
-                value: self.bandwidth / 1e9,
-                unit: "GB/s",
-                baseline: None,
-                method: "best of 5 passes over a 1 GiB buffer, right after the engines",
-                command: &command,
-                params: vec![("study", Param::Text(self.study("throughput.bandwidth")))],
-            }
-            .entry(),
-        );
         for r in results {
             out.push(
                 Measured {
@@ -306,6 +321,39 @@ impl Study<'_> {
             );
         }
         out
+    }
+}
+
+impl Study<'_> {
+    /// The roofline and the bandwidth it was drawn from (a CPU run only).
+    fn roofline_entries(&self, bound: &Roofline, method: &str, command: &str) -> Vec<Entry> {
+        let mut roofline = Measured {
+            id: self.id("decode.roofline"),
+            title: "decode roofline: read bandwidth / weight bytes per token".to_string(),
+            value: bound.tokens_per_second,
+            unit: "tokens/s",
+            baseline: None,
+            method,
+            command,
+            params: vec![
+                ("study", Param::Text(self.study("decode_throughput"))),
+                ("engine", Param::Text("roofline".to_string())),
+            ],
+        }
+        .entry();
+        roofline.provenance = Provenance::Modeled;
+        let bandwidth = Measured {
+            id: self.id("bandwidth"),
+            title: format!("memory read bandwidth, {} threads", self.shape.threads),
+            value: bound.bandwidth / 1e9,
+            unit: "GB/s",
+            baseline: None,
+            method: "best of 5 passes over a 1 GiB buffer, right after the engines",
+            command,
+            params: vec![("study", Param::Text(self.study("throughput.bandwidth")))],
+        }
+        .entry();
+        vec![roofline, bandwidth]
     }
 }
 

@@ -20,7 +20,7 @@ use gateway::{gateway_proxy, serve_in_kernel};
 use inference::{excision, fleet, matvec_bench, ops_bench};
 use kernel::{fused_revoke, kernel_bench, kv_bench, scenario_bench};
 use parity::parity;
-use throughput::{throughput, throughput_gemma3};
+use throughput::{throughput, throughput_cuda, throughput_gemma3};
 
 pub const README_PATH: &str = "README.md";
 
@@ -46,6 +46,7 @@ type Render = fn(&Ledger) -> Result<String, ReadmeError>;
 const BLOCKS: &[(&str, Render)] = &[
     ("throughput", throughput),
     ("throughput_gemma3", throughput_gemma3),
+    ("throughput_cuda", throughput_cuda),
     ("ops_bench", ops_bench),
     ("matvec_bench", matvec_bench),
     ("parity", parity),

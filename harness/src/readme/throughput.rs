@@ -71,6 +71,14 @@ pub const GEMMA3: Study = Study {
     ],
 };
 
+/// fak on CUDA against transformers on the same GPU (`bench/gpu/cuda_check.sh`, run where a
+/// GPU machine is lent): no issue sets a target for it.
+pub const CUDA: Study = Study {
+    block: "throughput_cuda",
+    name: Some("cuda"),
+    targets: &[],
+};
+
 impl Measure {
     fn id_part(self) -> &'static str {
         match self {
@@ -220,10 +228,16 @@ impl Study {
                 times(target.bound)
             ));
         }
+        let against = if parts.is_empty() {
+            "No target is set for this study.".to_string()
+        } else {
+            format!(
+                "Against the targets, measured in the same run: {}.",
+                parts.join(", ")
+            )
+        };
         Ok(format!(
-            "Against the targets, measured in the same run: {}. {base} decoded {} tokens/s in \
-             this run.\n",
-            parts.join(", "),
+            "{against} {base} decoded {} tokens/s in this run.\n",
             compact(baseline.value)
         ))
     }
@@ -257,6 +271,11 @@ pub fn throughput(ledger: &Ledger) -> Result<String, ReadmeError> {
 /// Gemma 3's block.
 pub fn throughput_gemma3(ledger: &Ledger) -> Result<String, ReadmeError> {
     GEMMA3.render(ledger)
+}
+
+/// The CUDA block.
+pub fn throughput_cuda(ledger: &Ledger) -> Result<String, ReadmeError> {
+    CUDA.render(ledger)
 }
 
 #[cfg(test)]
@@ -442,6 +461,38 @@ mod tests {
                  decode 0.94x llama.cpp q4_k_m (target at least 0.9x: met), \
                  prefill 0.4x llama.cpp q4_k_m (target at least 0.8x: **not met**). \
                  llama.cpp q4_k_m decoded 50 tokens/s in this run.",
+        );
+    }
+
+    #[test]
+    fn a_gpu_study_has_no_roofline_row_and_says_it_has_no_target() {
+        // A `--backend cuda` run writes no roofline and no bandwidth entry.
+        let entries: Vec<Entry> = entries(
+            Some("cuda"),
+            Run {
+                engine: "fak",
+                weights: "bf16",
+                prefill: 800.0,
+                decode: 60.0,
+                rss_ratio: 2.0,
+            },
+            Run {
+                engine: "transformers cuda bf16",
+                weights: "bf16",
+                prefill: 5000.0,
+                decode: 20.0,
+                rss_ratio: 2.0,
+            },
+        )
+        .into_iter()
+        .filter(|e| !e.id.ends_with("roofline") && !e.id.ends_with("bandwidth"))
+        .collect();
+        let text = CUDA.render(&ledger(entries)).unwrap();
+        assert_has(&text, "| fak | 800 | 0.16x | 60 | 3x | 2x |");
+        assert!(!text.contains("roofline"), "{text}");
+        assert_has(
+            &text,
+            "No target is set for this study. transformers cuda bf16 decoded 20 tokens/s",
         );
     }
 

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use fak_backends::BackendError;
-use fak_backends::BackendKind;
 use fak_backends::parity::ParityError;
 use fak_kernel::kv::KvError;
 use fak_models::ModelError;
 use thiserror::Error;
+
+use crate::on_backend::NotInThisBuild;
 
 /// Why one gate could not run: reported in its row, as a failure.
 #[derive(Debug, Error)]
@@ -22,11 +23,8 @@ pub enum GateError {
     Case { case: String, source: ParityError },
     #[error("cannot make a temporary directory for the core dump: {0}")]
     TempDir(std::io::Error),
-    #[error(
-        "backend {0} is compiled into fak-backends but not into this harness \
-         (build it with `--features {0}`)"
-    )]
-    NotInThisBuild(BackendKind),
+    #[error(transparent)]
+    NotInThisBuild(#[from] NotInThisBuild),
 }
 
 /// Why verify could not run at all.

@@ -9,8 +9,8 @@ use fak_backends::parity::{BitComparison, Rng, bf16_as_f32_bits, compare_bits, f
 use fak_kernel::kv::{KvError, KvStore, Session, SpanKind, SpanMeta, SpanTrust};
 use fak_models::Model;
 
-use super::on_backend::OnBackend;
 use super::{GateError, KvGate, Measured};
+use crate::on_backend::OnBackend;
 
 /// The fixture the KV gates run on: GQA 4:1 and llama3 RoPE scaling, room for 2048
 /// positions.
@@ -29,6 +29,7 @@ pub struct KvRun<'a> {
 
 impl OnBackend for KvRun<'_> {
     type Output = Measured;
+    type Error = GateError;
     fn run<B: Backend>(self, backend: Arc<B>) -> Result<Measured, GateError> {
         let model = Arc::new(Model::load(backend, self.dir, Some(CONTEXT))?);
         let g = Gates {

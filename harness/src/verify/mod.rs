@@ -18,7 +18,6 @@ mod error;
 mod gate;
 mod kv_gates;
 mod model_gates;
-mod on_backend;
 mod op_gates;
 mod row;
 mod selection;
@@ -35,9 +34,9 @@ pub use row::{Row, Verdict};
 pub use selection::{Availability, choose};
 pub use table::render;
 
+use crate::on_backend::on_backend;
 use kv_gates::KvRun;
 use model_gates::ModelRun;
-use on_backend::on_backend;
 
 /// Where the fixture models live, under the repository root.
 pub const FIXTURES_PATH: &str = "data/fixtures/models";

@@ -8,7 +8,7 @@ use fak_backends::{Backend, CpuBackend};
 use fak_models::{Activations, KvCache, Logits, Model, SequenceKv};
 
 use super::GateError;
-use super::on_backend::OnBackend;
+use crate::on_backend::OnBackend;
 
 /// Tokens prefilled: three KV blocks, so attention crosses block boundaries at 32 and 64.
 const TOKENS: usize = 80;
@@ -21,6 +21,7 @@ pub struct ModelRun<'a> {
 
 impl OnBackend for ModelRun<'_> {
     type Output = BitComparison;
+    type Error = GateError;
     fn run<B: Backend>(self, device: Arc<B>) -> Result<BitComparison, GateError> {
         let reference = prefill(Arc::new(CpuBackend::new()), self.dir)?;
         Ok(compare_bits(&reference, &prefill(device, self.dir)?))
