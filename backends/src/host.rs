@@ -280,18 +280,6 @@ impl HostMatrix {
         }
     }
 
-    /// This matrix with packed blocks dequantized to f32 (the same values the packed
-    /// products use, DETERMINISM.md §3a), for a backend whose kernels read elements; any
-    /// other dtype as it is.
-    pub fn unpacked(&self) -> Result<std::borrow::Cow<'_, HostMatrix>, BackendError> {
-        if self.dtype.is_packed() {
-            let values = HostMatrix::from_f32(&self.to_f32(), self.rows, self.cols)?;
-            Ok(std::borrow::Cow::Owned(values))
-        } else {
-            Ok(std::borrow::Cow::Borrowed(self))
-        }
-    }
-
     /// The matrix as the ops library reads it.
     pub fn view(&self) -> Result<WeightView<'_>, OpsError> {
         // Construction aligned the bytes to the element size, so these casts cannot fail.
@@ -388,7 +376,7 @@ mod tests {
     }
 
     #[test]
-    fn packed_matrices_stay_packed_and_unpack_to_their_values() {
+    fn packed_matrices_stay_packed_and_widen_to_their_values() {
         // One Q8_0 row: scale 0.5 (f16 0x3800), quants 0, 1, ..., 31.
         let mut raw = 0x3800u16.to_le_bytes().to_vec();
         raw.extend(0..32u8);
@@ -397,9 +385,7 @@ mod tests {
         assert_eq!(m.bytes(), raw.as_slice());
         assert!(matches!(m.view().unwrap().data(), WeightData::Q8_0(_)));
         let expected: Vec<f32> = (0..32).map(|q| q as f32 * 0.5).collect();
-        let unpacked = m.unpacked().unwrap();
-        assert_eq!(unpacked.dtype(), WeightDtype::F32);
-        assert_eq!(unpacked.to_f32(), expected);
+        assert_eq!(m.to_f32(), expected);
 
         let err = HostMatrix::new(HostBytes::from_vec(raw), WeightDtype::Q8_0, 2, 16)
             .unwrap_err()

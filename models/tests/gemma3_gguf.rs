@@ -110,8 +110,9 @@ fn max_delta(ours: &[f32], step: &Step) -> f32 {
 /// Along llama.cpp's greedy continuations, fak picks llama.cpp's token at every step,
 /// except at near-ties where llama.cpp and transformers (f32 activations) themselves pick
 /// differently: there fak must pick one of the two. llama.cpp rounds activations to 8 bits
-/// inside its quantized dot products, fak to bf16, transformers not at all, so a pair of
-/// logits closer than these errors may order either way; everywhere else the three agree.
+/// inside its quantized dot products, fak to two 8-bit limbs, transformers not at all, so a
+/// pair of logits closer than these errors may order either way; everywhere else the three
+/// agree.
 /// Free-running, fak's greedy continuation equals llama.cpp's token for token up to the
 /// first such tie, and for all 40 reference tokens where there is none.
 #[test]

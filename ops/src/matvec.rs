@@ -11,10 +11,8 @@
 //! column `32c + 2j + 1`, then `32c + 2j`, chunk by chunk, and lanes 16..32 stay +0.0; one
 //! AVX512-BF16 instruction adds a whole chunk that way ([`pairs`]).
 //!
-//! A packed block's weights are its f32 values (DETERMINISM.md §3a) and enter exactly as f32
-//! weights do: split into two 12-bit factors, both products in lane `i % 32`. A block is a
-//! whole number of 32-weight chunks, so a kernel decodes a chunk straight into the lanes it
-//! feeds.
+//! Packed quantized weights go by blocks of 32 against int8 activations instead
+//! (DETERMINISM.md §3b, [`blocks`]).
 
 use std::marker::PhantomData;
 
@@ -29,16 +27,19 @@ use crate::canonical::canonical;
 use crate::error::{OpsError, check_len, shape_product, whole_rows};
 use crate::exact_product::split;
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
-use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
+use blocks::Storage;
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
+mod blocks;
 mod one_token;
 #[cfg(target_arch = "x86_64")]
 mod pairs;
 mod tiled;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 
 use one_token::Rows;
 
@@ -153,8 +154,8 @@ impl WeightElement for f32 {
     }
 }
 
-/// What a weight slice is made of, for the kernels that walk it row by row: elements (one
-/// weight each), or packed blocks whose rows decode to f32 weights.
+/// What a weight slice is made of, for the kernels that walk it row by row: elements, one
+/// weight each (packed quantized blocks have their own kernels, [`blocks`]).
 trait RowUnit: Copy + Send + Sync {
     /// The element a row is read as.
     type Element: WeightElement;
@@ -181,32 +182,6 @@ impl<W: WeightElement> RowUnit for W {
     }
 }
 
-/// Blocks decode a row at a time into f32 values, which then enter as f32 weights.
-macro_rules! blocked_rows {
-    ($block:ty, $stored:ident) => {
-        impl RowUnit for $block {
-            type Element = f32;
-            #[inline(always)]
-            fn units(cols: usize) -> usize {
-                cols / (QUANT_BLOCK * <$block>::CHUNKS)
-            }
-            #[inline(always)]
-            fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [f32] {
-                buf.clear();
-                buf.extend(units.iter().flat_map(|b| b.values()));
-                buf
-            }
-            fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
-                Some(Rows::$stored(units))
-            }
-        }
-    };
-}
-blocked_rows!(BlockQ8_0, Q8_0);
-blocked_rows!(BlockQ5_0, Q5_0);
-blocked_rows!(BlockQ4K, Q4K);
-blocked_rows!(BlockQ6K, Q6K);
-
 /// The signature of a row-block kernel: the 32 lane accumulators of the rows of `block`
 /// against `tokens` activation rows (`block`, `cols`, `x`, `tokens`,
 /// `lanes[row * tokens + token]`).
@@ -218,6 +193,8 @@ trait Evaluation {
     /// Whether products of [`tiled::TILE_TOKENS`] or more tokens may take the register-tiled
     /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
     const TILED: bool;
+    /// The product over packed quantized blocks (DETERMINISM.md §3b); `x` as given.
+    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]);
 }
 
 /// FMA in the SIMD clones that have it, separate multiply and add elsewhere.
@@ -228,6 +205,9 @@ impl Evaluation for Native {
         row_block_native::<W>
     }
     const TILED: bool = true;
+    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
+        blocks::native(w, cols, x, tokens, out);
+    }
 }
 
 /// Exactly the evaluation `A`.
@@ -240,6 +220,9 @@ impl<A: MulAdd> Evaluation for With<A> {
         row_block::<A, W>
     }
     const TILED: bool = false;
+    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
+        blocks::product::<A, B>(w, cols, x, tokens, out);
+    }
 }
 
 /// `out = W x` for one activation vector, with the fastest evaluation this CPU has (FMA
@@ -289,22 +272,22 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
         shape_product("matmul", "out", &[tokens, rows])?,
         out.len(),
     )?;
-    // The pair kernel rounds the activations itself, as it lays them out.
-    if let (WeightData::Bf16(data), true) = (w.data(), w.is_prepared()) {
-        paired_product::<E>(cast_slice(data), cols, x, tokens, out);
-        return Ok(());
-    }
-    let factors: Vec<f32> = x.iter().map(|&v| bf16_factor(v)).collect();
+    // The pair kernel rounds the activations itself, as it lays them out, and quantized
+    // blocks take them as int8 blocks.
+    let factors = || -> Vec<f32> { x.iter().map(|&v| bf16_factor(v)).collect() };
     match w.data() {
+        WeightData::Bf16(data) if w.is_prepared() => {
+            paired_product::<E>(cast_slice(data), cols, x, tokens, out)
+        }
         // Unprepared bf16 weights (tests, one-off products) take the row-block kernel,
         // which applies the clamp per element.
-        WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors, tokens, out),
-        WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::Q8_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::Q5_0(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::Q4K(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
-        WeightData::Q6K(data) => streamed_product::<E, _>(data, cols, &factors, tokens, out),
+        WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors(), tokens, out),
+        WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors(), tokens, out),
+        WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors(), tokens, out),
+        WeightData::Q8_0(data) => E::blocks(data, cols, x, tokens, out),
+        WeightData::Q5_0(data) => E::blocks(data, cols, x, tokens, out),
+        WeightData::Q4K(data) => E::blocks(data, cols, x, tokens, out),
+        WeightData::Q6K(data) => E::blocks(data, cols, x, tokens, out),
     }
     Ok(())
 }

@@ -1,19 +1,15 @@
-//! GGML's quantized blocks as they lie in a GGUF file (Q8_0, Q5_0, Q4_K, Q6_K), and the one
-//! definition of the f32 value of each of their elements (DETERMINISM.md §3a).
+//! GGML's quantized blocks as they lie in a GGUF file (Q8_0, Q5_0, Q4_K, Q6_K): the one
+//! definition of the f32 value of each of their elements (DETERMINISM.md §3a), and of each
+//! 32-weight chunk as integers (§3b).
 //!
 //! A block holds 32 (Q8_0, Q5_0) or 256 (Q4_K, Q6_K) consecutive weights of a row: f16
-//! scales and integer quants. Each weight's value is computed in f32 exactly as GGML's
-//! reference dequantization does: products of an f16 scale and small integers, all exact,
-//! and for Q4_K one rounded subtraction. Matmul kernels keep the blocks packed and produce
-//! these values in registers; the GGUF loader's dequantization calls
-//! [`QuantBlock::chunk`] too, so both read one definition.
-//!
-//! Every block is a whole number of 32-weight chunks, and a chunk is exactly one pass of the
-//! canonical reduction's 32 lanes: weight `i` of a chunk goes to lane `i`.
+//! scales and integer quants. An element's value is computed in f32 exactly as GGML's
+//! reference dequantization does (embedding rows and the GGUF loader's dequantization read
+//! it, [`QuantBlock::chunk`]); matrix products read the chunk's integers instead
+//! ([`QuantBlock::int_chunk`]), against int8 activations.
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::canonical::canonical_nan;
 use crate::half_float::widen_f16;
 use crate::reduce::LANES;
 
@@ -35,18 +31,42 @@ pub trait QuantBlock: Pod + Send + Sync {
     fn values(&self) -> impl Iterator<Item = f32> + '_ {
         (0..Self::CHUNKS).flat_map(move |j| self.chunk(j))
     }
+
+    /// Chunk `j`'s quants as unsigned bytes (DETERMINISM.md §3b).
+    fn quants(&self, j: usize) -> [u8; QUANT_BLOCK];
+
+    /// Chunk `j`'s scales and offset (DETERMINISM.md §3b).
+    fn int_scales(&self, j: usize) -> IntScales;
+
+    /// Chunk `j` as integers.
+    fn int_chunk(&self, j: usize) -> IntChunk {
+        IntChunk {
+            u: self.quants(j),
+            scales: self.int_scales(j),
+        }
+    }
 }
 
-/// A scale as the fast kernels multiply it: itself when every scale of the block is finite,
-/// the canonical NaN when one is not.
-///
-/// Why that gives the weights the factor domain gives them: with finite f16 scales every
-/// value below is at most about 2^28 in magnitude and, when not zero, a multiple of 2^-24,
-/// so the domain (§3) leaves it as it is; with an infinite or NaN scale every value of the
-/// block is infinite or NaN (`inf * 0` is NaN, `x - inf` infinite), which the domain turns
-/// into the canonical NaN.
-pub(crate) fn domain_scale(scale: f32, all_finite: bool) -> f32 {
-    if all_finite { scale } else { canonical_nan() }
+/// The scales and offset of a 32-weight chunk as DETERMINISM.md §3b writes it: weight `i`
+/// is exactly `d * a[i / 16] * (u[i] - beta) - dmin * m`, with `(m, dmin)` the `min` of
+/// Q4_K and `u` the chunk's unsigned quants.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntScales {
+    /// What every quant is offset by.
+    pub beta: i32,
+    /// The integer scale of the first and of the second 16 weights.
+    pub a: [i32; 2],
+    /// The f16 scale, widened exactly.
+    pub d: f32,
+    /// Q4_K's minimum: its integer `m` and the f16 `dmin`, widened exactly.
+    pub min: Option<(i32, f32)>,
+}
+
+/// A 32-weight chunk as integers: its unsigned quants and [`IntScales`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct IntChunk {
+    pub u: [u8; QUANT_BLOCK],
+    pub scales: IntScales,
 }
 
 /// The f16 scale stored in `bytes`, widened exactly.
@@ -89,6 +109,20 @@ impl QuantBlock for BlockQ8_0 {
         let d = self.scale();
         self.qs.map(|q| f32::from(q) * d)
     }
+
+    fn quants(&self, _: usize) -> [u8; QUANT_BLOCK] {
+        // q + 128: flipping the sign bit of a two's complement byte.
+        self.qs.map(|q| q.cast_unsigned() ^ 0x80)
+    }
+
+    fn int_scales(&self, _: usize) -> IntScales {
+        IntScales {
+            beta: 128,
+            a: [1, 1],
+            d: self.scale(),
+            min: None,
+        }
+    }
 }
 
 /// Q5_0: an f16 scale, the 32 fifth bits, then 16 bytes of 4-bit quants. Weight `v` takes
@@ -118,12 +152,25 @@ impl QuantBlock for BlockQ5_0 {
 
     fn chunk(&self, _: usize) -> [f32; QUANT_BLOCK] {
         let d = self.scale();
+        self.quants(0).map(|q| d * f32::from(i16::from(q) - 16))
+    }
+
+    fn quants(&self, _: usize) -> [u8; QUANT_BLOCK] {
         let qh = u32::from_le_bytes(self.qh);
         std::array::from_fn(|v| {
             let low = (self.qs[v % 16] >> (4 * (v / 16))) & 0x0F;
             let high = ((qh >> v) & 1) as u8;
-            d * f32::from(i16::from(low | (high << 4)) - 16)
+            low | (high << 4)
         })
+    }
+
+    fn int_scales(&self, _: usize) -> IntScales {
+        IntScales {
+            beta: 16,
+            a: [1, 1],
+            d: self.scale(),
+            min: None,
+        }
     }
 }
 
@@ -148,20 +195,25 @@ impl BlockQ4K {
     /// `dmin` are both finite.
     pub fn chunk_scales(&self, j: usize) -> (f32, f32, bool) {
         let (d, dmin) = (f16_le(self.d), f16_le(self.dmin));
+        let (sc, m) = self.chunk_int_scales(j);
+        (
+            d * f32::from(sc),
+            dmin * f32::from(m),
+            d.is_finite() && dmin.is_finite(),
+        )
+    }
+
+    /// Chunk `j`'s 6-bit scale and minimum, unpacked as GGML packs them.
+    pub fn chunk_int_scales(&self, j: usize) -> (u8, u8) {
         let s = &self.scales;
-        let (sc, m) = if j < 4 {
+        if j < 4 {
             (s[j] & 63, s[j + 4] & 63)
         } else {
             (
                 (s[j + 4] & 0x0F) | ((s[j - 4] >> 6) << 4),
                 (s[j + 4] >> 4) | ((s[j] >> 6) << 4),
             )
-        };
-        (
-            d * f32::from(sc),
-            dmin * f32::from(m),
-            d.is_finite() && dmin.is_finite(),
-        )
+        }
     }
 
     /// The 32 quant bytes chunk `j` takes its nibble from, and the nibble's shift.
@@ -180,6 +232,21 @@ impl QuantBlock for BlockQ4K {
         let (d1, m1, _) = self.chunk_scales(j);
         let (bytes, shift) = self.chunk_quants(j);
         bytes.map(|q| d1 * f32::from((q >> shift) & 0x0F) - m1)
+    }
+
+    fn quants(&self, j: usize) -> [u8; QUANT_BLOCK] {
+        let (bytes, shift) = self.chunk_quants(j);
+        bytes.map(|q| (q >> shift) & 0x0F)
+    }
+
+    fn int_scales(&self, j: usize) -> IntScales {
+        let (sc, m) = self.chunk_int_scales(j);
+        IntScales {
+            beta: 0,
+            a: [i32::from(sc); 2],
+            d: f16_le(self.d),
+            min: Some((i32::from(m), f16_le(self.dmin))),
+        }
     }
 }
 
@@ -228,11 +295,27 @@ impl QuantBlock for BlockQ6K {
 
     fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK] {
         let (scales, _) = self.chunk_scales(j);
+        let q = self.quants(j);
+        std::array::from_fn(|i| scales[i / 16] * f32::from(i16::from(q[i]) - 32))
+    }
+
+    fn quants(&self, j: usize) -> [u8; QUANT_BLOCK] {
         let (low, low_shift, high, high_shift) = self.chunk_quants(j);
         std::array::from_fn(|i| {
-            let q = ((low[i] >> low_shift) & 0x0F) | (((high[i] >> high_shift) & 0x03) << 4);
-            scales[i / 16] * f32::from(i16::from(q) - 32)
+            ((low[i] >> low_shift) & 0x0F) | (((high[i] >> high_shift) & 0x03) << 4)
         })
+    }
+
+    fn int_scales(&self, j: usize) -> IntScales {
+        IntScales {
+            beta: 32,
+            a: [
+                i32::from(self.scales[2 * j]),
+                i32::from(self.scales[2 * j + 1]),
+            ],
+            d: f16_le(self.d),
+            min: None,
+        }
     }
 }
 
@@ -271,11 +354,5 @@ mod tests {
                 assert_eq!(got.to_bits(), expected.to_bits(), "{bits:#06x}");
             }
         }
-    }
-
-    #[test]
-    fn domain_scale_poisons_blocks_with_a_non_finite_scale_only() {
-        assert!(domain_scale(1.5, false).is_nan());
-        assert_eq!(domain_scale(2.0f32.powi(-24), true), 2.0f32.powi(-24));
     }
 }

@@ -6,18 +6,19 @@ use std::ops::Range;
 
 use cubecl::prelude::*;
 use fak_ops::checks::{check_gated, check_scale};
-use fak_ops::{AttentionConfig, NormWeight, RmsNormParams, RopeLayout, RopeTable};
+use fak_ops::{AttentionConfig, NormWeight, QUANT_BLOCK, RmsNormParams, RopeLayout, RopeTable};
 
 use super::CubeBackend;
-use super::buffer::{CubeKv, CubeMatrix, CubeRope, CubeTensor};
+use super::buffer::{CubeKv, CubeMatrix, CubeRope, CubeTensor, MatrixChunk};
 use super::kv::{last_writes, resolve_moves};
 use super::weights::dtype_id;
 use crate::kernels::attention::{MAX_HEAD_DIM, attention};
 use crate::kernels::embed::embed;
 use crate::kernels::glu::{GLU_GELU_TANH, GLU_SILU, gated};
 use crate::kernels::grid::{LANE_UNITS, cube_grid, element_grid};
+use crate::kernels::int8::quantize_blocks;
 use crate::kernels::kv::kv_store;
-use crate::kernels::matmul::{ROWS_PER_CUBE, bf16_factors, matmul};
+use crate::kernels::matmul::{ROWS_PER_CUBE, bf16_factors, matmul, matmul_blocks};
 use crate::kernels::{buffer as copy, norm, residual, rope, scale};
 use crate::{
     Backend, BackendError, DeviceInfo, HostMatrix, KV_BLOCK_TOKENS, KvLayout, KvRows, shape,
@@ -151,35 +152,11 @@ impl<R: Runtime> Backend for CubeBackend<R> {
         out: &mut CubeTensor,
     ) -> Result<(), BackendError> {
         let tokens = shape::matmul(w.rows, w.cols, x.len(), out.len())?;
-        let factors = self.alloc(x.len())?;
-        let (count, dim) = element_grid(x.len());
-        bf16_factors::launch::<R>(
-            &self.client,
-            count,
-            dim,
-            self.arg(&x.words),
-            self.arg(&factors),
-            self.count(x.len())?,
-        );
-        for chunk in &w.chunks {
-            let row_groups = chunk.rows.div_ceil(ROWS_PER_CUBE as usize);
-            matmul::launch::<R>(
-                &self.client,
-                cube_grid(row_groups * tokens),
-                CubeDim::new_2d(LANE_UNITS, ROWS_PER_CUBE),
-                self.arg(&chunk.words),
-                self.arg(&factors),
-                self.arg(&out.words),
-                self.count(tokens)?,
-                self.count(w.cols)?,
-                self.count(chunk.rows)?,
-                self.count(row_groups)?,
-                self.count(w.rows)?,
-                self.count(chunk.first_row)?,
-                dtype_id(w.dtype),
-            );
+        if w.dtype.is_packed() {
+            self.matmul_blocks(w, x, out, tokens)
+        } else {
+            self.matmul_elements(w, x, out, tokens)
         }
-        Ok(())
     }
 
     fn add(&self, x: &mut CubeTensor, y: &CubeTensor) -> Result<(), BackendError> {
@@ -416,6 +393,90 @@ impl<R: Runtime> Backend for CubeBackend<R> {
 }
 
 impl<R: Runtime> CubeBackend<R> {
+    /// [`Backend::matmul`] over bf16, f16 or f32 weights: bf16 activation factors, then
+    /// the element kernel on each run of rows.
+    fn matmul_elements(
+        &self,
+        w: &CubeMatrix,
+        x: &CubeTensor,
+        out: &mut CubeTensor,
+        tokens: usize,
+    ) -> Result<(), BackendError> {
+        let factors = self.alloc(x.len())?;
+        let (count, dim) = element_grid(x.len());
+        bf16_factors::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&x.words),
+            self.arg(&factors),
+            self.count(x.len())?,
+        );
+        for chunk in &w.chunks {
+            let (count, dim, row_groups) = row_groups(chunk, tokens);
+            matmul::launch::<R>(
+                &self.client,
+                count,
+                dim,
+                self.arg(&chunk.words),
+                self.arg(&factors),
+                self.arg(&out.words),
+                self.count(tokens)?,
+                self.count(w.cols)?,
+                self.count(chunk.rows)?,
+                self.count(row_groups)?,
+                self.count(w.rows)?,
+                self.count(chunk.first_row)?,
+                dtype_id(w.dtype),
+            );
+        }
+        Ok(())
+    }
+
+    /// [`Backend::matmul`] over quantized weights (DETERMINISM.md §3b): the activations
+    /// as int8 blocks, then the block kernel on each run of rows.
+    fn matmul_blocks(
+        &self,
+        w: &CubeMatrix,
+        x: &CubeTensor,
+        out: &mut CubeTensor,
+        tokens: usize,
+    ) -> Result<(), BackendError> {
+        let blocks = x.len() / QUANT_BLOCK;
+        let limbs = self.alloc(2 * x.len())?;
+        let scales = self.alloc(blocks)?;
+        let (count, dim) = element_grid(blocks);
+        quantize_blocks::launch::<R>(
+            &self.client,
+            count,
+            dim,
+            self.arg(&x.words),
+            self.arg(&limbs),
+            self.arg(&scales),
+            self.count(blocks)?,
+        );
+        for chunk in &w.chunks {
+            let (count, dim, row_groups) = row_groups(chunk, tokens);
+            matmul_blocks::launch::<R>(
+                &self.client,
+                count,
+                dim,
+                self.arg(&chunk.words),
+                self.arg(&limbs),
+                self.arg(&scales),
+                self.arg(&out.words),
+                self.count(tokens)?,
+                self.count(w.cols)?,
+                self.count(chunk.rows)?,
+                self.count(row_groups)?,
+                self.count(w.rows)?,
+                self.count(chunk.first_row)?,
+                dtype_id(w.dtype),
+            );
+        }
+        Ok(())
+    }
+
     /// The gated unit `op` (SwiGLU or GeGLU) with the kernel's `activation`.
     fn gated(
         &self,
@@ -439,4 +500,15 @@ impl<R: Runtime> CubeBackend<R> {
         );
         Ok(())
     }
+}
+
+/// The launch of a matmul kernel over one run of rows: one cube per token and group of
+/// [`ROWS_PER_CUBE`] rows, 32 units per row; also the number of row groups.
+fn row_groups(chunk: &MatrixChunk, tokens: usize) -> (CubeCount, CubeDim, usize) {
+    let row_groups = chunk.rows.div_ceil(ROWS_PER_CUBE as usize);
+    (
+        cube_grid(row_groups * tokens),
+        CubeDim::new_2d(LANE_UNITS, ROWS_PER_CUBE),
+        row_groups,
+    )
 }

@@ -1,5 +1,6 @@
-//! What a CubeCL backend keeps on its device: f32 activations, weight matrices in their
-//! stored dtype, RoPE tables and KV pools, each a buffer of 32-bit words.
+//! What a CubeCL backend keeps on its device: f32 activations, weight matrices (in their
+//! stored dtype, or as integer chunks when quantized), RoPE tables and KV pools, each a
+//! buffer of 32-bit words.
 
 use cubecl::server::Handle;
 
@@ -38,8 +39,9 @@ pub(crate) struct MatrixChunk {
     pub(crate) rows: usize,
 }
 
-/// A weight matrix on the device, in its stored dtype: bf16/f16 packed two to a word, f32
-/// as is. A matrix larger than one binding is held as several chunks of whole rows.
+/// A weight matrix on the device: bf16/f16 packed two to a word, f32 as is, a quantized
+/// dtype as integer chunks (`kernels::quantized`). A matrix larger than one binding is held
+/// as several chunks of whole rows.
 #[derive(Debug, Clone)]
 pub struct CubeMatrix {
     pub(crate) chunks: Vec<MatrixChunk>,

@@ -1,12 +1,14 @@
 //! Embedding gather, mirroring `fak_ops::embed_gather`: row `tokens[t]` of the table,
-//! widened exactly and made canonical.
+//! widened exactly (a quantized table's integer chunks give `QuantBlock::chunk`'s values,
+//! DETERMINISM.md §3a) and made canonical.
 
 use cubecl::prelude::*;
 
 use super::canonical::canonical;
 use super::grid::element_index;
 use super::half_float::{packed_half, widen_bf16, widen_f16};
-use super::matmul::{DTYPE_BF16, DTYPE_F16};
+use super::matmul::{DTYPE_BF16, DTYPE_F16, DTYPE_F32, DTYPE_INT_CHUNKS_MIN};
+use super::quantized::chunk_value;
 
 /// Writes the output rows whose token lies in this chunk of the table (rows
 /// `row_start .. row_start + chunk_rows`); the launches over all chunks write every row
@@ -33,8 +35,10 @@ pub fn embed(
                 widen_bf16(packed_half(table, index))
             } else if comptime!(dtype == DTYPE_F16) {
                 widen_f16(packed_half(table, index))
-            } else {
+            } else if comptime!(dtype == DTYPE_F32) {
                 f32::reinterpret(table[index])
+            } else {
+                chunk_value(table, index, comptime!(dtype == DTYPE_INT_CHUNKS_MIN))
             };
             out[i] = canonical(value);
         }

@@ -65,7 +65,7 @@ pub fn scale_by_pow2(v: f32, k: i32) -> f32 {
 /// which CubeCL does not emit) folds that pair of adds into `t`, so the device computes the
 /// same integer from the bits instead.
 #[cube]
-fn round_half_even(t: f32) -> i32 {
+pub fn round_half_even(t: f32) -> i32 {
     let bits = u32::reinterpret(t);
     let magnitude = bits & 0x7FFF_FFFFu32;
     // Clamped so the shifts below stay inside 1..=24 whatever `t` is.

@@ -1,5 +1,8 @@
 //! Seeded test values: the same inputs on every run and every machine.
 
+use std::mem::offset_of;
+
+use fak_ops::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
 use half::{bf16, f16};
 
 use crate::{BackendError, HostBytes, HostMatrix, WeightDtype};
@@ -82,7 +85,8 @@ impl Rng {
 
     /// A `rows x cols` matrix of `dtype`, values uniform in ±`scale`, with about one edge
     /// value (for f16, one raw bit pattern: denormals, infinities, NaN payloads) in `every`;
-    /// `every = u64::MAX` gives none. An empty shape is refused, as [`HostMatrix::new`]
+    /// `every = u64::MAX` gives none. Packed blocks are random bytes whose f16 scales are
+    /// `scale / 64` but for an edge value in one of `every`. An empty shape is refused, as [`HostMatrix::new`]
     /// refuses it.
     pub fn matrix(
         &mut self,
@@ -117,21 +121,46 @@ impl Rng {
         HostMatrix::new(HostBytes::from_vec(bytes), dtype, rows, cols)
     }
 
-    /// Packed blocks for `n` values: random bytes, except that each block's first two bytes
-    /// (the f16 scale `d` of Q8_0, Q5_0 and Q4_K) are about `scale` / 64, or one raw bit
-    /// pattern in `every`.
+    /// Packed blocks for `n` values: random bytes, except the f16 scales (`d`, and Q4_K's
+    /// `dmin`), which are `scale / 64`, or in one of `every` an edge: ±0, a denormal, the
+    /// largest f16, ±inf, NaN or a raw bit pattern.
     fn blocks(&mut self, dtype: WeightDtype, n: usize, scale: f32, every: u64) -> Vec<u8> {
         let (per_block, block_bytes) = dtype.block();
         let mut bytes = Vec::with_capacity(n.div_ceil(per_block) * block_bytes);
         for _ in 0..n.div_ceil(per_block) {
-            let d = if self.one_in(every) {
-                self.next_u64() as u16
-            } else {
-                f16::from_f32(scale / 64.0).to_bits()
-            };
-            bytes.extend(d.to_le_bytes());
-            bytes.extend((2..block_bytes).map(|_| self.next_u64() as u8));
+            let mut block: Vec<u8> = (0..block_bytes).map(|_| self.next_u64() as u8).collect();
+            for &at in f16_scale_offsets(dtype) {
+                let d = if self.one_in(every) {
+                    // One draw past the list is a raw bit pattern.
+                    let k = (self.next_u64() % (F16_EDGES.len() as u64 + 1)) as usize;
+                    F16_EDGES
+                        .get(k)
+                        .copied()
+                        .unwrap_or_else(|| self.next_u64() as u16)
+                } else {
+                    f16::from_f32(scale / 64.0).to_bits()
+                };
+                block[at..at + 2].copy_from_slice(&d.to_le_bytes());
+            }
+            bytes.extend(block);
         }
         bytes
+    }
+}
+
+/// The f16 scales a packed block's edge values go to: ±0, the least and the largest
+/// denormal, the largest finite value, ±inf and NaN.
+const F16_EDGES: [u16; 8] = [
+    0x0000, 0x8000, 0x0001, 0x03FF, 0x7BFF, 0x7C00, 0xFC00, 0x7E00,
+];
+
+/// Where a block of `dtype` keeps its f16 scales.
+fn f16_scale_offsets(dtype: WeightDtype) -> &'static [usize] {
+    match dtype {
+        WeightDtype::Q8_0 => &[offset_of!(BlockQ8_0, d)],
+        WeightDtype::Q5_0 => &[offset_of!(BlockQ5_0, d)],
+        WeightDtype::Q4K => &[offset_of!(BlockQ4K, d), offset_of!(BlockQ4K, dmin)],
+        WeightDtype::Q6K => &[offset_of!(BlockQ6K, d)],
+        WeightDtype::Bf16 | WeightDtype::F16 | WeightDtype::F32 => &[],
     }
 }

@@ -1,7 +1,7 @@
 //! The op sweeps: for each op, the shapes and values the backends are held to the CPU on.
 //! The parity test suite and `harness verify` run these same cases.
 
-use fak_ops::{NormWeight, RmsNormParams, RopeLayout, RopeTable, inv_freq_from_base};
+use fak_ops::{NormWeight, QUANT_BLOCK, RmsNormParams, RopeLayout, RopeTable, inv_freq_from_base};
 
 use super::{
     Attention, Elementwise, Embed, KvRowOps, Matmul, OpCase, ParityCase, RmsNorm, Rng, Rope,
@@ -14,7 +14,9 @@ pub const DIMS: [usize; 7] = [1, 7, 31, 32, 33, 97, 896];
 /// One op's sweep of cases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpSweep {
-    /// Matrix products of one weight type over [`DIMS`], with edge values.
+    /// Matrix products of one weight type over [`DIMS`] (packed types: rows of 1 to 64
+    /// chunks), with edge values (packed types: in their f16 scales, and activation blocks
+    /// that int8 quantization treats apart).
     Matmul(WeightDtype),
     /// Embedding gather for every weight type.
     Embed,
@@ -103,7 +105,8 @@ impl OpSweep {
 fn matmul(dtype: WeightDtype) -> Result<Vec<ParityCase<OpCase>>, BackendError> {
     let mut rng = Rng::new(11 + dtype as u64);
     let mut cases = Vec::new();
-    // Packed rows are whole blocks: one, a few, and the widths of Gemma 3 270M's layers.
+    // Packed rows are whole blocks: one, a few, and the widths of Gemma 3 270M's layers
+    // (640 and 2048: 20 and 64 chunks of 32, more than the 16 lanes chunks go to).
     let dims: &[usize] = match dtype.block().0 {
         1 => &DIMS,
         32 => &[32, 96, 640],
@@ -112,26 +115,109 @@ fn matmul(dtype: WeightDtype) -> Result<Vec<ParityCase<OpCase>>, BackendError> {
     for &cols in dims {
         for (rows, tokens) in [(1, 1), (9, 3), (33, 2)] {
             // About one edge value per eight rows and per eight tokens: most outputs stay
-            // finite, some meet ±0, denormals, infinities and NaN.
+            // finite, some meet ±0, denormals, infinities and NaN. Packed weights take
+            // their edges in the f16 scales, about one per four rows (Q4_K's two per block
+            // twice that).
             let every = 8 * cols as u64 + 32;
-            let case = Matmul {
-                w: rng.matrix(dtype, rows, cols, 2.0, every)?,
-                x: rng.values_with_edges(tokens * cols, 4.0, 4 * every),
+            let w = if dtype.is_packed() {
+                let scales_per_row = (cols / dtype.block().0) as u64;
+                rng.matrix(dtype, rows, cols, 2.0, 4 * scales_per_row)?
+            } else {
+                rng.matrix(dtype, rows, cols, 2.0, every)?
             };
+            let mut x = rng.values_with_edges(tokens * cols, 4.0, 4 * every);
+            if dtype.is_packed() {
+                // Only the three-token case poisons a token: most outputs stay finite.
+                plant_activation_blocks(&mut x, cols, tokens == 3, &mut rng);
+            }
             cases.push(ParityCase::same(
                 format!("matmul {dtype:?} {rows}x{cols}, {tokens} tokens"),
-                OpCase::Matmul(case),
+                OpCase::Matmul(Matmul { w, x }),
             ));
         }
     }
     Ok(cases)
 }
 
+/// Makes every third 32-value block of `x` (token rows of `cols`) one that int8
+/// activations treat apart (DETERMINISM.md §3b), the kinds in turn: all zero; below the
+/// factor domain but for one value at its least magnitude (the smallest scale); near 2^64
+/// (the largest); limbs that tie or clamp. With `poison`, the second token's first block
+/// holds a value the domain makes NaN, which poisons that token's every output.
+fn plant_activation_blocks(x: &mut [f32], cols: usize, poison: bool, rng: &mut Rng) {
+    for (b, block) in x.chunks_exact_mut(QUANT_BLOCK).enumerate() {
+        if poison && b == cols / QUANT_BLOCK {
+            let at = (rng.next_u64() % QUANT_BLOCK as u64) as usize;
+            block[at] = [f32::INFINITY, f32::NEG_INFINITY, f32::NAN, 2.0f32.powi(64)]
+                [(rng.next_u64() % 4) as usize];
+        } else if b % 3 == 1 {
+            edge_block(block, b / 3 % 4);
+        }
+    }
+}
+
+/// Block kind `kind` of [`plant_activation_blocks`], over random values in ±4.
+fn edge_block(block: &mut [f32], kind: usize) {
+    match kind {
+        0 => {
+            for (i, v) in block.iter_mut().enumerate() {
+                *v = if i % 2 == 0 { 0.0 } else { -0.0 };
+            }
+        }
+        1 => {
+            for (i, v) in block.iter_mut().enumerate() {
+                *v = [1.0e-13, -1.0e-30, f32::from_bits(1), -0.0][i % 4];
+            }
+            block[7] = -(2.0f32.powi(-40));
+        }
+        2 => {
+            for v in block.iter_mut() {
+                *v *= 2.0f32.powi(61);
+            }
+            block[0] = 1.99 * 2.0f32.powi(63);
+        }
+        _ => {
+            // The largest magnitude 3.998 = 1.999 * 2: scale 2^-5, so value `r / 32` has
+            // `r` as its scaled value. 127.936 rounds to 128 and is clamped (so is its
+            // remainder); 2.5, 3.5, -2.5 and 0.5 tie in the high limb, leaving remainders
+            // of a half that clamp in the low one; the last three tie in the low limb.
+            let r = [
+                127.936,
+                -127.936,
+                2.5,
+                3.5,
+                -2.5,
+                0.5,
+                1.0 + 0.5 / 256.0,
+                -(2.0 + 1.5 / 256.0),
+                1.0 + 255.5 / 256.0,
+            ];
+            for (v, r) in block.iter_mut().zip(r) {
+                *v = r / 32.0;
+            }
+        }
+    }
+}
+
 fn embed() -> Result<Vec<ParityCase<OpCase>>, BackendError> {
     let mut rng = Rng::new(13);
     let mut cases = Vec::new();
-    for dtype in [WeightDtype::Bf16, WeightDtype::F16, WeightDtype::F32] {
-        for dim in [1, 7, 896] {
+    for dtype in [
+        WeightDtype::Bf16,
+        WeightDtype::F16,
+        WeightDtype::F32,
+        WeightDtype::Q8_0,
+        WeightDtype::Q5_0,
+        WeightDtype::Q4K,
+        WeightDtype::Q6K,
+    ] {
+        // Packed rows are whole blocks: one and several.
+        let dims: &[usize] = match dtype.block().0 {
+            1 => &[1, 7, 896],
+            32 => &[32, 96],
+            _ => &[256, 768],
+        };
+        for &dim in dims {
             let case = Embed {
                 table: rng.matrix(dtype, 50, dim, 2.0, 10)?,
                 tokens: vec![3, 49, 0, 3, 17],

@@ -4,14 +4,14 @@
 //! magnitudes), and over matrices split into several bindings.
 
 use fak_backends::parity::{Embed, Matmul, OpSweep, Rng};
-use fak_backends::{Backend, BackendFn, HostMatrix, WeightDtype};
+use fak_backends::{Backend, BackendFn, HostBytes, HostMatrix, WeightDtype};
 
 use crate::common::{assert_mostly_finite, assert_same_bits, check_sweep, compare, cpu, vulkan};
 
 #[test]
 fn matmul_matches_cpu_for_every_weight_type_and_shape() {
-    // The packed GGUF types reach the device dequantized at upload; the CPU decodes them
-    // in its kernels: both must give the same bits.
+    // The packed GGUF types reach the device as integer chunks and meet int8 activation
+    // limbs (DETERMINISM.md §3b), on the CPU as on the device: both must give the same bits.
     for dtype in [
         WeightDtype::Bf16,
         WeightDtype::F16,
@@ -40,30 +40,53 @@ fn matmul_over_a_row_with_only_negative_zeros_gives_positive_zero() {
     let x = vec![1.0; cols];
     let reference = compare("matmul of negative zeros", Matmul { w, x }).unwrap();
     assert_eq!(reference, vec![0u32, 0u32]);
+
+    // The same through the integer path: Q8_0 blocks with scale -0.0 (f16 0x8000) make
+    // every product -0.0.
+    let block: Vec<u8> = [0x00, 0x80].into_iter().chain(1..=32).collect();
+    let bytes = HostBytes::from_vec(block.repeat(2 * 3));
+    let w = HostMatrix::new(bytes, WeightDtype::Q8_0, 2, 96).unwrap();
+    let x = vec![1.0; 96];
+    let reference = compare("Q8_0 matmul of negative zeros", Matmul { w, x }).unwrap();
+    assert_eq!(reference, vec![0u32, 0u32]);
 }
 
 #[test]
 fn matmul_and_embed_over_a_matrix_split_into_bindings_match_cpu() {
     let Some(device) = vulkan() else { return };
     let mut rng = Rng::new(12);
-    // A 4 KiB binding holds 62 rows of 33 bf16 values: 300 rows become 5 buffers.
-    let small = device.with_binding_limit(4096);
-    let w = rng
-        .matrix(WeightDtype::Bf16, 300, 33, 1.0, u64::MAX)
-        .unwrap();
-    assert_eq!(small.matrix(&w).unwrap().chunks(), 5);
-    let x = rng.values(2 * 33, 3.0);
-    let case = Matmul { w: w.clone(), x };
-    let reference = case.clone().run(&cpu()).unwrap();
-    assert_same_bits("chunked matmul", &reference, &case.run(&small).unwrap());
+    // A 4 KiB binding holds 62 rows of 33 bf16 values, and 11 rows of 256 Q4_K weights (8
+    // integer chunks of 11 words), the most that leaves room for two tokens' activation limbs.
+    for (dtype, rows, cols, per_buffer, buffers) in [
+        (WeightDtype::Bf16, 300u32, 33, 62, 5),
+        (WeightDtype::Q4K, 41, 256, 11, 4),
+    ] {
+        let small = device.with_binding_limit(4096);
+        let w = rng
+            .matrix(dtype, rows as usize, cols, 1.0, u64::MAX)
+            .unwrap();
+        assert_eq!(small.matrix(&w).unwrap().chunks(), buffers);
+        let x = rng.values(2 * cols, 3.0);
+        let case = Matmul { w: w.clone(), x };
+        let reference = case.clone().run(&cpu()).unwrap();
+        assert_same_bits(
+            &format!("chunked {dtype:?} matmul"),
+            &reference,
+            &case.run(&small).unwrap(),
+        );
 
-    let tokens = [0u32, 61, 62, 299, 124, 62];
-    let embed = Embed {
-        table: w,
-        tokens: tokens.to_vec(),
-    };
-    let reference = embed.clone().run(&cpu()).unwrap();
-    assert_same_bits("chunked embed", &reference, &embed.run(&small).unwrap());
+        // Rows on both sides of the first cut, and the last row.
+        let embed = Embed {
+            table: w,
+            tokens: vec![per_buffer - 1, 0, rows - 1, per_buffer],
+        };
+        let reference = embed.clone().run(&cpu()).unwrap();
+        assert_same_bits(
+            &format!("chunked {dtype:?} embed"),
+            &reference,
+            &embed.run(&small).unwrap(),
+        );
+    }
 }
 
 #[test]

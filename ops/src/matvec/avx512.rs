@@ -3,9 +3,7 @@
 //! 32-bit halves: lane `j` takes lane `j + width` at every level, as in
 //! [`crate::reduce::fold_sum`]).
 //!
-//! Weights that enter split (f32, and quantized blocks, whose chunks of 32 weights are
-//! exactly one pass of the lanes) are made f32 values in registers, then cut like
-//! [`crate::split`]: head = the bits under the 12-bit mask, tail = value - head, two
+//! Weights that enter split (f32) are cut in registers like [`crate::split`]: head = the bits under the 12-bit mask, tail = value - head, two
 //! products in the lane.
 //!
 //! Safe code throughout: the functions carry `#[target_feature]` and are only called from
@@ -13,23 +11,17 @@
 //! through `bytemuck` casts of slices.
 
 use std::arch::x86_64::{
-    __m128i, __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehdup_ps,
+    __m512, __m512i, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehdup_ps,
     _mm_movehl_ps, _mm_prefetch, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps,
     _mm512_add_ps, _mm512_and_ps, _mm512_and_si512, _mm512_castps_si512, _mm512_castps512_ps256,
-    _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask, _mm512_cvtepi8_epi32,
-    _mm512_cvtepi32_ps, _mm512_cvtepu8_epi32, _mm512_extractf32x8_ps, _mm512_fmadd_ps,
-    _mm512_mask_mov_epi32, _mm512_mask_sub_epi32, _mm512_mul_ps, _mm512_or_si512,
-    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_slli_epi32, _mm512_srli_epi32,
-    _mm512_srlv_epi32, _mm512_sub_epi32, _mm512_sub_ps,
+    _mm512_castsi512_ps, _mm512_cmpge_epu32_mask, _mm512_cmplt_epu32_mask, _mm512_extractf32x8_ps,
+    _mm512_fmadd_ps, _mm512_mask_mov_epi32, _mm512_set1_epi32, _mm512_setzero_ps, _mm512_sub_ps,
 };
 
 use super::one_token::Rows;
 use super::tiled::{TILE_ROWS, TILE_TOKENS};
 use crate::canonical::{CANONICAL_NAN_BITS, canonical};
 use crate::exact_product::{DOMAIN_MAX_BITS, DOMAIN_MIN_BITS, HEAD_MASK};
-use crate::quantized::{
-    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock, domain_scale,
-};
 use crate::reduce::LANES;
 
 /// f32 values per register.
@@ -109,22 +101,8 @@ fn tile_of<const T: usize, const F: usize>(
 /// into `out[r]`.
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32]) {
-    let chunks = cols / QUANT_BLOCK;
-    // Chunks per K-quant block.
-    let k = BlockQ4K::CHUNKS;
-    // A closure per storage, so each arm compiles the kernel with its decode inlined
-    // (through `chunk_at`, whose dispatch LLVM did not hoist out of the loop, decode ran at
-    // two thirds of this speed).
     match w {
         Rows::F32(w) => rows_split(cols, x, out, |r, c| f32_chunk(&w[r * cols..][..cols], c)),
-        Rows::Q8_0(w) => rows_split(cols, x, out, |r, c| q8_0_chunk(&w[r * chunks + c])),
-        Rows::Q5_0(w) => rows_split(cols, x, out, |r, c| q5_0_chunk(&w[r * chunks + c])),
-        Rows::Q4K(w) => rows_split(cols, x, out, |r, c| {
-            q4_k_chunk(&w[r * (chunks / k) + c / k], c % k)
-        }),
-        Rows::Q6K(w) => rows_split(cols, x, out, |r, c| {
-            q6_k_chunk(&w[r * (chunks / k) + c / k], c % k)
-        }),
     }
 }
 
@@ -134,15 +112,8 @@ pub(super) fn rows_one_token(w: Rows<'_>, cols: usize, x: &[f32], out: &mut [f32
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq,avx512bw")]
 fn chunk_at(w: Rows<'_>, cols: usize, r: usize, c: usize) -> [__m512; HALVES] {
-    let chunks = cols / QUANT_BLOCK;
-    // Chunks per K-quant block.
-    let k = BlockQ4K::CHUNKS;
     match w {
         Rows::F32(w) => f32_chunk(&w[r * cols..][..cols], c),
-        Rows::Q8_0(w) => q8_0_chunk(&w[r * chunks + c]),
-        Rows::Q5_0(w) => q5_0_chunk(&w[r * chunks + c]),
-        Rows::Q4K(w) => q4_k_chunk(&w[r * (chunks / k) + c / k], c % k),
-        Rows::Q6K(w) => q6_k_chunk(&w[r * (chunks / k) + c / k], c % k),
     }
 }
 
@@ -275,98 +246,11 @@ fn splat(bits: u32) -> __m512i {
     _mm512_set1_epi32(bits as i32)
 }
 
-/// A Q8_0 block's 32 values `d * q` (exact), with the scale through [`domain_scale`] so the
-/// values lie inside the factor domain.
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn q8_0_chunk(block: &BlockQ8_0) -> [__m512; HALVES] {
-    prefetch_block(block);
-    let d = block.scale();
-    let d = _mm512_set1_ps(domain_scale(d, d.is_finite()));
-    let qs: &[u8] = bytemuck::cast_slice(&block.qs);
-    let low: __m128i = bytemuck::pod_read_unaligned(&qs[..WIDTH]);
-    let high: __m128i = bytemuck::pod_read_unaligned(&qs[WIDTH..]);
-    [
-        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(low)), d),
-        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(high)), d),
-    ]
-}
-
-/// A Q5_0 block's 32 values `d * (q - 16)` (exact): weights 0..16 from the low nibbles,
-/// 16..32 from the high ones, bit `v` of `qh` as weight `v`'s fifth bit.
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn q5_0_chunk(block: &BlockQ5_0) -> [__m512; HALVES] {
-    prefetch_block(block);
-    let d = block.scale();
-    let d = _mm512_set1_ps(domain_scale(d, d.is_finite()));
-    let bytes = _mm512_cvtepu8_epi32(bytemuck::pod_read_unaligned::<__m128i>(&block.qs));
-    let nibbles = [
-        _mm512_and_si512(bytes, splat(0x0F)),
-        _mm512_srli_epi32::<4>(bytes),
-    ];
-    let qh = u32::from_le_bytes(block.qh);
-    let fifth = [qh as u16, (qh >> 16) as u16];
-    // q - 16 is the nibble itself where the fifth bit (16) is set, the nibble - 16 elsewhere.
-    let low = _mm512_mask_sub_epi32(nibbles[0], !fifth[0], nibbles[0], splat(16));
-    let high = _mm512_mask_sub_epi32(nibbles[1], !fifth[1], nibbles[1], splat(16));
-    [
-        _mm512_mul_ps(_mm512_cvtepi32_ps(low), d),
-        _mm512_mul_ps(_mm512_cvtepi32_ps(high), d),
-    ]
-}
-
-/// Chunk `j` of a Q4_K block: `d1 * q - m1` with `d1 = d * scale_j` and `m1 = dmin * min_j`,
-/// the product exact and the subtraction rounded (a separate multiply and subtract, as
-/// GGML's reference; fusing would change nothing either, the product being exact).
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn q4_k_chunk(block: &BlockQ4K, j: usize) -> [__m512; HALVES] {
-    prefetch_block(block);
-    let (d1, m1, finite) = block.chunk_scales(j);
-    let d1 = _mm512_set1_ps(domain_scale(d1, finite));
-    let m1 = _mm512_set1_ps(m1);
-    let (bytes, shift) = block.chunk_quants(j);
-    let mut values = [_mm512_setzero_ps(); HALVES];
-    for (h, v) in values.iter_mut().enumerate() {
-        let half = bytemuck::pod_read_unaligned::<__m128i>(&bytes[h * WIDTH..][..WIDTH]);
-        let b = _mm512_cvtepu8_epi32(half);
-        let q = _mm512_and_si512(_mm512_srlv_epi32(b, splat(shift)), splat(0x0F));
-        *v = _mm512_sub_ps(_mm512_mul_ps(d1, _mm512_cvtepi32_ps(q)), m1);
-    }
-    values
-}
-
-/// Chunk `j` of a Q6_K block: `(d * scale) * (q - 32)`, the first 16 weights with one
-/// scale, the next 16 with the next.
-#[inline]
-#[target_feature(enable = "avx512f,avx512dq,avx512bw")]
-fn q6_k_chunk(block: &BlockQ6K, j: usize) -> [__m512; HALVES] {
-    prefetch_block(block);
-    let (scales, finite) = block.chunk_scales(j);
-    let (low, low_shift, high, high_shift) = block.chunk_quants(j);
-    let mut values = [_mm512_setzero_ps(); HALVES];
-    for (h, v) in values.iter_mut().enumerate() {
-        let l = bytemuck::pod_read_unaligned::<__m128i>(&low[h * WIDTH..][..WIDTH]);
-        let u = bytemuck::pod_read_unaligned::<__m128i>(&high[h * WIDTH..][..WIDTH]);
-        let l = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(l), splat(low_shift));
-        let u = _mm512_srlv_epi32(_mm512_cvtepu8_epi32(u), splat(high_shift));
-        let q = _mm512_or_si512(
-            _mm512_and_si512(l, splat(0x0F)),
-            _mm512_slli_epi32::<4>(_mm512_and_si512(u, splat(0x03))),
-        );
-        let q = _mm512_sub_epi32(q, splat(32));
-        let d = _mm512_set1_ps(domain_scale(scales[h], finite));
-        *v = _mm512_mul_ps(d, _mm512_cvtepi32_ps(q));
-    }
-    values
-}
-
 /// Asks for the bytes [`PREFETCH_BYTES`] ahead of `block` (a prefetch past the end of the
 /// weights is harmless).
 #[inline]
 #[target_feature(enable = "avx512f")]
-fn prefetch_block<B>(block: &B) {
+pub(super) fn prefetch_block<B>(block: &B) {
     let ahead = (block as *const B)
         .cast::<u8>()
         .wrapping_add(PREFETCH_BYTES);
@@ -376,7 +260,7 @@ fn prefetch_block<B>(block: &B) {
 /// The halving tree over lanes `low` (0..16) and `high` (16..32).
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq")]
-fn fold(low: __m512, high: __m512) -> f32 {
+pub(super) fn fold(low: __m512, high: __m512) -> f32 {
     let s16 = _mm512_add_ps(low, high);
     let s8 = _mm256_add_ps(
         _mm512_castps512_ps256(s16),

@@ -1,8 +1,8 @@
-//! One token against weights a decode step streams: f32 and packed Q8_0 / Q5_0 / Q4_K /
-//! Q6_K blocks (prepared bf16 has its own pair-lane kernel, [`super::pairs`]).
+//! One token against f32 weights, which a decode step streams (prepared bf16 has its own
+//! pair-lane kernel, [`super::pairs`]; quantized blocks theirs, [`super::blocks`]).
 //!
 //! A decode step reads every weight once, so its speed is memory bandwidth: the weights are
-//! read straight from their stored bytes (no panel; blocks are decoded in registers), a few
+//! read straight from their stored bytes (no panel), a few
 //! rows share each activation chunk, and rayon tasks are large enough that scheduling stays
 //! out of the way. Same lanes, same order, same bits as the row-block kernel.
 
@@ -12,12 +12,10 @@ use rayon::prelude::*;
 
 use super::{RowUnit, fold_lanes, rows};
 use crate::arith::Fused;
-use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0};
 use crate::reduce::LANES;
 
-/// Weight rows per rayon task: 256 rows of a 640-column Q8_0 matrix are 170 KiB, so even
-/// a 256-row K/V projection is a whole task and a 262144-row LM head runs in 1024 tasks
-/// instead of tens of thousands.
+/// Weight rows per rayon task: enough work per task that scheduling stays out of the way
+/// of a 262144-row output projection.
 const TASK_ROWS: usize = 256;
 
 /// Weight slices as the SIMD kernels read them, by storage: what a decode step streams (the
@@ -26,14 +24,6 @@ const TASK_ROWS: usize = 256;
 pub(super) enum Rows<'a> {
     /// f32 weights, split per element.
     F32(&'a [f32]),
-    /// Q8_0 blocks, `cols / 32` a row.
-    Q8_0(&'a [BlockQ8_0]),
-    /// Q5_0 blocks, `cols / 32` a row.
-    Q5_0(&'a [BlockQ5_0]),
-    /// Q4_K blocks, `cols / 256` a row.
-    Q4K(&'a [BlockQ4K]),
-    /// Q6_K blocks, `cols / 256` a row.
-    Q6K(&'a [BlockQ6K]),
 }
 
 /// `out = W x` for `w` (`out.len()` rows of `cols`) and one token's factors `x`.

@@ -13,7 +13,7 @@
 //! place, and its activation rows stay in cache while it walks its weight rows. Each group
 //! of [`TILE_ROWS`] weight rows is widened once per task into an f32 panel laid out chunk
 //! by chunk, so the inner loop reads ready factors from one contiguous block. Weights that
-//! enter split (f32 values, packed blocks decoded to them) put both pieces in the panel,
+//! enter split (f32) put both pieces in the panel,
 //! head before tail, and each lane takes both products in that order.
 
 use multiversion::multiversion;
@@ -130,7 +130,7 @@ fn task<W: RowUnit>(block: &[W], cols: usize, stride: usize, x: &[f32], outs: &m
     match_target! {
         "x86_64+avx512f+avx512dq+avx512bw" => rows_of_task(
             block, cols, stride, x, outs,
-            // Split weights (f32, packed blocks) decode and split in registers.
+            // Split weights (f32) split in registers.
             |group, panel, buf| match W::stored_rows(group) {
                 Some(stored) if factors == 2 => {
                     let rows = group.len() / W::units(cols);

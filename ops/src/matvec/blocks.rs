@@ -1,0 +1,204 @@
+//! Products over packed quantized weights (Q8_0, Q5_0, Q4_K, Q6_K), DETERMINISM.md §3b: the
+//! activations become two int8 limbs per value with a power-of-two scale per 32
+//! ([`crate::int8`]), each 32-weight chunk's integer sums against its activation block are
+//! exact, and block `b` adds the exact products of its scales with the high and low parts
+//! of those sums to lane `b % 16`.
+//!
+//! Integer sums have no order, so a kernel may compute them however it likes; only the f32
+//! products per block follow the lanes. [`reference`] spells the order out plainly and is
+//! what every other kernel here is held to.
+
+use multiversion::multiversion;
+use multiversion::target::match_target;
+use rayon::prelude::*;
+
+use crate::arith::{Fused, MulAdd};
+use crate::canonical::canonical;
+use crate::int8::{Int8Rows, LOW_LIMB_SHIFT, quantize_rows};
+use crate::quantized::{
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, IntChunk, QUANT_BLOCK, QuantBlock,
+};
+use crate::reduce::{LANES, fold_sum};
+
+/// The lanes blocks go to: block `b` to lane `b % 16`; lanes 16..32 stay +0.0.
+pub(crate) const BLOCK_LANES: usize = 16;
+
+/// Weight rows per rayon task.
+const TASK_ROWS: usize = 16;
+
+/// Weight rows per rayon task of the VNNI kernel: few enough that a 256-row projection
+/// still splits four ways, enough that each task's scratch allocation is nothing.
+#[cfg(target_arch = "x86_64")]
+const VNNI_TASK_ROWS: usize = 64;
+
+/// The four storages, as the SIMD kernel's compile-time switch.
+pub(super) const Q8_0: u8 = 0;
+pub(super) const Q5_0: u8 = 1;
+pub(super) const Q4K: u8 = 2;
+pub(super) const Q6K: u8 = 3;
+
+/// A quantized block type and which of the four storages it is.
+pub(super) trait Storage: QuantBlock {
+    const KIND: u8;
+}
+impl Storage for BlockQ8_0 {
+    const KIND: u8 = Q8_0;
+}
+impl Storage for BlockQ5_0 {
+    const KIND: u8 = Q5_0;
+}
+impl Storage for BlockQ4K {
+    const KIND: u8 = Q4K;
+}
+impl Storage for BlockQ6K {
+    const KIND: u8 = Q6K;
+}
+
+/// The product with the fastest kernel this CPU has: [`super::vnni`] where it has
+/// AVX-512 VNNI, [`product`] otherwise. Same bits.
+pub(super) fn native<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if super::vnni::supported() {
+        let acts = super::vnni::layout(&quantize_rows(x), cols);
+        let units = cols / (QUANT_BLOCK * B::CHUNKS);
+        let mut by_row = vec![0.0f32; out.len()];
+        by_row
+            .par_chunks_mut(tokens * VNNI_TASK_ROWS)
+            .zip(w.par_chunks(units * VNNI_TASK_ROWS))
+            .for_each(|(o, rows)| vnni_rows(rows, units, &acts, tokens, o));
+        scatter(&by_row, tokens, out);
+        return;
+    }
+    product::<Fused, B>(w, cols, x, tokens, out);
+}
+
+/// Rows of `units` blocks each against every token, into `out[r * tokens + t]`: a few rows
+/// at a time put in the kernel's form ([`super::vnni::prepare`]), then every token.
+#[cfg(target_arch = "x86_64")]
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq"))]
+fn vnni_rows<B: Storage>(
+    rows: &[B],
+    units: usize,
+    acts: &[super::vnni::GroupActs],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    use super::vnni::{GroupWeights, groups};
+    /// Rows prepared at once: the outputs folded together ([`super::pairs::fold_sixteen`]);
+    /// 16 rows of 640 columns are 24 KiB, half of L1.
+    const PREPARED_ROWS: usize = 16;
+    let per_row = groups(units * B::CHUNKS * QUANT_BLOCK);
+    let mut prepared =
+        vec![<GroupWeights as bytemuck::Zeroable>::zeroed(); PREPARED_ROWS * per_row];
+    match_target! {
+        "x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq" => {
+            use super::vnni::{prepare, product};
+            for (rows, out) in rows
+                .chunks(PREPARED_ROWS * units)
+                .zip(out.chunks_mut(PREPARED_ROWS * tokens))
+            {
+                let prepared: &mut [GroupWeights] = &mut prepared[..rows.len() / units * per_row];
+                prepare(rows, units, prepared);
+                product::<B>(prepared, per_row, acts, out);
+            }
+        }
+        _ => {
+            let _ = (rows, acts, tokens, out, &mut prepared);
+            unreachable!("called only where vnni::supported() holds")
+        }
+    }
+}
+
+/// `out[t * rows + r]` = row `r` of `w` against token `t` of `x` (`tokens x cols`), under
+/// the evaluation `A` (fused or not: the bits are the same).
+pub(super) fn product<A: MulAdd, B: QuantBlock>(
+    w: &[B],
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
+    let acts = quantize_rows(x);
+    let units = cols / (QUANT_BLOCK * B::CHUNKS);
+    let mut by_row = vec![0.0f32; out.len()];
+    by_row
+        .par_chunks_mut(tokens)
+        .zip(w.par_chunks(units))
+        .with_min_len(TASK_ROWS)
+        .for_each(|(o, row)| {
+            let chunks: Vec<IntChunk> = row
+                .iter()
+                .flat_map(|b| (0..B::CHUNKS).map(|j| b.int_chunk(j)))
+                .collect();
+            for (t, o) in o.iter_mut().enumerate() {
+                *o = reference::<A>(&chunks, &acts, t);
+            }
+        });
+    scatter(&by_row, tokens, out);
+}
+
+/// `by_row[r * tokens + t]` into `out[t * rows + r]`.
+pub(super) fn scatter(by_row: &[f32], tokens: usize, out: &mut [f32]) {
+    let rows = by_row.len() / tokens;
+    for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
+        for (t, &v) in row_out.iter().enumerate() {
+            out[t * rows + r] = v;
+        }
+    }
+}
+
+/// The exact integer sums of chunk `c` against one limb `q` of its activation block:
+/// `I = sum_i a_i * (u_i - beta) * q_i` and, for Q4_K, `M = m * sum_i q_i` (§3b).
+pub(crate) fn chunk_sums(c: &IntChunk, q: &[i8]) -> (i32, i32) {
+    let s = &c.scales;
+    let mut int = 0i32;
+    for (i, &q) in q.iter().enumerate() {
+        int += s.a[i / 16] * (i32::from(c.u[i]) - s.beta) * i32::from(q);
+    }
+    let min = s
+        .min
+        .map_or(0, |(m, _)| m * q.iter().map(|&q| i32::from(q)).sum::<i32>());
+    (int, min)
+}
+
+/// One output: the row's `chunks` against token `t` of `acts`, in the documented order.
+pub(crate) fn reference<A: MulAdd>(chunks: &[IntChunk], acts: &Int8Rows, t: usize) -> f32 {
+    let cols = chunks.len() * QUANT_BLOCK;
+    let high = &acts.high[t * cols..][..cols];
+    let low = &acts.low[t * cols..][..cols];
+    let scales = &acts.scales[t * chunks.len()..][..chunks.len()];
+    let low_unit = f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23);
+    let mut acc = [0.0f32; LANES];
+    for (b, (c, (&s, (high, low)))) in chunks
+        .iter()
+        .zip(
+            scales.iter().zip(
+                high.chunks_exact(QUANT_BLOCK)
+                    .zip(low.chunks_exact(QUANT_BLOCK)),
+            ),
+        )
+        .enumerate()
+    {
+        let (int_high, min_high) = chunk_sums(c, high);
+        let (int_low, min_low) = chunk_sums(c, low);
+        let lane = &mut acc[b % BLOCK_LANES];
+        let f = c.scales.d * s;
+        *lane = add_scaled::<A>(f, int_high, *lane);
+        *lane = add_scaled::<A>(f * low_unit, int_low, *lane);
+        if let Some((_, dmin)) = c.scales.min {
+            let g = -(dmin * s);
+            *lane = add_scaled::<A>(g, min_high, *lane);
+            *lane = add_scaled::<A>(g * low_unit, min_low, *lane);
+        }
+    }
+    canonical(fold_sum(acc))
+}
+
+/// `acc` plus `f * n`, as the exact products `f * hi` then `f * lo` (`n = hi + lo`,
+/// `0 <= lo < 4096`).
+#[inline(always)]
+pub(crate) fn add_scaled<A: MulAdd>(f: f32, n: i32, acc: f32) -> f32 {
+    let lo = n & 4095;
+    let hi = n - lo;
+    A::mul_add(f, lo as f32, A::mul_add(f, hi as f32, acc))
+}
