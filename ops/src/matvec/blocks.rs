@@ -61,26 +61,41 @@ pub(super) fn native<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize,
     if super::vnni::supported() {
         let acts = super::vnni::layout(&quantize_rows(x), cols);
         let units = cols / (QUANT_BLOCK * B::CHUNKS);
-        let mut by_row = vec![0.0f32; out.len()];
-        by_row
+        if tokens == 1 {
+            out.par_chunks_mut(VNNI_TASK_ROWS)
+                .zip(w.par_chunks(units * VNNI_TASK_ROWS))
+                .for_each(|(o, rows)| vnni_rows(rows, units, &acts, o.len(), o));
+            return;
+        }
+        // Each task writes its rows token by token; the runs are copied into place after.
+        let mut by_task = vec![0.0f32; out.len()];
+        by_task
             .par_chunks_mut(tokens * VNNI_TASK_ROWS)
             .zip(w.par_chunks(units * VNNI_TASK_ROWS))
-            .for_each(|(o, rows)| vnni_rows(rows, units, &acts, tokens, o));
-        scatter(&by_row, tokens, out);
+            .for_each(|(o, rows)| vnni_rows(rows, units, &acts, o.len() / tokens, o));
+        let rows = out.len() / tokens;
+        for (task, o) in by_task.chunks(tokens * VNNI_TASK_ROWS).enumerate() {
+            let n = o.len() / tokens;
+            for (t, run) in o.chunks_exact(n).enumerate() {
+                let at = t * rows + task * VNNI_TASK_ROWS;
+                out[at..at + n].copy_from_slice(run);
+            }
+        }
         return;
     }
     product::<Fused, B>(w, cols, x, tokens, out);
 }
 
-/// Rows of `units` blocks each against every token, into `out[r * tokens + t]`: a few rows
-/// at a time put in the kernel's form ([`super::vnni::prepare`]), then every token.
+/// Rows of `units` blocks each against every token, row `r` of token `t` into
+/// `out[t * stride + r]`: a few rows at a time put in the kernel's form
+/// ([`super::vnni::prepare`]), then every token.
 #[cfg(target_arch = "x86_64")]
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq"))]
 fn vnni_rows<B: Storage>(
     rows: &[B],
     units: usize,
     acts: &[super::vnni::GroupActs],
-    tokens: usize,
+    stride: usize,
     out: &mut [f32],
 ) {
     use super::vnni::{GroupWeights, groups};
@@ -93,17 +108,14 @@ fn vnni_rows<B: Storage>(
     match_target! {
         "x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq" => {
             use super::vnni::{prepare, product};
-            for (rows, out) in rows
-                .chunks(PREPARED_ROWS * units)
-                .zip(out.chunks_mut(PREPARED_ROWS * tokens))
-            {
+            for (i, rows) in rows.chunks(PREPARED_ROWS * units).enumerate() {
                 let prepared: &mut [GroupWeights] = &mut prepared[..rows.len() / units * per_row];
                 prepare(rows, units, prepared);
-                product::<B>(prepared, per_row, acts, out);
+                product::<B>(prepared, per_row, acts, stride, &mut out[i * PREPARED_ROWS..]);
             }
         }
         _ => {
-            let _ = (rows, acts, tokens, out, &mut prepared);
+            let _ = (rows, acts, stride, out, &mut prepared);
             unreachable!("called only where vnni::supported() holds")
         }
     }

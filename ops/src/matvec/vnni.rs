@@ -166,18 +166,18 @@ pub(super) fn prepare<B: Storage>(rows: &[B], units: usize, prepared: &mut [Grou
 }
 
 /// Prepared rows (`groups` each) against every token of `acts` (laid out by [`layout`]),
-/// into `out[r * tokens + t]`. Token by token, so the token's activations stay in L1 while
-/// every prepared row passes over them (rows a few at a time keep those in L1 too).
+/// row `r` of token `t` into `out[t * stride + r]`. Token by token, so the token's
+/// activations stay in L1 while every prepared row passes over them (rows a few at a time
+/// keep those in L1 too).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 pub(super) fn product<B: Storage>(
     prepared: &[GroupWeights],
     groups: usize,
     acts: &[GroupActs],
+    stride: usize,
     out: &mut [f32],
 ) {
-    let rows = prepared.len() / groups;
-    let tokens = out.len() / rows;
-    for (t, x) in acts.chunks_exact(groups).enumerate().take(tokens) {
+    for (t, x) in acts.chunks_exact(groups).enumerate() {
         // Sixteen rows' lanes are folded at once (a horizontal fold per output was a third
         // of the kernel's time).
         for (first, w) in prepared.chunks(FOLDED * groups).enumerate() {
@@ -191,7 +191,7 @@ pub(super) fn product<B: Storage>(
             for r in 0..w.len() / groups {
                 // Element 4k + m of the fold is output 4m + k.
                 let sum = sums[4 * (r % 4) + r / 4];
-                out[(first * FOLDED + r) * tokens + t] = canonical(sum);
+                out[t * stride + first * FOLDED + r] = canonical(sum);
             }
         }
     }
