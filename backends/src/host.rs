@@ -193,7 +193,7 @@ enum Storage {
 /// bf16 matrices are held prepared (every element inside the factor domain, DETERMINISM.md
 /// §3), so products skip the per-element clamp: trained weights are adopted in place, and
 /// only a matrix holding out-of-domain values is copied once with the clamp applied. GGML's
-/// block types stay packed: products decode each block in registers.
+/// block types stay packed: products read their chunks as integers (DETERMINISM.md §3b).
 #[derive(Debug, Clone)]
 pub struct HostMatrix {
     storage: Storage,
