@@ -98,16 +98,19 @@ fn vnni_rows<B: Storage>(
     stride: usize,
     out: &mut [f32],
 ) {
-    use super::vnni::{GroupWeights, groups};
-    /// Rows prepared at once: the outputs folded together ([`super::pairs::fold_sixteen`]);
-    /// 16 rows of 640 columns are 24 KiB, half of L1.
-    const PREPARED_ROWS: usize = 16;
-    let per_row = groups(units * B::CHUNKS * QUANT_BLOCK);
-    let mut prepared =
-        vec![<GroupWeights as bytemuck::Zeroable>::zeroed(); PREPARED_ROWS * per_row];
     match_target! {
         "x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq" => {
-            use super::vnni::{prepare, product};
+            use super::vnni::{GroupWeights, groups, one_token, prepare, product};
+            /// Rows prepared at once: the outputs folded together
+            /// ([`super::pairs::fold_sixteen`]); 16 rows of 640 columns are 24 KiB, half of L1.
+            const PREPARED_ROWS: usize = 16;
+            let per_row = groups(units * B::CHUNKS * QUANT_BLOCK);
+            if acts.len() == per_row {
+                one_token(rows, units, acts, out);
+                return;
+            }
+            let mut prepared =
+                vec![<GroupWeights as bytemuck::Zeroable>::zeroed(); PREPARED_ROWS * per_row];
             for (i, rows) in rows.chunks(PREPARED_ROWS * units).enumerate() {
                 let prepared: &mut [GroupWeights] = &mut prepared[..rows.len() / units * per_row];
                 prepare(rows, units, prepared);
@@ -115,7 +118,7 @@ fn vnni_rows<B: Storage>(
             }
         }
         _ => {
-            let _ = (rows, acts, stride, out, &mut prepared);
+            let _ = (rows, units, acts, stride, out);
             unreachable!("called only where vnni::supported() holds")
         }
     }

@@ -116,52 +116,81 @@ pub(super) fn prepare<B: Storage>(rows: &[B], units: usize, prepared: &mut [Grou
         .zip(prepared.chunks_exact_mut(per_row))
     {
         for (g, prepared) in prepared.iter_mut().enumerate() {
-            let first = g * GROUP;
-            let n = GROUP.min(chunks - first);
-            let chunk = |c: usize| {
-                if c < n {
-                    let (b, j) = ((first + c) / B::CHUNKS, (first + c) % B::CHUNKS);
-                    // A decode step streams every weight from memory once; the hardware
-                    // prefetcher alone left this loop waiting on it.
-                    super::avx512::prefetch_block(&row[b]);
-                    unpack::<B>(&row[b], j)
-                } else {
-                    _mm256_set1_epi8(0)
-                }
-            };
-            // Two chunks a register, built in registers: through a stack array the wide
-            // loads of two narrow stores stalled on store forwarding.
-            let mut pairs = [_mm512_setzero_si512(); 8];
-            for (k, pair) in pairs.iter_mut().enumerate() {
-                *pair =
-                    _mm512_inserti64x4(_mm512_castsi256_si512(chunk(2 * k)), chunk(2 * k + 1), 1);
-            }
-            prepared.scales = GroupScales::zeroed();
-            let scales = &mut prepared.scales;
-            if B::KIND == Q8_0 || B::KIND == Q5_0 {
-                // One chunk a block, `d` its first two bytes, no integer scales: the scales
-                // widen 16 at a time (exactly, denormals included).
-                let mut bits = [0u16; GROUP];
-                for (c, bits) in bits.iter_mut().enumerate().take(n) {
-                    let d = &bytemuck::bytes_of(&row[first + c])[..2];
-                    *bits = u16::from_le_bytes([d[0], d[1]]);
-                }
-                scales.d = bytemuck::cast(_mm512_cvtph_ps(bytemuck::cast(bits)));
-            } else {
-                for c in 0..n {
-                    let (b, j) = ((first + c) / B::CHUNKS, (first + c) % B::CHUNKS);
-                    let s = row[b].int_scales(j);
-                    scales.d[c] = s.d;
-                    scales.a[0][c] = s.a[0];
-                    scales.a[1][c] = s.a[1];
-                    if let Some((m, dmin)) = s.min {
-                        scales.m[c] = m;
-                        scales.dmin[c] = dmin;
-                    }
-                }
-            }
-            prepared.quants = transpose(&pairs);
+            *prepared = prepare_group(row, g);
         }
+    }
+}
+
+/// One token against `rows` (each `units` blocks of `B`), into `out[r]`: each group put in
+/// the kernel's form and used at once, never stored (a decode step streams the weights
+/// once; a round trip through a scratch buffer was half its time).
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+pub(super) fn one_token<B: Storage>(rows: &[B], units: usize, acts: &[GroupActs], out: &mut [f32]) {
+    for (rows, out) in rows.chunks(FOLDED * units).zip(out.chunks_mut(FOLDED)) {
+        let mut acc = [_mm512_setzero_ps(); FOLDED];
+        for (row, acc) in rows.chunks_exact(units).zip(&mut acc) {
+            for (g, x) in acts.iter().enumerate() {
+                let w = prepare_group(row, g);
+                *acc = group::<B>(&w.quants, &w.scales, x, *acc);
+            }
+        }
+        let sums = fold_sixteen(acc);
+        for (r, o) in out.iter_mut().enumerate() {
+            // Element 4k + m of the fold is output 4m + k.
+            *o = canonical(sums[4 * (r % 4) + r / 4]);
+        }
+    }
+}
+
+/// Group `g` of `row` in the kernel's form.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+fn prepare_group<B: Storage>(row: &[B], g: usize) -> GroupWeights {
+    let first = g * GROUP;
+    let n = GROUP.min(row.len() * B::CHUNKS - first);
+    let chunk = |c: usize| {
+        if c < n {
+            let (b, j) = ((first + c) / B::CHUNKS, (first + c) % B::CHUNKS);
+            // A decode step streams every weight from memory once; the hardware
+            // prefetcher alone left this loop waiting on it.
+            super::avx512::prefetch_block(&row[b]);
+            unpack::<B>(&row[b], j)
+        } else {
+            _mm256_set1_epi8(0)
+        }
+    };
+    // Two chunks a register, built in registers: through a stack array the wide
+    // loads of two narrow stores stalled on store forwarding.
+    let mut pairs = [_mm512_setzero_si512(); 8];
+    for (k, pair) in pairs.iter_mut().enumerate() {
+        *pair = _mm512_inserti64x4(_mm512_castsi256_si512(chunk(2 * k)), chunk(2 * k + 1), 1);
+    }
+    let mut scales = GroupScales::zeroed();
+    if B::KIND == Q8_0 || B::KIND == Q5_0 {
+        // One chunk a block, `d` its first two bytes, no integer scales: the scales
+        // widen 16 at a time (exactly, denormals included).
+        let mut bits = [0u16; GROUP];
+        for (c, bits) in bits.iter_mut().enumerate().take(n) {
+            let d = &bytemuck::bytes_of(&row[first + c])[..2];
+            *bits = u16::from_le_bytes([d[0], d[1]]);
+        }
+        scales.d = bytemuck::cast(_mm512_cvtph_ps(bytemuck::cast(bits)));
+    } else {
+        for c in 0..n {
+            let (b, j) = ((first + c) / B::CHUNKS, (first + c) % B::CHUNKS);
+            let s = row[b].int_scales(j);
+            scales.d[c] = s.d;
+            scales.a[0][c] = s.a[0];
+            scales.a[1][c] = s.a[1];
+            if let Some((m, dmin)) = s.min {
+                scales.m[c] = m;
+                scales.dmin[c] = dmin;
+            }
+        }
+    }
+    GroupWeights {
+        quants: transpose(&pairs),
+        scales,
     }
 }
 
