@@ -107,7 +107,7 @@ impl Backend for CpuBackend {
     }
 
     fn matrix(&self, w: &HostMatrix) -> Result<HostMatrix, BackendError> {
-        Ok(w.clone())
+        Ok(w.for_cpu()?)
     }
 
     fn rope_table(&self, table: &RopeTable) -> Result<RopeTable, BackendError> {

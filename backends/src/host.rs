@@ -9,8 +9,8 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use fak_ops::{
-    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, OpsError, PreparedWeights, QUANT_BLOCK, QuantBlock,
-    WeightData, WeightView,
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, OpsError, PreparedBlocks, PreparedWeights,
+    QUANT_BLOCK, QuantBlock, WeightData, WeightView,
 };
 use half::{bf16, f16};
 
@@ -197,6 +197,8 @@ enum Storage {
 #[derive(Debug, Clone)]
 pub struct HostMatrix {
     storage: Storage,
+    /// A packed dtype laid out for this CPU's quantized kernel ([`HostMatrix::for_cpu`]).
+    cpu_layout: Option<Arc<PreparedBlocks>>,
     dtype: WeightDtype,
     rows: usize,
     cols: usize,
@@ -239,6 +241,7 @@ impl HostMatrix {
         };
         Ok(Self {
             storage,
+            cpu_layout: None,
             dtype,
             rows,
             cols,
@@ -280,8 +283,28 @@ impl HostMatrix {
         }
     }
 
+    /// This matrix as the CPU backend holds it: a packed dtype also laid out once for the
+    /// CPU's quantized kernel where it has one ([`PreparedBlocks`]; same bits, no per-product
+    /// unpacking), at the cost of about the blocks' size again in memory. Other dtypes, and
+    /// CPUs without that kernel, share the storage as it is.
+    pub fn for_cpu(&self) -> Result<Self, OpsError> {
+        let mut m = self.clone();
+        if m.cpu_layout.is_none() {
+            m.cpu_layout = PreparedBlocks::new(self.view()?).map(Arc::new);
+        }
+        Ok(m)
+    }
+
     /// The matrix as the ops library reads it.
     pub fn view(&self) -> Result<WeightView<'_>, OpsError> {
+        let view = self.stored_view()?;
+        match &self.cpu_layout {
+            Some(layout) => view.with_prepared_blocks(layout),
+            None => Ok(view),
+        }
+    }
+
+    fn stored_view(&self) -> Result<WeightView<'_>, OpsError> {
         // Construction aligned the bytes to the element size, so these casts cannot fail.
         let data = match &self.storage {
             Storage::Prepared(p) => return Ok(p.view()),

@@ -2,7 +2,10 @@
 //! DETERMINISM.md §3a), at Gemma 3 270M's shapes: the MLP gate/up projection (Q5_0, 640 in,
 //! 2048 out), the MLP down projection (Q4_K, 2048 in, 640 out) and the tied output
 //! projection (Q8_0, 640 in, 262144 out).
-//! One token (a decode step's matvec) and 64 tokens (a prefill chunk's matmul).
+//! One token (a decode step's matvec) and 64 tokens (a prefill chunk's matmul). Three forms:
+//! `prepared`, the blocks laid out once for the VNNI kernel (`PreparedBlocks`, as the CPU
+//! backend holds a model's weights; only on CPUs with that kernel); `packed`, a plain view of
+//! the blocks, which that kernel lays out on every call; `f32`, the dequantized values.
 //!
 //! Everything runs on the bench thread alone (a one-thread rayon pool made of it), so the
 //! figures measure the kernels' arithmetic and memory traffic, not scheduling. The packed
@@ -15,7 +18,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use fak_ops::{BlockQ4K, BlockQ5_0, BlockQ8_0, QUANT_BLOCK, QuantBlock, WeightView, matmul};
+use fak_ops::{
+    BlockQ4K, BlockQ5_0, BlockQ8_0, PreparedBlocks, QUANT_BLOCK, QuantBlock, WeightView, matmul,
+};
 
 /// A 32-bit LCG: reproducible bytes without an RNG dependency.
 struct Lcg(u32);
@@ -99,7 +104,16 @@ fn compare(
         let x: Vec<f32> = (0..tokens * cols).map(|_| rng.unit() * 2.0).collect();
         let mut out = vec![0.0f32; tokens * rows];
         group.throughput(Throughput::Elements((rows * cols * tokens) as u64));
-        for (form, view) in [("packed", packed), ("f32", f32_view)] {
+        let prepared = PreparedBlocks::new(packed);
+        let laid_out = prepared
+            .as_ref()
+            .map(|p| packed.with_prepared_blocks(p).expect("laid out from it"));
+        let forms = [
+            ("packed", Some(packed)),
+            ("prepared", laid_out),
+            ("f32", Some(f32_view)),
+        ];
+        for (form, view) in forms.into_iter().filter_map(|(f, v)| Some((f, v?))) {
             group.bench_function(BenchmarkId::new(form, format!("{tokens} tokens")), |b| {
                 b.iter(|| pool.install(|| matmul(view, black_box(&x), &mut out).expect("valid")))
             });

@@ -67,6 +67,12 @@ pub enum OpsError {
         op: &'static str,
         what: &'static str,
     },
+    /// Data prepared from one input was given with another.
+    #[error("{op}: {what}")]
+    Mismatch {
+        op: &'static str,
+        what: &'static str,
+    },
     /// A parameter outside its valid range.
     #[error("{op}: {param} = {value} is invalid: {reason}")]
     InvalidParam {

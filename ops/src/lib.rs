@@ -67,7 +67,7 @@ pub use exact_product::{domain, split, split_mul_add, two_prod_sum};
 pub use glu::{geglu, geglu_with, swiglu, swiglu_with};
 pub use half_float::{bf16_factor, domain_bf16, round_bf16, to_bf16, widen_bf16, widen_f16};
 pub use int8::{Int8Block, Int8Rows, LOW_LIMB_SHIFT, quantize_block, quantize_rows};
-pub use matvec::{matmul, matmul_with, matvec, matvec_with};
+pub use matvec::{PreparedBlocks, matmul, matmul_with, matvec, matvec_with};
 pub use norm::{NormWeight, RmsNormParams, rms_norm, rms_norm_with};
 pub use quantized::{
     BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, IntChunk, IntScales, QUANT_BLOCK, QuantBlock,

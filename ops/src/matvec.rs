@@ -34,6 +34,7 @@ use blocks::Storage;
 #[cfg(target_arch = "x86_64")]
 mod avx512;
 mod blocks;
+mod lanes;
 mod one_token;
 #[cfg(target_arch = "x86_64")]
 mod pairs;
@@ -41,7 +42,16 @@ mod tiled;
 #[cfg(target_arch = "x86_64")]
 mod vnni;
 
+pub use lanes::PreparedBlocks;
 use one_token::Rows;
+
+/// Whether this CPU has the VNNI kernel [`PreparedBlocks`] are laid out for.
+fn vnni_supported() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    return vnni::supported();
+    #[cfg(not(target_arch = "x86_64"))]
+    false
+}
 
 /// Weight rows per rayon task: enough tasks to balance two or more threads, few enough that
 /// scheduling costs nothing next to a row block's work.
@@ -194,7 +204,14 @@ trait Evaluation {
     /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
     const TILED: bool;
     /// The product over packed quantized blocks (DETERMINISM.md §3b); `x` as given.
-    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]);
+    fn blocks<B: Storage>(
+        w: &[B],
+        prepared: Option<&PreparedBlocks>,
+        cols: usize,
+        x: &[f32],
+        tokens: usize,
+        out: &mut [f32],
+    );
 }
 
 /// FMA in the SIMD clones that have it, separate multiply and add elsewhere.
@@ -205,8 +222,15 @@ impl Evaluation for Native {
         row_block_native::<W>
     }
     const TILED: bool = true;
-    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
-        blocks::native(w, cols, x, tokens, out);
+    fn blocks<B: Storage>(
+        w: &[B],
+        prepared: Option<&PreparedBlocks>,
+        cols: usize,
+        x: &[f32],
+        tokens: usize,
+        out: &mut [f32],
+    ) {
+        blocks::native(w, prepared, cols, x, tokens, out);
     }
 }
 
@@ -220,7 +244,15 @@ impl<A: MulAdd> Evaluation for With<A> {
         row_block::<A, W>
     }
     const TILED: bool = false;
-    fn blocks<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
+    /// The reference order reads the blocks as stored; prepared layouts are for speed.
+    fn blocks<B: Storage>(
+        w: &[B],
+        _: Option<&PreparedBlocks>,
+        cols: usize,
+        x: &[f32],
+        tokens: usize,
+        out: &mut [f32],
+    ) {
         blocks::product::<A, B>(w, cols, x, tokens, out);
     }
 }
@@ -284,10 +316,10 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
         WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors(), tokens, out),
         WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors(), tokens, out),
         WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors(), tokens, out),
-        WeightData::Q8_0(data) => E::blocks(data, cols, x, tokens, out),
-        WeightData::Q5_0(data) => E::blocks(data, cols, x, tokens, out),
-        WeightData::Q4K(data) => E::blocks(data, cols, x, tokens, out),
-        WeightData::Q6K(data) => E::blocks(data, cols, x, tokens, out),
+        WeightData::Q8_0(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
+        WeightData::Q5_0(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
+        WeightData::Q4K(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
+        WeightData::Q6K(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
     }
     Ok(())
 }

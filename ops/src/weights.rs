@@ -5,6 +5,7 @@ use half::{bf16, f16};
 
 use crate::error::{OpsError, check_nonzero};
 use crate::half_float::domain_bf16;
+use crate::matvec::PreparedBlocks;
 use crate::quantized::{BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock};
 
 /// The element type and data of a weight matrix, borrowed from wherever it lives (a memory
@@ -70,6 +71,8 @@ pub struct WeightView<'a> {
     /// Set only by [`PreparedWeights::view`]: every bf16 element is already inside the
     /// factor domain, so products skip the per-element clamp.
     prepared: bool,
+    /// The same blocks laid out for this CPU's quantized kernel, when attached.
+    blocks: Option<&'a PreparedBlocks>,
 }
 
 impl<'a> WeightView<'a> {
@@ -99,6 +102,7 @@ impl<'a> WeightView<'a> {
             rows,
             cols,
             prepared: false,
+            blocks: None,
         })
     }
 
@@ -155,6 +159,25 @@ impl<'a> WeightView<'a> {
     /// True for views of [`PreparedWeights`].
     pub fn is_prepared(&self) -> bool {
         self.prepared
+    }
+
+    /// This view with `blocks`, the same matrix laid out for the quantized kernel
+    /// ([`PreparedBlocks::new`]), which its products then read instead of unpacking the
+    /// blocks. Refuses a layout made from a matrix of another block type or shape.
+    pub fn with_prepared_blocks(mut self, blocks: &'a PreparedBlocks) -> Result<Self, OpsError> {
+        if !blocks.fits(&self) {
+            return Err(OpsError::Mismatch {
+                op: "WeightView::with_prepared_blocks",
+                what: "the prepared blocks were laid out from a matrix of another type or shape",
+            });
+        }
+        self.blocks = Some(blocks);
+        Ok(self)
+    }
+
+    /// The attached [`PreparedBlocks`], if any.
+    pub fn prepared_blocks(&self) -> Option<&'a PreparedBlocks> {
+        self.blocks
     }
 }
 
@@ -213,6 +236,7 @@ impl<S: AsRef<[bf16]>> PreparedWeights<S> {
             rows: self.rows,
             cols: self.cols,
             prepared: true,
+            blocks: None,
         }
     }
 

@@ -8,16 +8,19 @@ mod common;
 
 use common::{Gen, bits};
 use fak_ops::{
-    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, Fused, IntChunk, LANES, OpsError, QUANT_BLOCK,
-    QuantBlock, Unfused, WeightView, canonical, embed_gather, fold_sum, matmul, matmul_with,
-    matvec, quantize_block,
+    BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, Fused, IntChunk, LANES, OpsError, PreparedBlocks,
+    QUANT_BLOCK, QuantBlock, Unfused, WeightView, canonical, embed_gather, fold_sum, matmul,
+    matmul_with, matvec, quantize_block,
 };
 
 /// (rows, cols, tokens): rows crossing the 16-row tasks; 1 to 31 chunks a row (a partial
 /// group of 16 chunks, one and two whole ones, 20 as Gemma's 640 columns); one token and
-/// many.
-const SHAPES: [(usize, usize, usize); 8] = [
+/// many. Rows cover the kernel's 16-row passes and its tail packs (a row's last `chunks % 16`
+/// chunks share a group with other rows' where that divides 16: 1, 2, 4 and 8 here, 3 and
+/// 15 do not).
+const SHAPES: [(usize, usize, usize); 9] = [
     (1, 32, 1),
+    (45, 768, 2),
     (263, 64, 1),
     (7, 96, 2),
     (31, 512, 3),
@@ -157,6 +160,19 @@ fn assert_contract<B: QuantBlock>(blocks: &[B], packed: WeightView<'_>, x: &[f32
     assert_eq!(bits(&got), bits(&expected), "unfused, {label}");
     matmul_with::<Fused>(packed, x, &mut got).unwrap();
     assert_eq!(bits(&got), bits(&expected), "fused, {label}");
+    // The same matrix laid out once for the kernel (where this CPU has it) gives the same.
+    if let Some(prepared) = PreparedBlocks::new(packed) {
+        let view = packed.with_prepared_blocks(&prepared).unwrap();
+        matmul(view, x, &mut got).unwrap();
+        assert_eq!(bits(&got), bits(&expected), "prepared, {label}");
+        let mut one = vec![0.0f32; rows];
+        matvec(view, &x[..cols], &mut one).unwrap();
+        assert_eq!(
+            bits(&one),
+            bits(&expected[..rows]),
+            "prepared matvec, {label}"
+        );
+    }
     // One token at a time gives the rows of the many-token product.
     for (t, (xt, expected)) in x
         .chunks_exact(cols)
@@ -331,4 +347,31 @@ fn packed_views_refuse_partial_blocks_and_wrong_block_counts() {
         WeightView::q5_0(&q5, 4, 16),
         Err(OpsError::NotMultiple { .. })
     ));
+}
+
+#[test]
+fn prepared_blocks_attach_only_to_the_matrix_they_were_laid_out_from() {
+    let mut g = Gen::new(11);
+    let q8 = q8_0_blocks(&mut g, 8 * 64 / QUANT_BLOCK);
+    let view = WeightView::q8_0(&q8, 8, 64).unwrap();
+    let Some(prepared) = PreparedBlocks::new(view) else {
+        // No VNNI kernel on this CPU: nothing is laid out, and nothing can be attached.
+        return;
+    };
+    assert!(view.with_prepared_blocks(&prepared).is_ok());
+    // The same bytes as another shape, and the same shape as another block type.
+    let reshaped = WeightView::q8_0(&q8, 16, 32).unwrap();
+    assert!(matches!(
+        reshaped.with_prepared_blocks(&prepared),
+        Err(OpsError::Mismatch { .. })
+    ));
+    let q5 = q5_0_blocks(&mut g, 8 * 64 / QUANT_BLOCK);
+    let other = WeightView::q5_0(&q5, 8, 64).unwrap();
+    assert!(matches!(
+        other.with_prepared_blocks(&prepared),
+        Err(OpsError::Mismatch { .. })
+    ));
+    // Floats are never laid out.
+    let values = dequantized(&q8);
+    assert!(PreparedBlocks::new(WeightView::f32(&values, 8, 64).unwrap()).is_none());
 }

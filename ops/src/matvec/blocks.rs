@@ -12,6 +12,7 @@ use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
+use super::lanes::PreparedBlocks;
 use crate::arith::{Fused, MulAdd};
 use crate::canonical::canonical;
 use crate::int8::{Int8Rows, LOW_LIMB_SHIFT, quantize_rows};
@@ -27,7 +28,7 @@ pub(crate) const BLOCK_LANES: usize = 16;
 const TASK_ROWS: usize = 16;
 
 /// Weight rows per rayon task of the VNNI kernel: few enough that a 256-row projection
-/// still splits four ways, enough that each task's scratch allocation is nothing.
+/// still splits four ways; a multiple of the 16 rows the kernel takes at once.
 #[cfg(target_arch = "x86_64")]
 const VNNI_TASK_ROWS: usize = 64;
 
@@ -55,24 +56,41 @@ impl Storage for BlockQ6K {
 }
 
 /// The product with the fastest kernel this CPU has: [`super::vnni`] where it has
-/// AVX-512 VNNI, [`product`] otherwise. Same bits.
-pub(super) fn native<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize, out: &mut [f32]) {
+/// AVX-512 VNNI, over `prepared` (or the blocks laid out for it here when the view came
+/// without), [`product`] otherwise. Same bits.
+pub(super) fn native<B: Storage>(
+    w: &[B],
+    prepared: Option<&PreparedBlocks>,
+    cols: usize,
+    x: &[f32],
+    tokens: usize,
+    out: &mut [f32],
+) {
     #[cfg(target_arch = "x86_64")]
     if super::vnni::supported() {
-        let acts = super::vnni::layout(&quantize_rows(x), cols);
-        let units = cols / (QUANT_BLOCK * B::CHUNKS);
+        let laid_out;
+        let p = match prepared {
+            Some(p) => p,
+            None => {
+                laid_out = PreparedBlocks::lay_out(w, out.len() / tokens, cols);
+                &laid_out
+            }
+        };
+        let acts = super::vnni::layout(&quantize_rows(x), cols, p.shape());
         if tokens == 1 {
             out.par_chunks_mut(VNNI_TASK_ROWS)
-                .zip(w.par_chunks(units * VNNI_TASK_ROWS))
-                .for_each(|(o, rows)| vnni_rows(rows, units, &acts, o.len(), o));
+                .enumerate()
+                .for_each(|(i, o)| vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len(), o));
             return;
         }
         // Each task writes its rows token by token; the runs are copied into place after.
         let mut by_task = vec![0.0f32; out.len()];
         by_task
             .par_chunks_mut(tokens * VNNI_TASK_ROWS)
-            .zip(w.par_chunks(units * VNNI_TASK_ROWS))
-            .for_each(|(o, rows)| vnni_rows(rows, units, &acts, o.len() / tokens, o));
+            .enumerate()
+            .for_each(|(i, o)| {
+                vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len() / tokens, o);
+            });
         let rows = out.len() / tokens;
         for (task, o) in by_task.chunks(tokens * VNNI_TASK_ROWS).enumerate() {
             let n = o.len() / tokens;
@@ -83,42 +101,31 @@ pub(super) fn native<B: Storage>(w: &[B], cols: usize, x: &[f32], tokens: usize,
         }
         return;
     }
+    let _ = prepared;
     product::<Fused, B>(w, cols, x, tokens, out);
 }
 
-/// Rows of `units` blocks each against every token, row `r` of token `t` into
-/// `out[t * stride + r]`: a few rows at a time put in the kernel's form
-/// ([`super::vnni::prepare`]), then every token.
+/// Rows `first..first + n` of `p` against every token, row `first + r` of token `t` into
+/// `out[t * n + r]`, sixteen rows at a time.
 #[cfg(target_arch = "x86_64")]
 #[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq"))]
 fn vnni_rows<B: Storage>(
-    rows: &[B],
-    units: usize,
+    p: &PreparedBlocks,
+    first: usize,
     acts: &[super::vnni::GroupActs],
-    stride: usize,
+    n: usize,
     out: &mut [f32],
 ) {
     match_target! {
         "x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq" => {
-            use super::vnni::{GroupWeights, groups, one_token, prepare, product};
-            /// Rows prepared at once: the outputs folded together
-            /// ([`super::pairs::fold_sixteen`]); 16 rows of 640 columns are 24 KiB, half of L1.
-            const PREPARED_ROWS: usize = 16;
-            let per_row = groups(units * B::CHUNKS * QUANT_BLOCK);
-            if acts.len() == per_row {
-                one_token(rows, units, acts, out);
-                return;
-            }
-            let mut prepared =
-                vec![<GroupWeights as bytemuck::Zeroable>::zeroed(); PREPARED_ROWS * per_row];
-            for (i, rows) in rows.chunks(PREPARED_ROWS * units).enumerate() {
-                let prepared: &mut [GroupWeights] = &mut prepared[..rows.len() / units * per_row];
-                prepare(rows, units, prepared);
-                product::<B>(prepared, per_row, acts, stride, &mut out[i * PREPARED_ROWS..]);
+            use super::pairs::FOLDED;
+            for at in (0..n).step_by(FOLDED) {
+                let rows = FOLDED.min(n - at);
+                super::vnni::rows::<B>(p, first + at, rows, acts, n, &mut out[at..]);
             }
         }
         _ => {
-            let _ = (rows, units, acts, stride, out);
+            let _ = (p, first, acts, n, out);
             unreachable!("called only where vnni::supported() holds")
         }
     }
