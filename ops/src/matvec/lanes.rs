@@ -27,10 +27,74 @@ use crate::weights::{WeightData, WeightView};
 /// Chunks a group holds: one a lane.
 pub(super) const SLOTS: usize = BLOCK_LANES;
 
-/// A group's quants: register `t` is `self.0[t]`, lane `c` its bytes `4c..4c+4`.
+/// One 64-byte line of a group's stored quants.
 #[derive(Clone, Copy, Pod, Zeroable)]
 #[repr(C, align(64))]
-pub(super) struct LaneQuants(pub(super) [[u8; 4 * SLOTS]; 8]);
+pub(super) struct Line(pub(super) [u8; 4 * SLOTS]);
+
+/// A group's quants as the kernel's eight registers: register `t` is `self[t]`, lane `c`
+/// its bytes `4c..4c+4`.
+pub(super) type Registers = [[u8; 4 * SLOTS]; 8];
+
+/// How a group's eight registers of quants are stored, by how many bits they hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Encoding {
+    /// Eight lines, one a register (Q8_0's 8 bits, Q6_K's 6).
+    Bytes,
+    /// Four lines: register `2k` in the low nibbles of line `k`, `2k + 1` in the high ones
+    /// (Q4_K's 4 bits).
+    Nibbles,
+    /// [`Encoding::Nibbles`] of the low four bits, then a line of eight little-endian
+    /// 64-bit words, bit `i` of word `t` the fifth bit of register `t`'s byte `i` (Q5_0).
+    NibblesAndFifthBits,
+}
+
+impl Encoding {
+    fn of(kind: u8) -> Self {
+        match kind {
+            Q4K => Encoding::Nibbles,
+            super::blocks::Q5_0 => Encoding::NibblesAndFifthBits,
+            _ => Encoding::Bytes,
+        }
+    }
+
+    /// Lines a group takes.
+    pub(super) fn lines(self) -> usize {
+        match self {
+            Encoding::Bytes => 8,
+            Encoding::Nibbles => 4,
+            Encoding::NibblesAndFifthBits => 5,
+        }
+    }
+
+    /// `registers` into `lines` (`self.lines()` of them).
+    fn encode(self, registers: &Registers, lines: &mut [Line]) {
+        match self {
+            Encoding::Bytes => {
+                for (line, register) in lines.iter_mut().zip(registers) {
+                    line.0 = *register;
+                }
+            }
+            Encoding::Nibbles | Encoding::NibblesAndFifthBits => {
+                for (k, line) in lines[..4].iter_mut().enumerate() {
+                    let (low, high) = (&registers[2 * k], &registers[2 * k + 1]);
+                    for (i, byte) in line.0.iter_mut().enumerate() {
+                        *byte = (low[i] & 0x0F) | ((high[i] & 0x0F) << 4);
+                    }
+                }
+                if self == Encoding::NibblesAndFifthBits {
+                    for (t, register) in registers.iter().enumerate() {
+                        let bits = register
+                            .iter()
+                            .enumerate()
+                            .fold(0u64, |w, (i, &u)| w | (u64::from(u >> 4) << i));
+                        lines[4].0[8 * t..8 * t + 8].copy_from_slice(&bits.to_le_bytes());
+                    }
+                }
+            }
+        }
+    }
+}
 
 /// A K-type group's integer scales (`a` for each 16-weight half), minimums `m` and f16
 /// `dmin` bits, lane by lane; what Q8_0 and Q5_0 do not have.
@@ -90,8 +154,10 @@ pub struct PreparedBlocks {
     rows: usize,
     cols: usize,
     shape: Shape,
-    /// Each row's own groups, row by row, then the packed tails.
-    quants: Vec<LaneQuants>,
+    encoding: Encoding,
+    /// Each row's own groups, row by row, then the packed tails: `encoding.lines()` lines
+    /// a group.
+    quants: Vec<Line>,
     d: Vec<[u16; SLOTS]>,
     /// Empty for Q8_0 and Q5_0.
     ints: Vec<LaneInts>,
@@ -103,7 +169,8 @@ impl fmt::Debug for PreparedBlocks {
             .field("rows", &self.rows)
             .field("cols", &self.cols)
             .field("shape", &self.shape)
-            .field("groups", &self.quants.len())
+            .field("encoding", &self.encoding)
+            .field("groups", &self.d.len())
             .finish()
     }
 }
@@ -168,23 +235,26 @@ impl PreparedBlocks {
             let b = row * chunks + chunk;
             blocks[b / B::CHUNKS].int_chunk(b % B::CHUNKS)
         };
-        let mut quants = vec![LaneQuants::zeroed(); groups];
+        let encoding = Encoding::of(B::KIND);
+        let mut quants = vec![Line::zeroed(); groups * encoding.lines()];
         let mut d = vec![[0u16; SLOTS]; groups];
         quants
-            .par_iter_mut()
+            .par_chunks_mut(encoding.lines())
             .zip(d.par_iter_mut())
             .enumerate()
-            .for_each(|(g, (quants, d))| {
+            .for_each(|(g, (lines, d))| {
+                let mut registers: Registers = [[0; 4 * SLOTS]; 8];
                 for (c, d) in d.iter_mut().enumerate() {
                     let Some((row, chunk)) = source(g, c) else {
                         continue;
                     };
                     let chunk = int_chunk(row, chunk);
                     for (i, &u) in chunk.u.iter().enumerate() {
-                        quants.0[i / 4][4 * c + i % 4] = u;
+                        registers[i / 4][4 * c + i % 4] = u;
                     }
                     *d = f16_bits(chunk.scales.d);
                 }
+                encoding.encode(&registers, lines);
             });
         let mut ints = Vec::new();
         if B::KIND == Q4K || B::KIND == Q6K {
@@ -208,6 +278,7 @@ impl PreparedBlocks {
         }
         PreparedBlocks {
             kind: B::KIND,
+            encoding,
             rows,
             cols,
             shape,
@@ -236,12 +307,18 @@ impl PreparedBlocks {
     }
 
     /// The three arrays groups are read from, for prefetching.
-    pub(super) fn streams(&self) -> (&[LaneQuants], &[[u16; SLOTS]], &[LaneInts]) {
+    pub(super) fn streams(&self) -> (&[Line], &[[u16; SLOTS]], &[LaneInts]) {
         (&self.quants, &self.d, &self.ints)
     }
 
-    pub(super) fn quants(&self, g: usize) -> &LaneQuants {
-        &self.quants[g]
+    pub(super) fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Group `g`'s stored quants, [`PreparedBlocks::encoding`]'s lines.
+    pub(super) fn quants(&self, g: usize) -> &[Line] {
+        let n = self.encoding.lines();
+        &self.quants[g * n..][..n]
     }
 
     pub(super) fn d(&self, g: usize) -> &[u16; SLOTS] {

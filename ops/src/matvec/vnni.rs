@@ -17,15 +17,15 @@
 use std::arch::x86_64::{
     __m512, __m512i, _MM_HINT_T2, _mm_prefetch, _mm512_add_epi32, _mm512_and_si512,
     _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtph_ps, _mm512_dpbusd_epi32,
-    _mm512_fmadd_ps, _mm512_mask_permutexvar_ps, _mm512_mul_ps, _mm512_mullo_epi32,
-    _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps, _mm512_setzero_si512, _mm512_sub_epi32,
-    _mm512_xor_ps,
+    _mm512_fmadd_ps, _mm512_mask_add_epi8, _mm512_mask_permutexvar_ps, _mm512_mul_ps,
+    _mm512_mullo_epi32, _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
+    _mm512_setzero_si512, _mm512_srli_epi16, _mm512_sub_epi32, _mm512_xor_ps,
 };
 
 use bytemuck::{Pod, Zeroable};
 
 use super::blocks::{Q4K, Q5_0, Q6K, Q8_0, Storage};
-use super::lanes::{PreparedBlocks, SLOTS, Shape};
+use super::lanes::{Encoding, PreparedBlocks, SLOTS, Shape};
 use super::pairs::{FOLDED, fold_sixteen};
 use crate::canonical::canonical;
 use crate::int8::{Int8Rows, LOW_LIMB_SHIFT};
@@ -183,9 +183,10 @@ const PREFETCH_GROUPS: usize = 32;
 fn prefetch(p: &PreparedBlocks, g: usize) {
     let (quants, d, ints) = p.streams();
     let ahead = g + PREFETCH_GROUPS;
-    let q = quants.as_ptr().wrapping_add(ahead).cast::<i8>();
-    for line in 0..8 {
-        _mm_prefetch::<_MM_HINT_T2>(q.wrapping_add(64 * line));
+    let lines = p.encoding().lines();
+    let q = quants.as_ptr().wrapping_add(ahead * lines);
+    for line in 0..lines {
+        _mm_prefetch::<_MM_HINT_T2>(q.wrapping_add(line).cast());
     }
     _mm_prefetch::<_MM_HINT_T2>(d.as_ptr().wrapping_add(ahead).cast());
     if !ints.is_empty() {
@@ -199,7 +200,7 @@ fn prefetch(p: &PreparedBlocks, g: usize) {
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 fn group<B: Storage>(p: &PreparedBlocks, g: usize, x: &GroupActs, acc: __m512) -> __m512 {
-    let w: [__m512i; 8] = bytemuck::cast(p.quants(g).0);
+    let w = registers(p, g);
     let s = scales::<B>(p, g);
     let beta = match B::KIND {
         Q8_0 => 128,
@@ -250,6 +251,38 @@ fn group<B: Storage>(p: &PreparedBlocks, g: usize, x: &GroupActs, acc: __m512) -
         acc = add_scaled(_mm512_mul_ps(g, low_unit), mins[1], acc);
     }
     acc
+}
+
+/// Group `g`'s quants in the kernel's eight registers, decoded from their
+/// [`super::lanes::Encoding`].
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+fn registers(p: &PreparedBlocks, g: usize) -> [__m512i; 8] {
+    let lines = p.quants(g);
+    let line = |k: usize| -> __m512i { bytemuck::cast(lines[k].0) };
+    match p.encoding() {
+        Encoding::Bytes => std::array::from_fn(line),
+        Encoding::Nibbles | Encoding::NibblesAndFifthBits => {
+            let nibble = _mm512_set1_epi8(0x0F);
+            let mut r: [__m512i; 8] = std::array::from_fn(|t| {
+                let l = line(t / 2);
+                let l = if t % 2 == 0 {
+                    l
+                } else {
+                    _mm512_srli_epi16(l, 4)
+                };
+                _mm512_and_si512(l, nibble)
+            });
+            if p.encoding() == Encoding::NibblesAndFifthBits {
+                let fifth: [u64; 8] = bytemuck::cast(lines[4].0);
+                let sixteen = _mm512_set1_epi8(0x10);
+                for (r, bits) in r.iter_mut().zip(fifth) {
+                    *r = _mm512_mask_add_epi8(*r, u64::from_le(bits), *r, sixteen);
+                }
+            }
+            r
+        }
+    }
 }
 
 /// Group `g`'s scales widened into registers: f16 exactly to f32, 8-bit integers to 32.
