@@ -70,10 +70,28 @@ fn packed<B: QuantBlock>() -> (usize, usize) {
     (QUANT_BLOCK * B::CHUNKS, size_of::<B>())
 }
 
+/// What [`HostBytes`] borrow: a buffer in memory or a memory-mapped file.
+pub trait ByteSource: Send + Sync {
+    fn bytes(&self) -> &[u8];
+
+    /// `range` will not be read again soon. A mapped file gives those pages back to the
+    /// system (a later read brings them back from the file); memory the source owns stays as
+    /// it is, which is this default.
+    fn release(&self, range: Range<usize>) {
+        let _ = range;
+    }
+}
+
+impl ByteSource for Vec<u8> {
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+}
+
 /// A byte range of a shared, immutable owner (a memory map, a vector).
 #[derive(Clone)]
 pub struct HostBytes {
-    owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
+    owner: Arc<dyn ByteSource>,
     range: Range<usize>,
 }
 
@@ -87,11 +105,8 @@ impl fmt::Debug for HostBytes {
 
 impl HostBytes {
     /// `range` of `owner`; an error when the range is not inside it.
-    pub fn new(
-        owner: Arc<dyn AsRef<[u8]> + Send + Sync>,
-        range: Range<usize>,
-    ) -> Result<Self, BackendError> {
-        let len = (*owner).as_ref().len();
+    pub fn new(owner: Arc<dyn ByteSource>, range: Range<usize>) -> Result<Self, BackendError> {
+        let len = owner.bytes().len();
         if range.start > range.end || range.end > len {
             return Err(BackendError::Shape(format!(
                 "byte range {range:?} is outside a buffer of {len} bytes"
@@ -111,7 +126,13 @@ impl HostBytes {
 
     /// The bytes.
     pub fn as_slice(&self) -> &[u8] {
-        &(*self.owner).as_ref()[self.range.clone()]
+        &self.owner.bytes()[self.range.clone()]
+    }
+
+    /// Says these bytes will not be read again soon ([`ByteSource::release`]): a mapped
+    /// file's pages leave the process's memory until they are read again.
+    pub fn release(&self) {
+        self.owner.release(self.range.clone());
     }
 
     /// These bytes, copied into a fresh allocation when they are not aligned to `align`
@@ -154,8 +175,8 @@ fn prepare_bf16(
 
 struct AlignedBytes(Vec<u64>);
 
-impl AsRef<[u8]> for AlignedBytes {
-    fn as_ref(&self) -> &[u8] {
+impl ByteSource for AlignedBytes {
+    fn bytes(&self) -> &[u8] {
         bytemuck::cast_slice(&self.0)
     }
 }
@@ -285,14 +306,30 @@ impl HostMatrix {
 
     /// This matrix as the CPU backend holds it: a packed dtype also laid out once for the
     /// CPU's quantized kernel where it has one ([`PreparedBlocks`]; same bits, no per-product
-    /// unpacking), at the cost of about the blocks' size again in memory. Other dtypes, and
-    /// CPUs without that kernel, share the storage as it is.
+    /// unpacking), at the cost of about the blocks' size again in memory. The stored blocks
+    /// are then released ([`HostBytes::release`]): only an embedding lookup reads them again,
+    /// a few rows a token. Other dtypes, and CPUs without that kernel, share the storage as
+    /// it is.
     pub fn for_cpu(&self) -> Result<Self, OpsError> {
         let mut m = self.clone();
         if m.cpu_layout.is_none() {
             m.cpu_layout = PreparedBlocks::new(self.view()?).map(Arc::new);
+            if let (Some(_), Some(blocks)) = (&m.cpu_layout, self.packed_bytes()) {
+                blocks.release();
+            }
         }
         Ok(m)
+    }
+
+    /// A packed dtype's blocks as stored.
+    fn packed_bytes(&self) -> Option<&HostBytes> {
+        match &self.storage {
+            Storage::Prepared(_) | Storage::F16(_) | Storage::F32(_) => None,
+            Storage::Q8_0(bytes)
+            | Storage::Q5_0(bytes)
+            | Storage::Q4K(bytes)
+            | Storage::Q6K(bytes) => Some(bytes),
+        }
     }
 
     /// The matrix as the ops library reads it.
@@ -367,14 +404,14 @@ mod tests {
     #[test]
     fn bf16_matrices_are_prepared_without_copying_in_domain_weights() {
         let values = [bf16::from_f32(0.5), bf16::from_f32(-2.0)];
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> =
+        let owner: Arc<dyn ByteSource> =
             Arc::new(bytemuck::cast_slice::<bf16, u8>(&values).to_vec());
         let bytes = HostBytes::new(owner.clone(), 0..4).unwrap();
         let m = HostMatrix::new(bytes, WeightDtype::Bf16, 1, 2).unwrap();
         assert!(m.view().unwrap().is_prepared());
         assert_eq!(
             m.bytes().as_ptr(),
-            (*owner).as_ref().as_ptr(),
+            owner.bytes().as_ptr(),
             "adopted in place"
         );
 

@@ -55,7 +55,7 @@ pub use cube::open_cuda;
 pub use cube::open_wgpu;
 pub use cube::{CubeBackend, CubeKv, CubeMatrix, CubeRope, CubeTensor, MathFn};
 pub use error::BackendError;
-pub use host::{HostBytes, HostMatrix, WeightDtype};
+pub use host::{ByteSource, HostBytes, HostMatrix, WeightDtype};
 pub use kind::BackendKind;
 pub use probe::{DeviceInfo, DeviceLimits, probe, probe_all};
 #[cfg(feature = "vulkan")]

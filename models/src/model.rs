@@ -72,6 +72,10 @@ impl<B: Backend> Model<B> {
             Some(c) => c,
         };
         let fingerprint = fingerprint(&config, checkpoint);
+        // Hashing read every weight. Every backend copies the packed ones (the CPU lays them
+        // out for its kernel, a GPU uploads them), so their pages need not stay resident
+        // beside the copies while the rest load.
+        checkpoint.release_packed();
         let weights = Weights::load(&*backend, checkpoint, &config)?;
         let rope_table = |params: &RopeParams| -> Result<B::Rope, ModelError> {
             let table = RopeTable::new(&params.inv_freq(config.head_dim)?, context)?;

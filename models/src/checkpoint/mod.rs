@@ -9,13 +9,13 @@
 mod from_gguf;
 mod mmap;
 
-pub(crate) use mmap::map_read_only;
+pub(crate) use mmap::{MappedFile, map_read_only};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fak_backends::{HostBytes, HostMatrix, WeightDtype};
+use fak_backends::{ByteSource, HostBytes, HostMatrix, WeightDtype};
 use safetensors::{Dtype, SafeTensors};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -104,7 +104,7 @@ impl Checkpoint {
         let (header_len, metadata) =
             SafeTensors::read_metadata(&map).map_err(|e| invalid(e.to_string()))?;
         let data_start = 8 + header_len;
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = map;
+        let owner: Arc<dyn ByteSource> = map;
         for (name, info) in metadata.tensors() {
             if expected.is_some_and(|names| !names.contains(name.as_str())) {
                 return Err(invalid(format!(
@@ -156,6 +156,16 @@ impl Checkpoint {
     /// Bytes of tensor `name`'s data as stored, if the checkpoint has it.
     pub fn tensor_bytes(&self, name: &str) -> Option<usize> {
         self.tensors.get(name).map(|e| e.bytes.as_slice().len())
+    }
+
+    /// Releases the bytes of every tensor in a packed (GGML block) type
+    /// ([`HostBytes::release`]): a mapped file's pages leave the process until read again.
+    pub fn release_packed(&self) {
+        for entry in self.tensors.values() {
+            if entry.dtype.is_some_and(WeightDtype::is_packed) {
+                entry.bytes.release();
+            }
+        }
     }
 
     /// SHA-256 over every tensor's name, stored type, shape and stored bytes, in name order:

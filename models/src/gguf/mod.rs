@@ -20,8 +20,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use fak_backends::HostBytes;
-use memmap2::Mmap;
+use fak_backends::{ByteSource, HostBytes};
+
 use thiserror::Error;
 
 pub use ggml_type::GgmlType;
@@ -29,7 +29,7 @@ pub use test_model::gemma3_for_tests;
 pub use value::Value;
 
 use crate::ModelError;
-use crate::checkpoint::{Checkpoint, map_read_only};
+use crate::checkpoint::{Checkpoint, MappedFile, map_read_only};
 
 /// What is wrong with a GGUF file (wrapped with its path in [`ModelError::Gguf`]).
 #[derive(Debug, Error, PartialEq)]
@@ -120,7 +120,7 @@ impl TensorInfo {
 #[derive(Debug)]
 pub struct GgufFile {
     path: PathBuf,
-    map: Arc<Mmap>,
+    map: Arc<MappedFile>,
     version: u32,
     metadata: BTreeMap<String, Value>,
     tensors: BTreeMap<String, TensorInfo>,
@@ -195,7 +195,7 @@ impl GgufFile {
     pub fn bytes(&self, name: &str) -> Result<HostBytes, GgufError> {
         let info = self.tensor(name)?;
         let start = self.data_start + info.offset as usize;
-        let owner: Arc<dyn AsRef<[u8]> + Send + Sync> = self.map.clone();
+        let owner: Arc<dyn ByteSource> = self.map.clone();
         // In bounds: checked for every tensor when the file was opened.
         Ok(HostBytes::new(owner, start..start + info.bytes).expect("checked at open"))
     }
