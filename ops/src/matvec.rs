@@ -29,7 +29,7 @@ use crate::exact_product::split;
 use crate::half_float::{bf16_factor, domain_bf16, widen_bf16, widen_f16};
 use crate::reduce::{LANES, fold_sum};
 use crate::weights::{WeightData, WeightView};
-use blocks::Storage;
+use blocks::{Blocks, Storage};
 
 #[cfg(target_arch = "x86_64")]
 mod avx512;
@@ -204,14 +204,7 @@ trait Evaluation {
     /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
     const TILED: bool;
     /// The product over packed quantized blocks (DETERMINISM.md §3b); `x` as given.
-    fn blocks<B: Storage>(
-        w: &[B],
-        prepared: Option<&PreparedBlocks>,
-        cols: usize,
-        x: &[f32],
-        tokens: usize,
-        out: &mut [f32],
-    );
+    fn blocks<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out: &mut [f32]);
 }
 
 /// FMA in the SIMD clones that have it, separate multiply and add elsewhere.
@@ -222,15 +215,8 @@ impl Evaluation for Native {
         row_block_native::<W>
     }
     const TILED: bool = true;
-    fn blocks<B: Storage>(
-        w: &[B],
-        prepared: Option<&PreparedBlocks>,
-        cols: usize,
-        x: &[f32],
-        tokens: usize,
-        out: &mut [f32],
-    ) {
-        blocks::native(w, prepared, cols, x, tokens, out);
+    fn blocks<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out: &mut [f32]) {
+        blocks::native(w, x, tokens, out);
     }
 }
 
@@ -245,15 +231,8 @@ impl<A: MulAdd> Evaluation for With<A> {
     }
     const TILED: bool = false;
     /// The reference order reads the blocks as stored; prepared layouts are for speed.
-    fn blocks<B: Storage>(
-        w: &[B],
-        _: Option<&PreparedBlocks>,
-        cols: usize,
-        x: &[f32],
-        tokens: usize,
-        out: &mut [f32],
-    ) {
-        blocks::product::<A, B>(w, cols, x, tokens, out);
+    fn blocks<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out: &mut [f32]) {
+        blocks::product::<A, B>(w.blocks, w.cols, x, tokens, out);
     }
 }
 
@@ -316,10 +295,10 @@ fn dispatch<E: Evaluation>(w: WeightView<'_>, x: &[f32], out: &mut [f32]) -> Res
         WeightData::Bf16(data) => product(E::kernel(), data, cols, &factors(), tokens, out),
         WeightData::F16(data) => many_token_product::<E, _>(data, cols, &factors(), tokens, out),
         WeightData::F32(data) => streamed_product::<E, _>(data, cols, &factors(), tokens, out),
-        WeightData::Q8_0(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
-        WeightData::Q5_0(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
-        WeightData::Q4K(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
-        WeightData::Q6K(data) => E::blocks(data, w.prepared_blocks(), cols, x, tokens, out),
+        WeightData::Q8_0(data) => E::blocks(Blocks::of(data, &w), x, tokens, out),
+        WeightData::Q5_0(data) => E::blocks(Blocks::of(data, &w), x, tokens, out),
+        WeightData::Q4K(data) => E::blocks(Blocks::of(data, &w), x, tokens, out),
+        WeightData::Q6K(data) => E::blocks(Blocks::of(data, &w), x, tokens, out),
     }
     Ok(())
 }

@@ -20,6 +20,7 @@ use crate::quantized::{
     BlockQ4K, BlockQ5_0, BlockQ6K, BlockQ8_0, IntChunk, QUANT_BLOCK, QuantBlock,
 };
 use crate::reduce::{LANES, fold_sum};
+use crate::weights::WeightView;
 
 /// The lanes blocks go to: block `b` to lane `b % 16`; lanes 16..32 stay +0.0.
 pub(crate) const BLOCK_LANES: usize = 16;
@@ -55,24 +56,42 @@ impl Storage for BlockQ6K {
     const KIND: u8 = Q6K;
 }
 
+/// A quantized matrix as the products take it: its blocks, row by row, and their layout for
+/// the VNNI kernel when the view carried one.
+#[derive(Clone, Copy)]
+pub(super) struct Blocks<'a, B> {
+    pub(super) blocks: &'a [B],
+    pub(super) prepared: Option<&'a PreparedBlocks>,
+    pub(super) cols: usize,
+}
+
+impl<'a, B> Blocks<'a, B> {
+    /// `blocks`, the data of `view`.
+    pub(super) fn of(blocks: &'a [B], view: &WeightView<'a>) -> Self {
+        Blocks {
+            blocks,
+            prepared: view.prepared_blocks(),
+            cols: view.cols(),
+        }
+    }
+}
+
 /// The product with the fastest kernel this CPU has: [`super::vnni`] where it has
-/// AVX-512 VNNI, over `prepared` (or the blocks laid out for it here when the view came
+/// AVX-512 VNNI, over `w.prepared` (or the blocks laid out for it here when the view came
 /// without), [`product`] otherwise. Same bits.
-pub(super) fn native<B: Storage>(
-    w: &[B],
-    prepared: Option<&PreparedBlocks>,
-    cols: usize,
-    x: &[f32],
-    tokens: usize,
-    out: &mut [f32],
-) {
+pub(super) fn native<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out: &mut [f32]) {
+    let Blocks {
+        blocks,
+        prepared,
+        cols,
+    } = w;
     #[cfg(target_arch = "x86_64")]
     if super::vnni::supported() {
         let laid_out;
         let p = match prepared {
             Some(p) => p,
             None => {
-                laid_out = PreparedBlocks::lay_out(w, out.len() / tokens, cols);
+                laid_out = PreparedBlocks::lay_out(blocks, out.len() / tokens, cols);
                 &laid_out
             }
         };
@@ -102,7 +121,7 @@ pub(super) fn native<B: Storage>(
         return;
     }
     let _ = prepared;
-    product::<Fused, B>(w, cols, x, tokens, out);
+    product::<Fused, B>(blocks, cols, x, tokens, out);
 }
 
 /// Rows `first..first + n` of `p` against every token, row `first + r` of token `t` into
