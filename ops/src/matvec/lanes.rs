@@ -117,6 +117,7 @@ pub(super) struct Shape {
     pub(super) pack: usize,
 }
 
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
 impl Shape {
     fn new(chunks: usize) -> Self {
         let (full, tail) = (chunks / SLOTS, chunks % SLOTS);
@@ -287,7 +288,11 @@ impl PreparedBlocks {
             ints,
         }
     }
+}
 
+/// What the kernel reads, which exists only on x86-64 (elsewhere nothing is laid out).
+#[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+impl PreparedBlocks {
     pub(super) fn kind(&self) -> u8 {
         self.kind
     }
