@@ -301,8 +301,8 @@ impl KvHead<'_> {
 struct Scratch {
     qf: Vec<f32>,
     acc: Vec<f32>,
-    /// Lane `j` of every value element: `[key j][d]`.
-    value_lanes: Vec<f32>,
+    /// A block's `sum_j p_j * v_j[d]` for every element `d`.
+    values: Vec<f32>,
 }
 
 impl Scratch {
@@ -310,7 +310,7 @@ impl Scratch {
         Scratch {
             qf: vec![0.0; head_dim],
             acc: vec![0.0; head_dim],
-            value_lanes: vec![0.0; ATTENTION_BLOCK * head_dim],
+            values: vec![0.0; head_dim],
         }
     }
 }
@@ -384,8 +384,8 @@ type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 /// Each loop runs across keys or across head elements, never along a reduction, so it
 /// vectorises without changing any order: the score lanes `lanes[l][j]` hold lane `l` of key
 /// `j`'s dot product, and the halving tree folds them row by row (`lanes[l] += lanes[l + w]`),
-/// which for every key is exactly [`fold_sum`] of its 32 lanes; the value lanes
-/// `value_lanes[j][d]` likewise fold over the keys `j` for every element `d` at once.
+/// which for every key is exactly [`fold_sum`] of its 32 lanes; the value terms fold over
+/// the keys `j` for many elements `d` at once ([`value_terms`]).
 /// `score` fills the score lanes and folds them ([`score_lanes`], or its AVX-512 form).
 #[inline(always)]
 fn attend<A: MulAdd>(
@@ -397,12 +397,7 @@ fn attend<A: MulAdd>(
     out: &mut [f32],
     score: impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes),
 ) {
-    let head_dim = kv.head_dim;
-    let Scratch {
-        qf,
-        acc,
-        value_lanes,
-    } = scratch;
+    let Scratch { qf, acc, values } = scratch;
     for (f, &v) in qf.iter_mut().zip(q) {
         *f = bf16_factor(ftz(v) * scale);
     }
@@ -430,32 +425,10 @@ fn attend<A: MulAdd>(
         // lane depends on that.
         weights[..hidden].fill(0.0);
         weights[keys..].fill(0.0);
-        // Lane `j` takes key `j`'s one term onto +0.0; masked lanes stay +0.0 (never 0 * v:
-        // a NaN or infinite value would make that NaN).
-        let (used, unused) = value_lanes.split_at_mut(keys * head_dim);
-        let (masked, used) = used.split_at_mut(hidden * head_dim);
-        masked.fill(0.0);
-        for (j, (lane, &w)) in used
-            .chunks_exact_mut(head_dim)
-            .zip(&weights[hidden..])
-            .enumerate()
-        {
-            let (w_head, w_tail) = split(w);
-            for (l, &v) in lane.iter_mut().zip(kv.value(block_start + hidden + j)) {
-                *l = A::mul_add(w_tail, v, A::mul_add(w_head, v, 0.0));
-            }
-        }
-        unused.fill(0.0);
-        let mut width = LANES / 2;
-        while width > 0 {
-            let (low, high) = value_lanes.split_at_mut(width * head_dim);
-            for (l, &h) in low.iter_mut().zip(&high[..width * head_dim]) {
-                *l += h;
-            }
-            width /= 2;
-        }
+        let visible_lanes = hidden..keys;
+        value_terms::<A>(&kv, block_start, visible_lanes, &weights, values);
         running_sum = split_mul_add::<A>(running_sum, alpha, fold_sum(weights));
-        for (a, &v) in acc.iter_mut().zip(&value_lanes[..head_dim]) {
+        for (a, &v) in acc.iter_mut().zip(values.iter()) {
             *a = split_mul_add::<A>(*a, alpha, v);
         }
         running_max = new_max;
@@ -463,5 +436,113 @@ fn attend<A: MulAdd>(
     let inv_sum = recip_with::<A>(running_sum);
     for (o, &a) in out.iter_mut().zip(acc.iter()) {
         *o = canonical(a * inv_sum);
+    }
+}
+
+/// Elements of a head [`value_terms`] folds at once: one AVX-512 register of f32.
+const VALUE_WIDTH: usize = 16;
+
+/// `values[d]` = the canonical fold over the block's 32 key lanes of `p_j * v_j[d]`, where
+/// lane `j` in `visible` holds key `block_start + j`'s one term onto +0.0 (`p_j` split so
+/// each product with the bf16 value is exact) and every other lane +0.0 (never `0 * v`: a
+/// NaN or infinite value would make that NaN).
+///
+/// [`VALUE_WIDTH`] elements at a time (one at a time past the last whole group), the
+/// halving tree is taken depth first (lanes 0, 16, 8, 24, ...), so at most five partial
+/// sums are live and no lane is ever stored: the lanes written out and folded in memory
+/// were most of attention's time.
+#[inline(always)]
+fn value_terms<A: MulAdd>(
+    kv: &KvHead<'_>,
+    block_start: usize,
+    visible: Range<usize>,
+    weights: &[f32; LANES],
+    values: &mut [f32],
+) {
+    let parts = weights.map(split);
+    let whole = values.len() - values.len() % VALUE_WIDTH;
+    let (groups, rest) = values.split_at_mut(whole);
+    for (c, out) in groups.chunks_exact_mut(VALUE_WIDTH).enumerate() {
+        let out: &mut [f32; VALUE_WIDTH] = out.try_into().expect("whole group");
+        *out = value_group::<A, VALUE_WIDTH>(kv, block_start, &visible, &parts, c * VALUE_WIDTH);
+    }
+    for (d, out) in rest.iter_mut().enumerate() {
+        [*out] = value_group::<A, 1>(kv, block_start, &visible, &parts, whole + d);
+    }
+}
+
+/// [`value_terms`] for the `W` elements from `first` on.
+#[inline(always)]
+fn value_group<A: MulAdd, const W: usize>(
+    kv: &KvHead<'_>,
+    block_start: usize,
+    visible: &Range<usize>,
+    parts: &[(f32, f32); LANES],
+    first: usize,
+) -> [f32; W] {
+    const { assert!(LANES == 32, "the tree below is spelled for 32 lanes") };
+    let lanes = ValueLanes::<A, W> {
+        kv,
+        block_start,
+        visible,
+        parts,
+        first,
+        evaluation: std::marker::PhantomData,
+    };
+    lanes.sum(lanes.by_2(0), lanes.by_2(1))
+}
+
+/// The lanes of [`value_group`], and the levels of the halving tree over them: level `w`
+/// adds lane `l + w` to lane `l`, for w = 16, 8, 4, 2, 1. Methods, not closures: a closure
+/// left outlined is compiled without the caller's SIMD features.
+struct ValueLanes<'a, A, const W: usize> {
+    kv: &'a KvHead<'a>,
+    block_start: usize,
+    visible: &'a Range<usize>,
+    parts: &'a [(f32, f32); LANES],
+    first: usize,
+    evaluation: std::marker::PhantomData<A>,
+}
+
+impl<A: MulAdd, const W: usize> ValueLanes<'_, A, W> {
+    #[inline(always)]
+    fn lane(&self, j: usize) -> [f32; W] {
+        let mut terms = [0.0f32; W];
+        if self.visible.contains(&j) {
+            let (head, tail) = self.parts[j];
+            let v = &self.kv.value(self.block_start + j)[self.first..][..W];
+            for (t, &v) in terms.iter_mut().zip(v) {
+                *t = A::mul_add(tail, v, A::mul_add(head, v, 0.0));
+            }
+        }
+        terms
+    }
+
+    #[inline(always)]
+    fn sum(&self, mut a: [f32; W], b: [f32; W]) -> [f32; W] {
+        for (a, b) in a.iter_mut().zip(b) {
+            *a += b;
+        }
+        a
+    }
+
+    #[inline(always)]
+    fn by_16(&self, l: usize) -> [f32; W] {
+        self.sum(self.lane(l), self.lane(l + 16))
+    }
+
+    #[inline(always)]
+    fn by_8(&self, l: usize) -> [f32; W] {
+        self.sum(self.by_16(l), self.by_16(l + 8))
+    }
+
+    #[inline(always)]
+    fn by_4(&self, l: usize) -> [f32; W] {
+        self.sum(self.by_8(l), self.by_8(l + 4))
+    }
+
+    #[inline(always)]
+    fn by_2(&self, l: usize) -> [f32; W] {
+        self.sum(self.by_4(l), self.by_4(l + 2))
     }
 }
