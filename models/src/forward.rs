@@ -9,12 +9,13 @@
 //! `x += down(act(gate(h')) * up(h'))` with `h' = rms_norm(x)` and `act` SiLU or GELU.
 //! With sandwich norms (Gemma 3) each of the two outputs is normalised before it is added.
 //! Gemma also scales the embeddings. Finally the norm and the output projection, only for
-//! the rows whose logits are asked for.
+//! the rows whose logits are asked for; the last layer, once its keys and values are stored,
+//! goes on with those rows only.
 
 use fak_backends::Backend;
 use fak_ops::RopeLayout;
 
-use crate::kv_cache::KvCache;
+use crate::kv_cache::{KvCache, KvLayer};
 use crate::{MlpActivation, Model, ModelConfig, ModelError};
 
 /// Which positions of a forward call get logits. Rows that are not asked for skip the final
@@ -34,6 +35,8 @@ pub enum Logits {
 #[derive(Debug)]
 pub struct Activations<B: Backend> {
     buffers: Option<Buffers<B>>,
+    /// The last layer's buffers for the rows that reach the logits, when fewer than all.
+    kept: Option<Buffers<B>>,
     positions: Vec<u32>,
 }
 
@@ -70,6 +73,7 @@ impl<B: Backend> Activations<B> {
     pub fn new() -> Self {
         Self {
             buffers: None,
+            kept: None,
             positions: Vec::new(),
         }
     }
@@ -147,26 +151,22 @@ impl<B: Backend> Model<B> {
         if let Some(factor) = c.embedding_scale {
             b.scale(&mut a.x, factor)?;
         }
+        let rows = match logits {
+            Logits::None => 0,
+            Logits::Last => 1,
+            Logits::All => n,
+        };
+        let last_layer = self.weights.layers.len() - 1;
         for (i, layer) in self.weights.layers.iter().enumerate() {
-            let (rope, attention) = self.layer_attention(i);
             b.rms_norm(&a.x, &layer.attn_norm, self.norm, &mut a.normed)?;
-            layer.q_proj.apply(b, &a.normed, &mut a.q)?;
             layer.k_proj.apply(b, &a.normed, &mut a.k)?;
             layer.v_proj.apply(b, &a.normed, &mut a.v)?;
-            if let (Some(q_norm), Some(k_norm)) = (&layer.q_norm, &layer.k_norm) {
+            if let Some(k_norm) = &layer.k_norm {
                 // rms_norm normalises each row of the weight's length: here every head.
-                b.rms_norm(&a.q, q_norm, self.norm, &mut a.attn)?;
-                std::mem::swap(&mut a.q, &mut a.attn);
                 b.rms_norm(&a.k, k_norm, self.norm, &mut a.k_normed)?;
                 std::mem::swap(&mut a.k, &mut a.k_normed);
             }
-            b.rope(
-                rope,
-                RopeLayout::RotateHalf,
-                positions,
-                &mut a.q,
-                c.num_heads,
-            )?;
+            let (rope, _) = self.layer_attention(i);
             b.rope(
                 rope,
                 RopeLayout::RotateHalf,
@@ -176,38 +176,32 @@ impl<B: Backend> Model<B> {
             )?;
             let cache = kv.layer(i)?;
             b.kv_store(cache.pool, cache.slots, &a.k, &a.v)?;
-            b.attention(
-                attention,
-                &a.q,
-                positions,
-                cache.pool,
-                cache.block_table,
-                &mut a.attn,
-            )?;
-            layer.o_proj.apply(b, &a.attn, &mut a.out)?;
-            self.add_residual(
-                &mut a.x,
-                &a.out,
-                layer.attn_out_norm.as_ref(),
-                &mut a.normed,
-            )?;
-
-            b.rms_norm(&a.x, &layer.mlp_norm, self.norm, &mut a.normed)?;
-            layer.gate_proj.apply(b, &a.normed, &mut a.gate)?;
-            layer.up_proj.apply(b, &a.normed, &mut a.up)?;
-            match c.mlp_activation {
-                MlpActivation::Silu => b.swiglu(&a.gate, &a.up, &mut a.mlp)?,
-                MlpActivation::GeluTanh => b.geglu(&a.gate, &a.up, &mut a.mlp)?,
+            if i < last_layer || rows == n {
+                self.attend_and_mlp(i, a, positions, &cache)?;
+                continue;
             }
-            layer.down_proj.apply(b, &a.mlp, &mut a.out)?;
-            self.add_residual(&mut a.x, &a.out, layer.mlp_out_norm.as_ref(), &mut a.normed)?;
+            // Past the last layer's keys and values, only the rows whose logits are asked
+            // for are needed: the others' queries, attention and MLP would be thrown away
+            // (every op is row by row, so the kept rows' bits do not change).
+            if rows == 0 {
+                break;
+            }
+            let kept = (n - rows) * c.hidden_size..n * c.hidden_size;
+            let t = match &mut activations.kept {
+                Some(t) if t.tokens == rows => t,
+                slot => slot.insert(Buffers::new(b, c, rows)?),
+            };
+            t.x = b.slice(&a.x, kept.clone())?;
+            t.normed = b.slice(&a.normed, kept)?;
+            self.attend_and_mlp(i, t, &positions[n - rows..], &cache)?;
         }
         kv.commit()?;
-
-        let rows = match logits {
-            Logits::None => return Ok(Vec::new()),
-            Logits::Last => 1,
-            Logits::All => n,
+        if rows == 0 {
+            return Ok(Vec::new());
+        }
+        let a = match &mut activations.kept {
+            Some(t) if rows < n => t,
+            _ => a,
         };
         let (normed, out) = match &mut a.logits {
             Some((r, normed, out)) if *r == rows => (normed, out),
@@ -220,18 +214,64 @@ impl<B: Backend> Model<B> {
                 (normed, out)
             }
         };
-        if rows == n {
-            b.rms_norm(&a.x, &self.weights.norm, self.norm, normed)?;
-        } else {
-            let last = b.slice(&a.x, (n - rows) * c.hidden_size..n * c.hidden_size)?;
-            b.rms_norm(&last, &self.weights.norm, self.norm, normed)?;
-        }
+        b.rms_norm(&a.x, &self.weights.norm, self.norm, normed)?;
         b.matmul(self.weights.output(), normed, out)?;
         Ok(b.download(out)?)
     }
 }
 
 impl<B: Backend> Model<B> {
+    /// The rest of layer `i` for the rows of `a` (queries at `positions`), once their keys
+    /// and values are in `cache` and `a.normed` holds their attention norm: queries,
+    /// attention, output projection and the MLP, each added to the residual `a.x`.
+    fn attend_and_mlp(
+        &self,
+        i: usize,
+        a: &mut Buffers<B>,
+        positions: &[u32],
+        cache: &KvLayer<'_, B>,
+    ) -> Result<(), ModelError> {
+        let (b, c) = (&*self.backend, &self.config);
+        let layer = &self.weights.layers[i];
+        let (rope, attention) = self.layer_attention(i);
+        layer.q_proj.apply(b, &a.normed, &mut a.q)?;
+        if let Some(q_norm) = &layer.q_norm {
+            b.rms_norm(&a.q, q_norm, self.norm, &mut a.attn)?;
+            std::mem::swap(&mut a.q, &mut a.attn);
+        }
+        b.rope(
+            rope,
+            RopeLayout::RotateHalf,
+            positions,
+            &mut a.q,
+            c.num_heads,
+        )?;
+        b.attention(
+            attention,
+            &a.q,
+            positions,
+            cache.pool,
+            cache.block_table,
+            &mut a.attn,
+        )?;
+        layer.o_proj.apply(b, &a.attn, &mut a.out)?;
+        self.add_residual(
+            &mut a.x,
+            &a.out,
+            layer.attn_out_norm.as_ref(),
+            &mut a.normed,
+        )?;
+        b.rms_norm(&a.x, &layer.mlp_norm, self.norm, &mut a.normed)?;
+        layer.gate_proj.apply(b, &a.normed, &mut a.gate)?;
+        layer.up_proj.apply(b, &a.normed, &mut a.up)?;
+        match c.mlp_activation {
+            MlpActivation::Silu => b.swiglu(&a.gate, &a.up, &mut a.mlp)?,
+            MlpActivation::GeluTanh => b.geglu(&a.gate, &a.up, &mut a.mlp)?,
+        }
+        layer.down_proj.apply(b, &a.mlp, &mut a.out)?;
+        self.add_residual(&mut a.x, &a.out, layer.mlp_out_norm.as_ref(), &mut a.normed)
+    }
+
     /// `x += out`, or with a sandwich norm `x += rms_norm(out)` (`scratch` holds the norm).
     fn add_residual(
         &self,
