@@ -140,7 +140,18 @@ pub fn attention_with<A: MulAdd>(
         kv,
         out,
         |q, scale, visible, kv, scratch, out| {
-            attend::<A>(q, scale, visible, kv, scratch, out, score_lanes::<A>)
+            attend::<A>(
+                q,
+                scale,
+                visible,
+                kv,
+                scratch,
+                out,
+                BlockMath {
+                    score: score_lanes::<A>,
+                    value: value_terms::<A>,
+                },
+            )
         },
     )
 }
@@ -185,9 +196,11 @@ fn attention_by(
         .min()
         .unwrap_or(0)
         / ATTENTION_BLOCK;
-    let keys = KeyBlocks::new(kv.k, cached, first_block, n_kv_heads, head_dim);
-    let base = first_block * ATTENTION_BLOCK;
-    let values = cache_factors(&kv.v[base * kv_row..]);
+    // The factors' buffers are this thread's from the last call: every element is written
+    // again, so nothing has to be zeroed (zeroing them was 5% of a decode step).
+    let [k_buffer, v_buffer] = FACTOR_BUFFERS.take();
+    let keys = CacheBlocks::new(kv.k, cached, first_block, n_kv_heads, head_dim, k_buffer);
+    let values = CacheBlocks::new(kv.v, cached, first_block, n_kv_heads, head_dim, v_buffer);
     out.par_chunks_mut(head_dim)
         .zip(q.par_chunks(head_dim))
         .enumerate()
@@ -198,16 +211,14 @@ fn attention_by(
                 let head = KvHead {
                     keys: &keys,
                     values: &values,
-                    base,
                     kv_head: h / group,
-                    n_kv_heads,
-                    head_dim,
                 };
                 let position = positions[t] as usize;
                 let visible = config.first_key(position)..position + 1;
                 kernel(q_head, scale, visible, head, scratch, o);
             },
         );
+    FACTOR_BUFFERS.set([keys.factors, values.factors]);
     Ok(())
 }
 
@@ -217,35 +228,40 @@ fn cache_factor(v: bf16) -> f32 {
     widen_bf16(domain_bf16(v.to_bits()))
 }
 
-/// Every cached element as its factor, once per call instead of once per query and head.
-/// In parallel: a decode step pays this once per layer, on the whole cache.
-fn cache_factors(cache: &[bf16]) -> Vec<f32> {
-    cache.par_iter().map(|&v| cache_factor(v)).collect()
-}
-
-/// The keys as factors, transposed block by block: for KV head `h`, block `b`, element `d`,
-/// the [`ATTENTION_BLOCK`] keys of the block side by side (positions past the cache hold
-/// +0.0 and are never read as scores). A block's scores then advance together, one
-/// vector operation per head element, instead of one dot product per key. Only the blocks
-/// from `first_block` on are held.
-struct KeyBlocks {
+/// The keys or the values as factors, once per call instead of once per query and head,
+/// transposed block by block: for KV head `h`, block `b`, element `d`, the
+/// [`ATTENTION_BLOCK`] positions of the block side by side (positions past the cache hold
+/// +0.0 and are never read). A block's scores then advance together, one vector operation
+/// per head element, instead of one dot product per key; its value terms for element `d`
+/// are one contiguous row of lanes (read key by key, the values' rows were most of a
+/// prefill's attention time). Only the blocks from `first_block` on are held.
+struct CacheBlocks {
     factors: Vec<[f32; ATTENTION_BLOCK]>,
     first_block: usize,
     blocks: usize,
     head_dim: usize,
 }
 
-impl KeyBlocks {
+thread_local! {
+    /// The buffers of the last [`CacheBlocks`] this thread made, keys' and values'.
+    static FACTOR_BUFFERS: std::cell::Cell<[Vec<[f32; ATTENTION_BLOCK]>; 2]> =
+        const { std::cell::Cell::new([Vec::new(), Vec::new()]) };
+}
+
+impl CacheBlocks {
+    /// The blocks of `k` (keys or values) from `first_block` on, made in `factors` (a
+    /// buffer to reuse: its contents are overwritten).
     fn new(
         k: &[bf16],
         cached: usize,
         first_block: usize,
         n_kv_heads: usize,
         head_dim: usize,
+        mut factors: Vec<[f32; ATTENTION_BLOCK]>,
     ) -> Self {
         let blocks = cached.div_ceil(ATTENTION_BLOCK) - first_block;
         let row = n_kv_heads * head_dim;
-        let mut factors = vec![[0.0f32; ATTENTION_BLOCK]; n_kv_heads * blocks * head_dim];
+        factors.resize(n_kv_heads * blocks * head_dim, [0.0; ATTENTION_BLOCK]);
         // One task per (KV head, block), in parallel: a decode step rebuilds this for the
         // whole cache in every layer.
         factors
@@ -254,14 +270,11 @@ impl KeyBlocks {
             .for_each(|(i, block)| {
                 let (h, b) = (i / blocks, first_block + i % blocks);
                 let first = b * ATTENTION_BLOCK;
-                for (j, p) in (first..cached.min(first + ATTENTION_BLOCK)).enumerate() {
-                    let key = &k[p * row + h * head_dim..][..head_dim];
-                    for (column, &v) in block.iter_mut().zip(key) {
-                        column[j] = cache_factor(v);
-                    }
-                }
+                let positions = cached.min(first + ATTENTION_BLOCK) - first;
+                let position = |j: usize| &k[(first + j) * row + h * head_dim..][..head_dim];
+                fill_block(positions, &position, block);
             });
-        KeyBlocks {
+        CacheBlocks {
             factors,
             first_block,
             blocks,
@@ -269,32 +282,60 @@ impl KeyBlocks {
         }
     }
 
-    /// Element `d` of the keys of block `b` (absolute, at least `first_block`) of KV head
-    /// `h`, for `d` in `0..head_dim`.
+    /// Element `d` of the positions of block `b` (absolute, at least `first_block`) of KV
+    /// head `h`, for `d` in `0..head_dim`.
     fn block(&self, h: usize, b: usize) -> &[[f32; ATTENTION_BLOCK]] {
         let held = b - self.first_block;
         &self.factors[(h * self.blocks + held) * self.head_dim..][..self.head_dim]
     }
 }
 
-/// One KV head of the cache: its transposed key blocks, and value factors laid out
-/// `[position][kv_head][head_dim]` from position `base` on.
-#[derive(Clone, Copy)]
-struct KvHead<'a> {
-    keys: &'a KeyBlocks,
-    values: &'a [f32],
-    base: usize,
-    kv_head: usize,
-    n_kv_heads: usize,
-    head_dim: usize,
+/// Column `j < positions` of `block` (`block[d][j]`) set to the factors of `position(j)`'s
+/// `head_dim` elements, the other columns to +0.0.
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn fill_block<'a>(
+    positions: usize,
+    position: &dyn Fn(usize) -> &'a [bf16],
+    block: &mut [[f32; ATTENTION_BLOCK]],
+) {
+    if positions < ATTENTION_BLOCK {
+        for column in block.iter_mut() {
+            column[positions..].fill(0.0);
+        }
+    }
+    match_target! {
+        "x86_64+avx512f" => avx512::fill_block(positions, position, block),
+        _ => fill_columns(0..positions, position, block, 0..block.len()),
+    }
 }
 
-impl KvHead<'_> {
-    fn value(&self, position: usize) -> &[f32] {
-        let row = self.n_kv_heads * self.head_dim;
-        let index = (position - self.base) * row + self.kv_head * self.head_dim;
-        &self.values[index..][..self.head_dim]
+/// Columns `columns` of `block`, rows `elements`, one element at a time: the plain spelling
+/// of [`fill_block`].
+#[inline(always)]
+fn fill_columns<'a>(
+    columns: Range<usize>,
+    position: &dyn Fn(usize) -> &'a [bf16],
+    block: &mut [[f32; ATTENTION_BLOCK]],
+    elements: Range<usize>,
+) {
+    for j in columns {
+        let row = position(j);
+        for d in elements.clone() {
+            block[d][j] = cache_factor(row[d]);
+        }
     }
+}
+
+/// One KV head of the cache: its transposed key and value blocks.
+#[derive(Clone, Copy)]
+struct KvHead<'a> {
+    keys: &'a CacheBlocks,
+    values: &'a CacheBlocks,
+    kv_head: usize,
 }
 
 /// Per-thread buffers of [`attend`], reused across the queries and heads a thread runs.
@@ -330,13 +371,51 @@ fn attend_native(
     out: &mut [f32],
 ) {
     match_target! {
-        "x86_64+avx512f+fma" => attend::<Fused>(q, scale, visible, kv, scratch, out, |q, k, lanes| {
-            avx512::scores(q, k, lanes)
-        }),
+        "x86_64+avx512f+fma" => attend::<Fused>(
+            q,
+            scale,
+            visible,
+            kv,
+            scratch,
+            out,
+            BlockMath {
+                score: |q: &[f32], k: &[[f32; ATTENTION_BLOCK]], lanes: &mut ScoreLanes| {
+                    avx512::scores(q, k, lanes)
+                },
+                value: |v: &[[f32; ATTENTION_BLOCK]],
+                        visible: Range<usize>,
+                        weights: &[f32; LANES],
+                        out: &mut [f32]| {
+                    avx512::value_terms(v, visible, weights, out)
+                },
+            },
+        ),
         _ => if target_cfg_f!(target_feature = "fma") {
-            attend::<Fused>(q, scale, visible, kv, scratch, out, score_lanes::<Fused>);
+            attend::<Fused>(
+                q,
+                scale,
+                visible,
+                kv,
+                scratch,
+                out,
+                BlockMath {
+                    score: score_lanes::<Fused>,
+                    value: value_terms::<Fused>,
+                },
+            );
         } else {
-            attend::<Unfused>(q, scale, visible, kv, scratch, out, score_lanes::<Unfused>);
+            attend::<Unfused>(
+                q,
+                scale,
+                visible,
+                kv,
+                scratch,
+                out,
+                BlockMath {
+                    score: score_lanes::<Unfused>,
+                    value: value_terms::<Unfused>,
+                },
+            );
         },
     }
 }
@@ -369,6 +448,13 @@ fn score_lanes<A: MulAdd>(
     }
 }
 
+/// How a block's scores ([`score_lanes`]) and value terms ([`value_terms`]) are computed:
+/// plainly, or in the SIMD forms of this CPU (same bits).
+struct BlockMath<S, V> {
+    score: S,
+    value: V,
+}
+
 /// Lane `l` of the scores of a block's keys, `[lane][key]`.
 type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 
@@ -381,12 +467,11 @@ type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 /// one visible key, so its max is a visible score and the running max leaves -inf there,
 /// just as block 0 does without a window.
 ///
-/// Each loop runs across keys or across head elements, never along a reduction, so it
-/// vectorises without changing any order: the score lanes `lanes[l][j]` hold lane `l` of key
-/// `j`'s dot product, and the halving tree folds them row by row (`lanes[l] += lanes[l + w]`),
-/// which for every key is exactly [`fold_sum`] of its 32 lanes; the value terms fold over
-/// the keys `j` for many elements `d` at once ([`value_terms`]).
-/// `score` fills the score lanes and folds them ([`score_lanes`], or its AVX-512 form).
+/// `block.score` fills the score lanes `lanes[l][j]` (lane `l` of key `j`'s dot product)
+/// and folds them row by row (`lanes[l] += lanes[l + w]`), which for every key is exactly
+/// [`fold_sum`] of its 32 lanes; `block.value` folds the value terms over the keys `j` for
+/// every element `d` ([`value_terms`]). Each loop runs across keys or across head elements,
+/// never along a reduction, so it vectorises without changing any order.
 #[inline(always)]
 fn attend<A: MulAdd>(
     q: &[f32],
@@ -395,7 +480,10 @@ fn attend<A: MulAdd>(
     kv: KvHead<'_>,
     scratch: &mut Scratch,
     out: &mut [f32],
-    score: impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes),
+    block: BlockMath<
+        impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes),
+        impl Fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[f32; LANES], &mut [f32]),
+    >,
 ) {
     let Scratch { qf, acc, values } = scratch;
     for (f, &v) in qf.iter_mut().zip(q) {
@@ -412,7 +500,7 @@ fn attend<A: MulAdd>(
         let keys = (end - block_start).min(ATTENTION_BLOCK);
         let key_block = kv.keys.block(kv.kv_head, block_start / ATTENTION_BLOCK);
         let mut lanes = [[0.0f32; ATTENTION_BLOCK]; LANES];
-        score(qf, key_block, &mut lanes);
+        (block.score)(qf, key_block, &mut lanes);
         let mut scores = [f32::NEG_INFINITY; LANES];
         scores[hidden..keys].copy_from_slice(&lanes[0][hidden..keys]);
         let new_max = max_keep_first(running_max, fold_max(scores));
@@ -425,8 +513,8 @@ fn attend<A: MulAdd>(
         // lane depends on that.
         weights[..hidden].fill(0.0);
         weights[keys..].fill(0.0);
-        let visible_lanes = hidden..keys;
-        value_terms::<A>(&kv, block_start, visible_lanes, &weights, values);
+        let value_block = kv.values.block(kv.kv_head, block_start / ATTENTION_BLOCK);
+        (block.value)(value_block, hidden..keys, &weights, values);
         running_sum = split_mul_add::<A>(running_sum, alpha, fold_sum(weights));
         for (a, &v) in acc.iter_mut().zip(values.iter()) {
             *a = split_mul_add::<A>(*a, alpha, v);
@@ -439,110 +527,80 @@ fn attend<A: MulAdd>(
     }
 }
 
-/// Elements of a head [`value_terms`] folds at once: one AVX-512 register of f32.
-const VALUE_WIDTH: usize = 16;
-
-/// `values[d]` = the canonical fold over the block's 32 key lanes of `p_j * v_j[d]`, where
-/// lane `j` in `visible` holds key `block_start + j`'s one term onto +0.0 (`p_j` split so
-/// each product with the bf16 value is exact) and every other lane +0.0 (never `0 * v`: a
-/// NaN or infinite value would make that NaN).
-///
-/// [`VALUE_WIDTH`] elements at a time (one at a time past the last whole group), the
-/// halving tree is taken depth first (lanes 0, 16, 8, 24, ...), so at most five partial
-/// sums are live and no lane is ever stored: the lanes written out and folded in memory
-/// were most of attention's time.
+/// `values[d]` = the canonical fold over the block's 32 lanes of `p_j * v_j[d]`
+/// (`value_block[d][j]` is `v_j[d]`): lane `j` in `visible` holds its one term onto +0.0
+/// (`p_j` split so each product with the bf16 value is exact), every other lane +0.0
+/// (never `0 * v`: a NaN or infinite value would make that NaN).
 #[inline(always)]
 fn value_terms<A: MulAdd>(
-    kv: &KvHead<'_>,
-    block_start: usize,
+    value_block: &[[f32; ATTENTION_BLOCK]],
     visible: Range<usize>,
     weights: &[f32; LANES],
     values: &mut [f32],
 ) {
     let parts = weights.map(split);
-    let whole = values.len() - values.len() % VALUE_WIDTH;
-    let (groups, rest) = values.split_at_mut(whole);
-    for (c, out) in groups.chunks_exact_mut(VALUE_WIDTH).enumerate() {
-        let out: &mut [f32; VALUE_WIDTH] = out.try_into().expect("whole group");
-        *out = value_group::<A, VALUE_WIDTH>(kv, block_start, &visible, &parts, c * VALUE_WIDTH);
-    }
-    for (d, out) in rest.iter_mut().enumerate() {
-        [*out] = value_group::<A, 1>(kv, block_start, &visible, &parts, whole + d);
+    for (value, column) in values.iter_mut().zip(value_block) {
+        *value = value_term::<A>(column, visible.clone(), &parts);
     }
 }
 
-/// [`value_terms`] for the `W` elements from `first` on.
+/// One element's [`value_terms`].
 #[inline(always)]
-fn value_group<A: MulAdd, const W: usize>(
-    kv: &KvHead<'_>,
-    block_start: usize,
-    visible: &Range<usize>,
+fn value_term<A: MulAdd>(
+    column: &[f32; ATTENTION_BLOCK],
+    visible: Range<usize>,
     parts: &[(f32, f32); LANES],
-    first: usize,
-) -> [f32; W] {
-    const { assert!(LANES == 32, "the tree below is spelled for 32 lanes") };
-    let lanes = ValueLanes::<A, W> {
-        kv,
-        block_start,
-        visible,
-        parts,
-        first,
-        evaluation: std::marker::PhantomData,
-    };
-    lanes.sum(lanes.by_2(0), lanes.by_2(1))
+) -> f32 {
+    let mut terms = [0.0f32; LANES];
+    for j in visible {
+        let ((head, tail), v) = (parts[j], column[j]);
+        terms[j] = A::mul_add(tail, v, A::mul_add(head, v, 0.0));
+    }
+    fold_sum(terms)
 }
 
-/// The lanes of [`value_group`], and the levels of the halving tree over them: level `w`
-/// adds lane `l + w` to lane `l`, for w = 16, 8, 4, 2, 1. Methods, not closures: a closure
-/// left outlined is compiled without the caller's SIMD features.
-struct ValueLanes<'a, A, const W: usize> {
-    kv: &'a KvHead<'a>,
-    block_start: usize,
-    visible: &'a Range<usize>,
-    parts: &'a [(f32, f32); LANES],
-    first: usize,
-    evaluation: std::marker::PhantomData<A>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<A: MulAdd, const W: usize> ValueLanes<'_, A, W> {
-    #[inline(always)]
-    fn lane(&self, j: usize) -> [f32; W] {
-        let mut terms = [0.0f32; W];
-        if self.visible.contains(&j) {
-            let (head, tail) = self.parts[j];
-            let v = &self.kv.value(self.block_start + j)[self.first..][..W];
-            for (t, &v) in terms.iter_mut().zip(v) {
-                *t = A::mul_add(tail, v, A::mul_add(head, v, 0.0));
+    /// A bf16 of every kind the factor domain treats apart: ordinary values, magnitudes
+    /// below 2^-40 and from 2^64 up, infinities, NaN, signed zeros.
+    fn bits(i: usize) -> bf16 {
+        const SPECIAL: [u16; 8] = [
+            0x0000, 0x8000, 0x2B7F, 0xAB80, 0x5F80, 0x7F80, 0xFFC1, 0x5F7F,
+        ];
+        let h = (i as u32).wrapping_mul(2_654_435_761) >> 16;
+        bf16::from_bits(if h.is_multiple_of(5) {
+            SPECIAL[(h / 5) as usize % 8]
+        } else {
+            h as u16
+        })
+    }
+
+    /// The fastest fill this CPU has gives the bits of the plain one, for every count of
+    /// positions in a block and head sizes with and without a part past the last sixteen.
+    #[test]
+    fn fill_block_equals_the_plain_fill_for_every_position_count_and_head_size() {
+        for head_dim in [1, 16, 40, 256] {
+            let rows: Vec<Vec<bf16>> = (0..ATTENTION_BLOCK)
+                .map(|j| (0..head_dim).map(|d| bits(j * 1000 + d)).collect())
+                .collect();
+            let position = |j: usize| rows[j].as_slice();
+            for positions in 1..=ATTENTION_BLOCK {
+                // Whatever a reused buffer held is overwritten.
+                let mut fast = vec![[f32::NAN; ATTENTION_BLOCK]; head_dim];
+                let mut plain = vec![[0.0f32; ATTENTION_BLOCK]; head_dim];
+                fill_block(positions, &position, &mut fast);
+                fill_columns(0..positions, &position, &mut plain, 0..head_dim);
+                let as_bits = |b: &[[f32; ATTENTION_BLOCK]]| -> Vec<u32> {
+                    b.iter().flatten().map(|v| v.to_bits()).collect()
+                };
+                assert_eq!(
+                    as_bits(&fast),
+                    as_bits(&plain),
+                    "{positions} positions, head_dim {head_dim}"
+                );
             }
         }
-        terms
-    }
-
-    #[inline(always)]
-    fn sum(&self, mut a: [f32; W], b: [f32; W]) -> [f32; W] {
-        for (a, b) in a.iter_mut().zip(b) {
-            *a += b;
-        }
-        a
-    }
-
-    #[inline(always)]
-    fn by_16(&self, l: usize) -> [f32; W] {
-        self.sum(self.lane(l), self.lane(l + 16))
-    }
-
-    #[inline(always)]
-    fn by_8(&self, l: usize) -> [f32; W] {
-        self.sum(self.by_16(l), self.by_16(l + 8))
-    }
-
-    #[inline(always)]
-    fn by_4(&self, l: usize) -> [f32; W] {
-        self.sum(self.by_8(l), self.by_8(l + 4))
-    }
-
-    #[inline(always)]
-    fn by_2(&self, l: usize) -> [f32; W] {
-        self.sum(self.by_4(l), self.by_4(l + 2))
     }
 }

@@ -44,6 +44,8 @@ mod vnni;
 
 pub use lanes::PreparedBlocks;
 use one_token::Rows;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use pairs::{FOLDED, fold_sixteen};
 
 /// Whether this CPU has the VNNI kernel [`PreparedBlocks`] are laid out for.
 fn vnni_supported() -> bool {

@@ -272,7 +272,7 @@ fn tile<const R: usize, const T: usize, const PREFETCH: bool>(
 }
 
 /// Outputs [`fold_sixteen`] folds at once.
-pub(super) const FOLDED: usize = 16;
+pub(crate) const FOLDED: usize = 16;
 
 /// The canonical tree (DETERMINISM.md §1) of sixteen outputs' pair lanes at once: element
 /// `4k + m` of the result is output `4m + k`'s sum. The pair lanes are lanes 0..16 of the
@@ -280,9 +280,10 @@ pub(super) const FOLDED: usize = 16;
 /// `j + 16`) leaves every lane as it is (a lane is never -0.0) and is skipped. Each later
 /// level is one add per register of two shuffles that line up lane `j` and lane `j + w` of
 /// several outputs: 15 adds and 30 shuffles instead of a horizontal fold per output.
+/// Attention's value terms use it too, after adding their first level themselves.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(super) fn fold_sixteen(a: [__m512; FOLDED]) -> [f32; FOLDED] {
+pub(crate) fn fold_sixteen(a: [__m512; FOLDED]) -> [f32; FOLDED] {
     // w = 8: [A 0..8 | B 0..8] + [A 8..16 | B 8..16], outputs (2i, 2i + 1).
     let mut s = [_mm512_setzero_ps(); 8];
     for (i, v) in s.iter_mut().enumerate() {
