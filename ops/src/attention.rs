@@ -140,18 +140,7 @@ pub fn attention_with<A: MulAdd>(
         kv,
         out,
         |q, scale, visible, kv, scratch, out| {
-            attend::<A>(
-                q,
-                scale,
-                visible,
-                kv,
-                scratch,
-                out,
-                BlockMath {
-                    score: score_lanes::<A>,
-                    value: value_terms::<A>,
-                },
-            )
+            attend::<A>(q, scale, visible, kv, scratch, out, plain_block::<A>())
         },
     )
 }
@@ -391,31 +380,9 @@ fn attend_native(
             },
         ),
         _ => if target_cfg_f!(target_feature = "fma") {
-            attend::<Fused>(
-                q,
-                scale,
-                visible,
-                kv,
-                scratch,
-                out,
-                BlockMath {
-                    score: score_lanes::<Fused>,
-                    value: value_terms::<Fused>,
-                },
-            );
+            attend::<Fused>(q, scale, visible, kv, scratch, out, plain_block::<Fused>());
         } else {
-            attend::<Unfused>(
-                q,
-                scale,
-                visible,
-                kv,
-                scratch,
-                out,
-                BlockMath {
-                    score: score_lanes::<Unfused>,
-                    value: value_terms::<Unfused>,
-                },
-            );
+            attend::<Unfused>(q, scale, visible, kv, scratch, out, plain_block::<Unfused>());
         },
     }
 }
@@ -453,6 +420,20 @@ fn score_lanes<A: MulAdd>(
 struct BlockMath<S, V> {
     score: S,
     value: V,
+}
+
+/// A block's scores, as [`score_lanes`] spells them.
+type ScoreFn = fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes);
+/// A block's value terms, as [`value_terms`] spells them.
+type ValueFn = fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[f32; LANES], &mut [f32]);
+
+/// The plain spellings, under the evaluation `A`.
+#[inline(always)]
+fn plain_block<A: MulAdd>() -> BlockMath<ScoreFn, ValueFn> {
+    BlockMath {
+        score: score_lanes::<A>,
+        value: value_terms::<A>,
+    }
 }
 
 /// Lane `l` of the scores of a block's keys, `[lane][key]`.
