@@ -78,19 +78,33 @@ fn one_shot_chunked_and_token_by_token_prefill_give_identical_bits_on_every_fixt
     }
 }
 
+/// Asking for the last row's logits, or for none, gives that row's bits and stores the
+/// same KV as asking for every row: the last layer carries on with the kept rows only, after
+/// its keys and values are stored.
 #[test]
-fn last_row_logits_equal_the_last_row_of_all_logits() {
-    let model = load("qwen3");
-    let ids = &reference("qwen3").sequences[0].ids;
-    let vocab = model.config().vocab_size;
-    let (all, _) = run_in_chunks(&model, ids, &[ids.len()]);
-    let mut kv = SequenceKv::new(&**model.backend(), model.config(), ids.len()).unwrap();
-    let last = model
-        .forward(&mut Activations::new(), &mut kv, ids, Logits::Last)
-        .unwrap();
-    let last: Vec<u32> = last.iter().map(|v| v.to_bits()).collect();
-    assert_eq!(last.len(), vocab);
-    assert!(last == all[all.len() - vocab..]);
+fn last_row_or_no_logits_give_the_bits_and_kv_of_all_logits_on_every_fixture() {
+    for name in FIXTURES {
+        let model = load(name);
+        let ids = &reference(name).sequences[0].ids;
+        let vocab = model.config().vocab_size;
+        let (all, all_kv) = run_in_chunks(&model, ids, &[ids.len()]);
+        for logits in [Logits::Last, Logits::None] {
+            let mut kv = SequenceKv::new(&**model.backend(), model.config(), ids.len()).unwrap();
+            let rows = model
+                .forward(&mut Activations::new(), &mut kv, ids, logits)
+                .unwrap();
+            let rows: Vec<u32> = rows.iter().map(|v| v.to_bits()).collect();
+            let expected = match logits {
+                Logits::Last => &all[all.len() - vocab..],
+                _ => &[][..],
+            };
+            assert!(rows == expected, "{name} {logits:?}: logits differ");
+            assert!(
+                kv_rows(&model, &kv) == all_kv,
+                "{name} {logits:?}: KV differs"
+            );
+        }
+    }
 }
 
 #[test]
