@@ -42,18 +42,24 @@ pub(super) const Q6K: u8 = 3;
 /// A quantized block type and which of the four storages it is.
 pub(super) trait Storage: QuantBlock {
     const KIND: u8;
+    /// The offset `beta` of its unsigned quants (§3b's table).
+    const BETA: i32;
 }
 impl Storage for BlockQ8_0 {
     const KIND: u8 = Q8_0;
+    const BETA: i32 = 128;
 }
 impl Storage for BlockQ5_0 {
     const KIND: u8 = Q5_0;
+    const BETA: i32 = 16;
 }
 impl Storage for BlockQ4K {
     const KIND: u8 = Q4K;
+    const BETA: i32 = 0;
 }
 impl Storage for BlockQ6K {
     const KIND: u8 = Q6K;
+    const BETA: i32 = 32;
 }
 
 /// A quantized matrix as the products take it: its blocks, row by row, and their layout for
@@ -95,7 +101,7 @@ pub(super) fn native<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out
                 &laid_out
             }
         };
-        let acts = super::vnni::layout(&quantize_rows(x), cols, p.shape());
+        let acts = super::vnni::layout::<B>(&quantize_rows(x), cols, p.shape());
         if tokens == 1 {
             out.par_chunks_mut(VNNI_TASK_ROWS)
                 .enumerate()

@@ -4,11 +4,12 @@
 //! `vpdpbusd` already in the lanes §3b gives them (chunk `b` in lane `b % 16`) and no
 //! horizontal sum is ever needed. The weights come laid out for it
 //! ([`super::lanes::PreparedBlocks`]: register `t` holds bytes `4t..4t+4` of every chunk);
-//! the activation limbs are laid out the same way once per call. Eight `vpdpbusd` per limb
-//! then give every chunk's `sum u_i * l_i`, split at the 16-weight halves (registers 0..4 and
-//! 4..8), from which the offsets and integer scales give `I` and `M` in vector integer
-//! arithmetic, and their 12-bit pieces enter the lanes by FMA (exact products: fused is what
-//! §3b allows).
+//! the activation limbs are laid out the same way once per call, with each chunk's limb sums
+//! (the offset's share `-beta * sum l` is computed there, once, and starts the chunk's
+//! integer sum). Eight `vpdpbusd` per limb then give every chunk's `sum (u_i - beta) * l_i`
+//! (Q6_K's split at the 16-weight halves, registers 0..4 and 4..8, for its two scales), from
+//! which the integer scales give `I` and `M` in vector integer arithmetic, and their 12-bit
+//! pieces enter the lanes by FMA (exact products: fused is what §3b allows).
 //!
 //! Safe code throughout, as in [`super::avx512`]: `#[target_feature]` functions called only
 //! from the multiversioned clone compiled for those features, vectors moved through
@@ -47,8 +48,10 @@ pub(super) struct GroupActs {
     limbs: [[i8; GROUP_BYTES]; 2],
     /// Each chunk's scale `2^k` (0 past the row's last chunk).
     scales: [f32; GROUP],
-    /// `[limb][half][chunk]`: the sum of each 16-value half of each chunk's limb.
-    half_sums: [[[i32; GROUP]; 2]; 2],
+    /// `[limb][k][chunk]`, sums of each chunk's limb: for Q6_K (two integer scales a chunk)
+    /// those of its two 16-value halves; for the others `-beta * sum` (the offset's share of
+    /// the integer sum) and the sum itself (Q4_K's min takes it).
+    sums: [[[i32; GROUP]; 2]; 2],
 }
 
 /// Whether this CPU has what the kernel needs.
@@ -63,7 +66,7 @@ pub(super) fn supported() -> bool {
 /// Every token's activations in the groups `shape` gives a row, `shape.token_groups()` a
 /// token: chunk `16g + c` in lane `c` of group `g`, and the tail's chunk `i` in lane
 /// `shape.tail_lane(j, i)` of the last group for every row `j` of a pack.
-pub(super) fn layout(acts: &Int8Rows, cols: usize, shape: Shape) -> Vec<GroupActs> {
+pub(super) fn layout<B: Storage>(acts: &Int8Rows, cols: usize, shape: Shape) -> Vec<GroupActs> {
     let chunks = cols / QUANT_BLOCK;
     let tokens = acts.high.len() / cols;
     let per_token = shape.token_groups();
@@ -88,9 +91,16 @@ pub(super) fn layout(acts: &Int8Rows, cols: usize, shape: Shape) -> Vec<GroupAct
                         for (w, word) in q.chunks_exact(4).enumerate() {
                             g.limbs[limb][w * GROUP * 4 + c * 4..][..4].copy_from_slice(word);
                         }
-                        for (half, q) in q.chunks_exact(QUANT_BLOCK / 2).enumerate() {
-                            g.half_sums[limb][half][c] = q.iter().map(|&v| i32::from(v)).sum();
-                        }
+                        let sum = |q: &[i8]| q.iter().map(|&v| i32::from(v)).sum::<i32>();
+                        let [s0, s1] = if B::KIND == Q6K {
+                            let (h0, h1) = q.split_at(QUANT_BLOCK / 2);
+                            [sum(h0), sum(h1)]
+                        } else {
+                            let total = sum(q);
+                            [-B::BETA * total, total]
+                        };
+                        g.sums[limb][0][c] = s0;
+                        g.sums[limb][1][c] = s1;
                     }
                 }
             }
@@ -108,8 +118,8 @@ struct Scales {
 
 /// Rows `first..first + n` of `p` (`first` a multiple of 16, `n <= 16`) against every
 /// token of `acts` (laid out by [`layout`]), row `first + r` of token `t` into
-/// `out[t * stride + r]`. Token by token over the 16 rows, so their groups stay in L1
-/// while the tokens pass.
+/// `out[t * stride + r]`. Tokens pass over the 16 rows a few at a time ([`PASS`]), so the
+/// rows' groups stay in L1 while the tokens pass and are decoded once a pass.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 pub(super) fn rows<B: Storage>(
     p: &PreparedBlocks,
@@ -121,36 +131,90 @@ pub(super) fn rows<B: Storage>(
 ) {
     debug_assert_eq!(p.kind(), B::KIND);
     let per_token = p.shape().token_groups();
-    for (t, x) in acts.chunks_exact(per_token).enumerate() {
-        // Sixteen rows' lanes are folded at once (a horizontal fold per output was a third
-        // of the kernel's time). Only the first token reads the groups from memory.
-        let sums = fold_sixteen(sixteen_rows::<B>(p, first, n, x, t == 0));
-        for (r, o) in out[t * stride..][..n].iter_mut().enumerate() {
-            // Element 4k + m of the fold is output 4m + k.
-            *o = canonical(sums[4 * (r % 4) + r / 4]);
-        }
+    let done = match B::KIND {
+        Q8_0 | Q5_0 => passes::<B, PASS>(p, first, n, acts, stride, out),
+        _ => 0,
+    };
+    if done * per_token < acts.len() {
+        let rest = &acts[done * per_token..];
+        passes::<B, 1>(p, first, n, rest, stride, &mut out[done * stride..]);
     }
 }
 
-/// The lanes of rows `first..first + n` against one token's groups `x`.
+/// Tokens a pass over Q8_0 and Q5_0 groups takes: decoding their quants once for two
+/// tokens made a 512-token Q5_0 product 14% faster. Not for Q4_K (its pass of two was 3%
+/// slower) or Q6_K, nor for more tokens (four were slower than one): their registers
+/// spill.
+const PASS: usize = 2;
+
+/// The first `acts.len() / T` whole passes of `T` tokens of [`rows`]; returns the tokens
+/// done. Only the first pass reads the groups from memory.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-fn sixteen_rows<B: Storage>(
+fn passes<B: Storage, const T: usize>(
     p: &PreparedBlocks,
     first: usize,
     n: usize,
-    x: &[GroupActs],
+    acts: &[GroupActs],
+    stride: usize,
+    out: &mut [f32],
+) -> usize {
+    let per_token = p.shape().token_groups();
+    let mut done = 0;
+    for (i, x) in acts.chunks_exact(T * per_token).enumerate() {
+        let x: [&[GroupActs]; T] = std::array::from_fn(|k| &x[k * per_token..][..per_token]);
+        let sums = sixteen_rows::<B, T>(p, first, n, x, i == 0);
+        for (k, sums) in sums.into_iter().enumerate() {
+            store(sums, n, &mut out[(done + k) * stride..]);
+        }
+        done += T;
+    }
+    done
+}
+
+/// The first `n` of sixteen rows' lanes, folded into `out[..n]`. Sixteen rows are folded at
+/// once (a horizontal fold per output was a third of the kernel's time).
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+fn store(lanes: [__m512; FOLDED], n: usize, out: &mut [f32]) {
+    let sums = fold_sixteen(lanes);
+    for (r, o) in out[..n].iter_mut().enumerate() {
+        // Element 4k + m of the fold is output 4m + k.
+        *o = canonical(sums[4 * (r % 4) + r / 4]);
+    }
+}
+
+/// The lanes of rows `first..first + n` against `T` tokens' groups `x`.
+///
+/// Plain index loops on purpose: written with iterators, `map` and rows-major arrays, the
+/// same code kept fewer vectors in registers and ran 25% slower.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[allow(clippy::needless_range_loop)]
+fn sixteen_rows<B: Storage, const T: usize>(
+    p: &PreparedBlocks,
+    first: usize,
+    n: usize,
+    x: [&[GroupActs]; T],
     fetch: bool,
-) -> [__m512; FOLDED] {
+) -> [[__m512; FOLDED]; T] {
     let shape = p.shape();
-    let mut acc = [_mm512_setzero_ps(); FOLDED];
-    for (r, acc) in acc[..n].iter_mut().enumerate() {
-        for (g, x) in x[..shape.own()].iter().enumerate() {
-            let g = p.own_group(first + r, g);
+    let mut acc = [[_mm512_setzero_ps(); FOLDED]; T];
+    for r in 0..n {
+        let mut a = [_mm512_setzero_ps(); T];
+        for g in 0..shape.own() {
+            let w = p.own_group(first + r, g);
             if fetch {
-                prefetch(p, g);
+                prefetch(p, w);
             }
-            *acc = group::<B>(p, g, x, *acc);
+            let mut xs = [&x[0][g]; T];
+            for t in 1..T {
+                xs[t] = &x[t][g];
+            }
+            a = group::<B, T>(p, w, xs, a);
+        }
+        for t in 0..T {
+            acc[t][r] = a[t];
         }
     }
     if shape.pack > 1 {
@@ -161,20 +225,28 @@ fn sixteen_rows<B: Storage>(
         let lane = load_i(&IOTA);
         // `tail` divides 16: a power of two.
         let to_tail = _mm512_and_si512(lane, _mm512_set1_epi32(tail as i32 - 1));
-        for (k, pack) in acc[..n].chunks_mut(shape.pack).enumerate() {
-            let mut lanes = _mm512_setzero_ps();
-            for (j, a) in pack.iter().enumerate() {
-                lanes = _mm512_mask_permutexvar_ps(lanes, mask << (j * tail), to_tail, *a);
+        for k in 0..n.div_ceil(shape.pack) {
+            let pack = k * shape.pack..n.min((k + 1) * shape.pack);
+            let mut lanes = [_mm512_setzero_ps(); T];
+            let mut xs = [&x[0][shape.full]; T];
+            for t in 0..T {
+                xs[t] = &x[t][shape.full];
+                for (j, r) in pack.clone().enumerate() {
+                    let into = mask << (j * tail);
+                    lanes[t] = _mm512_mask_permutexvar_ps(lanes[t], into, to_tail, acc[t][r]);
+                }
             }
             let g = p.tail_group(first / shape.pack + k);
             if fetch {
                 prefetch(p, g);
             }
-            let lanes = group::<B>(p, g, &x[shape.full], lanes);
-            for (j, a) in pack.iter_mut().enumerate() {
-                let shifted = _mm512_add_epi32(lane, _mm512_set1_epi32((j * tail) as i32));
-                let back = _mm512_and_si512(shifted, _mm512_set1_epi32(GROUP as i32 - 1));
-                *a = _mm512_mask_permutexvar_ps(*a, mask, back, lanes);
+            let lanes = group::<B, T>(p, g, xs, lanes);
+            for t in 0..T {
+                for (j, r) in pack.clone().enumerate() {
+                    let shifted = _mm512_add_epi32(lane, _mm512_set1_epi32((j * tail) as i32));
+                    let back = _mm512_and_si512(shifted, _mm512_set1_epi32(GROUP as i32 - 1));
+                    acc[t][r] = _mm512_mask_permutexvar_ps(acc[t][r], mask, back, lanes[t]);
+                }
             }
         }
     }
@@ -205,47 +277,67 @@ fn prefetch(p: &PreparedBlocks, g: usize) {
     }
 }
 
-/// Group `g` of `p` against one token's activations, added to the lanes `acc`.
+/// Group `g` of `p` against `T` tokens' activations, added to their lanes `acc`: the
+/// quants are decoded once for all of them.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-fn group<B: Storage>(p: &PreparedBlocks, g: usize, x: &GroupActs, acc: __m512) -> __m512 {
+fn group<B: Storage, const T: usize>(
+    p: &PreparedBlocks,
+    g: usize,
+    x: [&GroupActs; T],
+    mut acc: [__m512; T],
+) -> [__m512; T] {
     let w = registers(p, g);
     let s = scales::<B>(p, g);
-    let beta = match B::KIND {
-        Q8_0 => 128,
-        Q5_0 => 16,
-        Q4K => 0,
-        _ => 32,
-    };
-    let scaled = B::KIND == Q4K || B::KIND == Q6K;
+    for t in 0..T {
+        acc[t] = token::<B>(&w, &s, x[t], acc[t]);
+    }
+    acc
+}
+
+/// One token's share of a group: the decoded quants `w` and scales `s` against its
+/// activations `x`, added to the lanes `acc`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+fn token<B: Storage>(w: &[__m512i; 8], s: &Scales, x: &GroupActs, acc: __m512) -> __m512 {
     let [a0, a1] = s.a;
     let mut ints = [_mm512_setzero_si512(); 2];
     let mut mins = [_mm512_setzero_si512(); 2];
     for limb in 0..2 {
         let bytes = &x.limbs[limb];
-        // Two chains a half, added at the end: four dependent vpdpbusd made each token
-        // wait on their latency.
-        let mut sums = [_mm512_setzero_si512(); 4];
+        let [x0, x1] = x.sums[limb].each_ref().map(load_i);
+        // Four chains, added at the end: dependent vpdpbusd made each token wait on their
+        // latency. Q6_K's keep the halves apart for their two integer scales.
+        let zero = _mm512_setzero_si512();
+        let mut sums = if B::KIND == Q6K {
+            [zero; 4]
+        } else {
+            // The offset's share, -beta * (sum of l), is where the sum starts.
+            [x0, zero, zero, zero]
+        };
         for (t, w) in w.iter().enumerate() {
             let l = load_bytes(&bytes[t * 64..]);
-            sums[t / 2] = _mm512_dpbusd_epi32(sums[t / 2], *w, l);
+            let chain = if B::KIND == Q6K { t / 2 } else { t % 4 };
+            sums[chain] = _mm512_dpbusd_epi32(sums[chain], *w, l);
         }
-        let halves = [
+        let pairs = [
             _mm512_add_epi32(sums[0], sums[1]),
             _mm512_add_epi32(sums[2], sums[3]),
         ];
-        let x0 = load_i(&x.half_sums[limb][0]);
-        let x1 = load_i(&x.half_sums[limb][1]);
-        // sum (u - beta) * l over each half: the offset's share is beta * (sum of l).
-        let h0 = _mm512_sub_epi32(halves[0], _mm512_mullo_epi32(_mm512_set1_epi32(beta), x0));
-        let h1 = _mm512_sub_epi32(halves[1], _mm512_mullo_epi32(_mm512_set1_epi32(beta), x1));
-        ints[limb] = if scaled {
-            _mm512_add_epi32(_mm512_mullo_epi32(a0, h0), _mm512_mullo_epi32(a1, h1))
-        } else {
-            _mm512_add_epi32(h0, h1)
+        ints[limb] = match B::KIND {
+            Q6K => {
+                // sum (u - 32) * l over each half: the offset's share is 32 * (sum of l).
+                let beta = _mm512_set1_epi32(B::BETA);
+                let offset = |sum, x| _mm512_sub_epi32(sum, _mm512_mullo_epi32(beta, x));
+                let h0 = offset(pairs[0], x0);
+                let h1 = offset(pairs[1], x1);
+                _mm512_add_epi32(_mm512_mullo_epi32(a0, h0), _mm512_mullo_epi32(a1, h1))
+            }
+            Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(pairs[0], pairs[1])),
+            _ => _mm512_add_epi32(pairs[0], pairs[1]),
         };
         if B::KIND == Q4K {
-            mins[limb] = _mm512_mullo_epi32(s.m, _mm512_add_epi32(x0, x1));
+            mins[limb] = _mm512_mullo_epi32(s.m, x1);
         }
     }
     let low_unit = _mm512_set1_ps(f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23));
