@@ -77,7 +77,7 @@ trait WeightElement: Copy + Send + Sync {
     /// Whether the element enters in pair lanes (bf16) rather than in lane `i % 32`.
     const PAIRED: bool = false;
     /// The slice as the SIMD kernels read it, for the storages they have a form for.
-    fn stored_rows(_units: &[Self]) -> Option<Rows<'_>> {
+    fn stored_rows(_weights: &[Self]) -> Option<Rows<'_>> {
         None
     }
 }
@@ -161,36 +161,8 @@ impl WeightElement for f32 {
     fn factors((head, tail): (f32, f32)) -> [f32; 2] {
         [head, tail]
     }
-    fn stored_rows(units: &[Self]) -> Option<Rows<'_>> {
-        Some(Rows::F32(units))
-    }
-}
-
-/// What a weight slice is made of, for the kernels that walk it row by row: elements, one
-/// weight each (packed quantized blocks have their own kernels, [`blocks`]).
-trait RowUnit: Copy + Send + Sync {
-    /// The element a row is read as.
-    type Element: WeightElement;
-    /// Units that hold one row of `cols` weights.
-    fn units(cols: usize) -> usize;
-    /// One row's elements: the units themselves, or their values decoded into `buf`.
-    fn row<'r>(units: &'r [Self], buf: &'r mut Vec<f32>) -> &'r [Self::Element];
-    /// The slice as the SIMD kernels read it, for the storages they have a form for.
-    fn stored_rows(units: &[Self]) -> Option<Rows<'_>>;
-}
-
-impl<W: WeightElement> RowUnit for W {
-    type Element = W;
-    #[inline(always)]
-    fn units(cols: usize) -> usize {
-        cols
-    }
-    #[inline(always)]
-    fn row<'r>(units: &'r [W], _: &'r mut Vec<f32>) -> &'r [W] {
-        units
-    }
-    fn stored_rows(units: &[W]) -> Option<Rows<'_>> {
-        W::stored_rows(units)
+    fn stored_rows(weights: &[Self]) -> Option<Rows<'_>> {
+        Some(Rows::F32(weights))
     }
 }
 
@@ -201,7 +173,7 @@ type RowKernel<W> = fn(&[W], usize, &[f32], usize, &mut [[f32; LANES]]);
 
 /// Which row-block kernels a product runs: the fastest this CPU has, or one [`MulAdd`].
 trait Evaluation {
-    fn kernel<W: RowUnit>() -> RowKernel<W>;
+    fn kernel<W: WeightElement>() -> RowKernel<W>;
     /// Whether products of [`tiled::TILE_TOKENS`] or more tokens may take the register-tiled
     /// kernel (same bits, see [`tiled`]) instead of the row-block kernel.
     const TILED: bool;
@@ -213,7 +185,7 @@ trait Evaluation {
 struct Native;
 
 impl Evaluation for Native {
-    fn kernel<W: RowUnit>() -> RowKernel<W> {
+    fn kernel<W: WeightElement>() -> RowKernel<W> {
         row_block_native::<W>
     }
     const TILED: bool = true;
@@ -228,7 +200,7 @@ struct With<A>(PhantomData<A>);
 /// The plain row-block kernel under exactly `A`: the reference the tiled kernel is tested
 /// against.
 impl<A: MulAdd> Evaluation for With<A> {
-    fn kernel<W: RowUnit>() -> RowKernel<W> {
+    fn kernel<W: WeightElement>() -> RowKernel<W> {
         row_block::<A, W>
     }
     const TILED: bool = false;
@@ -328,8 +300,8 @@ fn paired_product<E: Evaluation>(
 /// A product over weights that a model owns and streams once per decode step (f32, Q8_0,
 /// Q5_0, Q4_K, Q6_K): under [`Native`], one token takes the one-token SIMD kernel
 /// where this CPU has it; more tokens as [`many_token_product`].
-fn streamed_product<E: Evaluation, U: RowUnit>(
-    w: &[U],
+fn streamed_product<E: Evaluation, W: WeightElement>(
+    w: &[W],
     cols: usize,
     x: &[f32],
     tokens: usize,
@@ -345,7 +317,7 @@ fn streamed_product<E: Evaluation, U: RowUnit>(
 /// Under [`Native`], [`tiled::TILE_TOKENS`] or more tokens take the register-tiled kernel
 /// where this CPU has its SIMD form; everything else the row-block kernel. Same bits either
 /// way.
-fn many_token_product<E: Evaluation, W: RowUnit>(
+fn many_token_product<E: Evaluation, W: WeightElement>(
     w: &[W],
     cols: usize,
     x: &[f32],
@@ -361,7 +333,7 @@ fn many_token_product<E: Evaluation, W: RowUnit>(
 
 /// Runs row blocks in parallel. A single token writes `out` directly; several tokens are
 /// computed weight-row-major (each task owns a contiguous slice) and transposed after.
-fn product<W: RowUnit>(
+fn product<W: WeightElement>(
     kernel: RowKernel<W>,
     w: &[W],
     cols: usize,
@@ -369,8 +341,7 @@ fn product<W: RowUnit>(
     tokens: usize,
     out: &mut [f32],
 ) {
-    let row_units = W::units(cols);
-    let rows = w.len() / row_units;
+    let rows = w.len() / cols;
     let block_task = |o: &mut [f32], block: &[W]| {
         let mut lanes = vec![[0.0f32; LANES]; o.len()];
         kernel(block, cols, x, tokens, &mut lanes);
@@ -378,14 +349,14 @@ fn product<W: RowUnit>(
     };
     if tokens == 1 {
         out.par_chunks_mut(ROW_BLOCK)
-            .zip(w.par_chunks(ROW_BLOCK * row_units))
+            .zip(w.par_chunks(ROW_BLOCK * cols))
             .for_each(|(o, block)| block_task(o, block));
         return;
     }
     let mut by_row = vec![0.0f32; rows * tokens];
     by_row
         .par_chunks_mut(ROW_BLOCK * tokens)
-        .zip(w.par_chunks(ROW_BLOCK * row_units))
+        .zip(w.par_chunks(ROW_BLOCK * cols))
         .for_each(|(o, block)| block_task(o, block));
     for (r, row_out) in by_row.chunks_exact(tokens).enumerate() {
         for (t, &v) in row_out.iter().enumerate() {
@@ -412,7 +383,7 @@ fn fold_lanes(lanes: &[[f32; LANES]], out: &mut [f32]) {
     "x86_64+avx2+fma+f16c",
     "aarch64+neon"
 ))]
-fn row_block<A: MulAdd, W: RowUnit>(
+fn row_block<A: MulAdd, W: WeightElement>(
     block: &[W],
     cols: usize,
     x: &[f32],
@@ -429,7 +400,7 @@ fn row_block<A: MulAdd, W: RowUnit>(
     "x86_64+avx2+fma+f16c",
     "aarch64+neon"
 ))]
-fn row_block_native<W: RowUnit>(
+fn row_block_native<W: WeightElement>(
     block: &[W],
     cols: usize,
     x: &[f32],
@@ -446,28 +417,23 @@ fn row_block_native<W: RowUnit>(
 /// Fills `lanes[r * tokens + t]` for every row `r` of `block` and every token `t`, taking
 /// the tokens in groups that share one pass over the weight row.
 #[inline(always)]
-fn rows<A: MulAdd, W: RowUnit>(
+fn rows<A: MulAdd, W: WeightElement>(
     block: &[W],
     cols: usize,
     x: &[f32],
     tokens: usize,
     lanes: &mut [[f32; LANES]],
 ) {
-    let mut buf = Vec::new();
-    for (units, row_lanes) in block
-        .chunks_exact(W::units(cols))
-        .zip(lanes.chunks_exact_mut(tokens))
-    {
-        let row = W::row(units, &mut buf);
+    for (row, row_lanes) in block.chunks_exact(cols).zip(lanes.chunks_exact_mut(tokens)) {
         let mut groups = row_lanes.chunks_exact_mut(TOKEN_GROUP);
         let mut t = 0;
         for group in &mut groups {
             let xg = &x[t * cols..(t + TOKEN_GROUP) * cols];
-            lanes_of::<A, W::Element, TOKEN_GROUP>(row, xg, group);
+            lanes_of::<A, W, TOKEN_GROUP>(row, xg, group);
             t += TOKEN_GROUP;
         }
         for one in groups.into_remainder().chunks_exact_mut(1) {
-            lanes_of::<A, W::Element, 1>(row, &x[t * cols..(t + 1) * cols], one);
+            lanes_of::<A, W, 1>(row, &x[t * cols..(t + 1) * cols], one);
             t += 1;
         }
     }

@@ -10,7 +10,7 @@ use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
-use super::{RowUnit, fold_lanes, rows};
+use super::{WeightElement, fold_lanes, rows};
 use crate::arith::Fused;
 use crate::reduce::LANES;
 
@@ -27,25 +27,25 @@ pub(super) enum Rows<'a> {
 }
 
 /// `out = W x` for `w` (`out.len()` rows of `cols`) and one token's factors `x`.
-pub(super) fn matvec<U: RowUnit>(w: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
+pub(super) fn matvec<W: WeightElement>(w: &[W], cols: usize, x: &[f32], out: &mut [f32]) {
     let mut padded = vec![0.0f32; cols.next_multiple_of(LANES)];
     padded[..cols].copy_from_slice(x);
     out.par_chunks_mut(TASK_ROWS)
-        .zip(w.par_chunks(TASK_ROWS * U::units(cols)))
+        .zip(w.par_chunks(TASK_ROWS * cols))
         .for_each(|(o, block)| task(block, cols, &padded, o));
 }
 
 /// One task: the AVX-512 kernel where the CPU has it (and it has a form for the storage),
 /// the row-block kernel otherwise.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task<U: RowUnit>(block: &[U], cols: usize, x: &[f32], out: &mut [f32]) {
+fn task<W: WeightElement>(block: &[W], cols: usize, x: &[f32], out: &mut [f32]) {
     let plain = |out: &mut [f32]| {
         let mut lanes = vec![[0.0f32; LANES]; out.len()];
-        rows::<Fused, U>(block, cols, &x[..cols], 1, &mut lanes);
+        rows::<Fused, W>(block, cols, &x[..cols], 1, &mut lanes);
         fold_lanes(&lanes, out);
     };
     match_target! {
-        "x86_64+avx512f+avx512dq+avx512bw" => match U::stored_rows(block) {
+        "x86_64+avx512f+avx512dq+avx512bw" => match W::stored_rows(block) {
             Some(stored) => super::avx512::rows_one_token(stored, cols, x, out),
             None => plain(out),
         },

@@ -20,7 +20,7 @@ use multiversion::multiversion;
 use multiversion::target::match_target;
 use rayon::prelude::*;
 
-use super::{RowUnit, WeightElement, fold_lanes};
+use super::{WeightElement, fold_lanes};
 use crate::arith::{Fused, MulAdd};
 use crate::reduce::LANES;
 
@@ -56,7 +56,7 @@ pub(super) fn supported() -> bool {
 
 /// `out[t * rows + r]` for every token `t` and row `r`, with `x` already rounded to bf16
 /// factors (`tokens x cols`, row-major).
-pub(super) fn matmul_tiled<W: RowUnit>(
+pub(super) fn matmul_tiled<W: WeightElement>(
     w: &[W],
     cols: usize,
     x: &[f32],
@@ -64,11 +64,10 @@ pub(super) fn matmul_tiled<W: RowUnit>(
     out: &mut [f32],
 ) {
     debug_assert!(
-        !W::Element::PAIRED,
+        !W::PAIRED,
         "pair-lane weights take the pair kernel: this one fills lane i % 32"
     );
-    let row_units = W::units(cols);
-    let rows = w.len() / row_units;
+    let rows = w.len() / cols;
     let stride = cols.next_multiple_of(LANES);
     // Activations padded with +0.0 to whole chunks: a padded column adds 0 * 0 = +0.0 to its
     // lane, which leaves the lane unchanged (the same padding the plain kernel uses).
@@ -82,7 +81,7 @@ pub(super) fn matmul_tiled<W: RowUnit>(
     tasks(out, rows, TASK_ROWS, task_tokens)
         .into_par_iter()
         .for_each(|mut t| {
-            let block = &w[t.first_row * row_units..][..t.outs[0].len() * row_units];
+            let block = &w[t.first_row * cols..][..t.outs[0].len() * cols];
             let x_block = &padded[t.first_token * stride..][..t.outs.len() * stride];
             task(block, cols, stride, x_block, &mut t.outs);
         });
@@ -125,24 +124,30 @@ pub(super) fn tasks(
 /// One task: the AVX-512 tile where the CPU has it, the portable tile (same bits, scalar
 /// speed) in the other clones.
 #[multiversion(targets("x86_64+avx512f+avx512dq+avx512bw+avx512vl+avx2+fma+f16c"))]
-fn task<W: RowUnit>(block: &[W], cols: usize, stride: usize, x: &[f32], outs: &mut [&mut [f32]]) {
-    let factors = <W::Element as WeightElement>::FACTORS;
+fn task<W: WeightElement>(
+    block: &[W],
+    cols: usize,
+    stride: usize,
+    x: &[f32],
+    outs: &mut [&mut [f32]],
+) {
+    let factors = W::FACTORS;
     match_target! {
         "x86_64+avx512f+avx512dq+avx512bw" => rows_of_task(
             block, cols, stride, x, outs,
             // Split weights (f32) split in registers.
-            |group, panel, buf| match W::stored_rows(group) {
+            |group, panel| match W::stored_rows(group) {
                 Some(stored) if factors == 2 => {
-                    let rows = group.len() / W::units(cols);
+                    let rows = group.len() / cols;
                     super::avx512::pack_split_panel(stored, rows, cols, panel)
                 }
-                _ => pack_panel(group, cols, panel, buf),
+                _ => pack_panel(group, cols, panel),
             },
             |panel, x, n, out| super::avx512::tile(panel, x, stride, n, factors, out),
         ),
         _ => rows_of_task(
             block, cols, stride, x, outs,
-            |group, panel, buf| pack_panel(group, cols, panel, buf),
+            |group, panel| pack_panel(group, cols, panel),
             |panel, x, n, out| portable_tile(panel, x, stride, n, factors, out),
         ),
     }
@@ -150,27 +155,25 @@ fn task<W: RowUnit>(block: &[W], cols: usize, stride: usize, x: &[f32], outs: &m
 
 /// Walks the task's rows [`TILE_ROWS`] at a time (a last partial group is padded with zero
 /// rows whose outputs are dropped) and, for each, its tokens [`TILE_TOKENS`] at a time.
-/// `pack(group, panel, buf)` fills the panel of a row group (as [`pack_panel`] does);
+/// `pack(group, panel)` fills the panel of a row group (as [`pack_panel`] does);
 /// `tile(panel, x, n, out)` sets `out[r * n + t]` for `n` tokens starting at `x`.
 #[inline(always)]
-fn rows_of_task<W: RowUnit>(
+fn rows_of_task<W: WeightElement>(
     block: &[W],
     cols: usize,
     stride: usize,
     x: &[f32],
     outs: &mut [&mut [f32]],
-    pack: impl Fn(&[W], &mut [f32], &mut Vec<f32>),
+    pack: impl Fn(&[W], &mut [f32]),
     tile: impl Fn(&[f32], &[f32], usize, &mut [f32]),
 ) {
     let chunks = stride / LANES;
-    let factors = <W::Element as WeightElement>::FACTORS;
+    let factors = W::FACTORS;
     let mut panel = vec![0.0f32; chunks * factors * TILE_ROWS * LANES];
     let mut folded = [0.0f32; TILE_ROWS * TILE_TOKENS];
-    let mut buf = Vec::new();
-    let row_units = W::units(cols);
-    for (g, group) in block.chunks(TILE_ROWS * row_units).enumerate() {
-        let group_rows = group.len() / row_units;
-        pack(group, &mut panel, &mut buf);
+    for (g, group) in block.chunks(TILE_ROWS * cols).enumerate() {
+        let group_rows = group.len() / cols;
+        pack(group, &mut panel);
         let mut t = 0;
         while t < outs.len() {
             let n = (outs.len() - t).min(TILE_TOKENS);
@@ -188,18 +191,17 @@ fn rows_of_task<W: RowUnit>(
 /// Widens up to [`TILE_ROWS`] weight rows into `panel`, laid out
 /// `[chunk][factor][row][lane]`; missing rows and the columns past `cols` hold +0.0.
 #[inline(always)]
-fn pack_panel<W: RowUnit>(group: &[W], cols: usize, panel: &mut [f32], buf: &mut Vec<f32>) {
-    let factors = <W::Element as WeightElement>::FACTORS;
+fn pack_panel<W: WeightElement>(group: &[W], cols: usize, panel: &mut [f32]) {
+    let factors = W::FACTORS;
     panel.fill(0.0);
-    for (r, units) in group.chunks_exact(W::units(cols)).enumerate() {
-        let row = W::row(units, buf);
+    for (r, row) in group.chunks_exact(cols).enumerate() {
         for (c, src) in row.chunks(LANES).enumerate() {
             // Factors gathered in fixed arrays first, then copied as whole lanes: a loop LLVM
             // vectorises (scattering each factor into the panel did not, and a short
             // prefill spent most of its time here).
             let mut pieces = [[0.0f32; LANES]; 2];
             for (j, w) in src.iter().enumerate() {
-                [pieces[0][j], pieces[1][j]] = W::Element::factors(w.factor());
+                [pieces[0][j], pieces[1][j]] = W::factors(w.factor());
             }
             for (f, p) in pieces[..factors].iter().enumerate() {
                 panel[((c * factors + f) * TILE_ROWS + r) * LANES..][..LANES].copy_from_slice(p);
@@ -276,7 +278,7 @@ mod tests {
             stride,
             &padded,
             &mut outs,
-            |group, panel, buf| pack_panel(group, cols, panel, buf),
+            |group, panel| pack_panel(group, cols, panel),
             |panel, x, n, out| portable_tile(panel, x, stride, n, 1, out),
         );
         let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
