@@ -9,10 +9,7 @@ use crate::arith::{Fused, MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
 use crate::error::{OpsError, check_len, check_nonzero};
 use crate::math::{gelu_tanh_with, silu_with};
-
-/// Elements per rayon task: a prefill's MLP activation (hundreds of tokens x 4864) splits
-/// into enough tasks for every thread, while a decode step's 4864 values stay on one.
-const TASK_ELEMENTS: usize = 8192;
+use crate::tasks::TASK_ELEMENTS;
 
 /// The activation a gated linear unit applies to its gate.
 trait Activation {

@@ -47,6 +47,7 @@ mod rope;
 mod sampling;
 mod scale;
 mod softmax;
+mod tasks;
 mod weights;
 
 pub use argmax::argmax;

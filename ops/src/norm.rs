@@ -1,4 +1,7 @@
-//! RMSNorm: `y = x * rsqrt(mean(x^2) + eps) * weight`, one row at a time.
+//! RMSNorm: `y = x * rsqrt(mean(x^2) + eps) * weight`, one row at a time (rows in
+//! parallel).
+
+use rayon::prelude::*;
 
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical, ftz};
@@ -6,6 +9,7 @@ use crate::error::{OpsError, check_at_most, check_len, check_nonzero, whole_rows
 use crate::exact_product::{domain, split, split_mul_add};
 use crate::math::{recip_with, rsqrt_with};
 use crate::reduce::lane_sum;
+use crate::tasks::rows_per_task;
 
 /// Rows longer than this would make `n` inexact as an f32 (and `1/n` with it).
 const MAX_DIM: usize = 1 << 24;
@@ -73,7 +77,9 @@ pub fn rms_norm_with<A: MulAdd>(
             NormWeight::OnePlus => ftz(1.0 + ftz(w)),
         })
         .collect();
-    for (row, out_row) in x.chunks_exact(dim).zip(out.chunks_exact_mut(dim)) {
+    let per_task = rows_per_task(dim);
+    let rows = x.par_chunks_exact(dim).zip(out.par_chunks_exact_mut(dim));
+    rows.with_min_len(per_task).for_each(|(row, out_row)| {
         let sum_sq = lane_sum(dim, |i, acc| {
             let (head, tail) = split(row[i]);
             let acc = A::mul_add(head, head, acc);
@@ -84,6 +90,6 @@ pub fn rms_norm_with<A: MulAdd>(
         for ((o, &v), &s) in out_row.iter_mut().zip(row).zip(&scales) {
             *o = canonical(ftz(ftz(v) * inv_rms) * s);
         }
-    }
+    });
     Ok(())
 }

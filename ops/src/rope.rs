@@ -5,12 +5,15 @@
 //! `(a, b)` of a head vector by the angle of its position: `a' = a*cos - b*sin`,
 //! `b' = b*cos + a*sin`, each a [`two_prod_sum`] of split factors.
 
+use rayon::prelude::*;
+
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::canonical;
 use crate::error::{
     OpsError, check_at_most, check_len, check_nonzero, check_positions, shape_product, whole_rows,
 };
 use crate::exact_product::two_prod_sum;
+use crate::tasks::rows_per_task;
 
 /// Which elements of a head vector form a rotated pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -147,18 +150,22 @@ pub fn rope_apply_with<A: MulAdd>(
         RopeLayout::RotateHalf => (table.pairs, 1),
         RopeLayout::Interleaved => (1, 2),
     };
-    for (token, &p) in x.chunks_exact_mut(n_heads * head_dim).zip(positions) {
-        let cos = &table.cos[p as usize * table.pairs..][..table.pairs];
-        let sin = &table.sin[p as usize * table.pairs..][..table.pairs];
-        for head in token.chunks_exact_mut(head_dim) {
-            for i in 0..table.pairs {
-                // RotateHalf pairs (i, i + d/2); Interleaved pairs (2i, 2i + 1).
-                let (ia, ib) = (i * stride, i * stride + first);
-                let (a, b) = (head[ia], head[ib]);
-                head[ia] = canonical(two_prod_sum::<A>(a, cos[i], -b, sin[i]));
-                head[ib] = canonical(two_prod_sum::<A>(b, cos[i], a, sin[i]));
+    let token_len = n_heads * head_dim;
+    let tokens = x.par_chunks_exact_mut(token_len).zip(positions);
+    tokens
+        .with_min_len(rows_per_task(token_len))
+        .for_each(|(token, &p)| {
+            let cos = &table.cos[p as usize * table.pairs..][..table.pairs];
+            let sin = &table.sin[p as usize * table.pairs..][..table.pairs];
+            for head in token.chunks_exact_mut(head_dim) {
+                for i in 0..table.pairs {
+                    // RotateHalf pairs (i, i + d/2); Interleaved pairs (2i, 2i + 1).
+                    let (ia, ib) = (i * stride, i * stride + first);
+                    let (a, b) = (head[ia], head[ib]);
+                    head[ia] = canonical(two_prod_sum::<A>(a, cos[i], -b, sin[i]));
+                    head[ib] = canonical(two_prod_sum::<A>(b, cos[i], a, sin[i]));
+                }
             }
-        }
-    }
+        });
     Ok(())
 }

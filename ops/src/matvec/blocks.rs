@@ -116,14 +116,14 @@ pub(super) fn native<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out
             .for_each(|(i, o)| {
                 vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len() / tokens, o);
             });
+        // Token by token in parallel: on one thread the copy was 3% of a prefill.
         let rows = out.len() / tokens;
-        for (task, o) in by_task.chunks(tokens * VNNI_TASK_ROWS).enumerate() {
-            let n = o.len() / tokens;
-            for (t, run) in o.chunks_exact(n).enumerate() {
-                let at = t * rows + task * VNNI_TASK_ROWS;
-                out[at..at + n].copy_from_slice(run);
+        out.par_chunks_mut(rows).enumerate().for_each(|(t, out)| {
+            let runs = by_task.chunks(tokens * VNNI_TASK_ROWS);
+            for (o, task) in out.chunks_mut(VNNI_TASK_ROWS).zip(runs) {
+                o.copy_from_slice(&task[t * o.len()..][..o.len()]);
             }
-        }
+        });
         return;
     }
     let _ = prepared;
