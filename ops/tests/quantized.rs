@@ -252,6 +252,29 @@ fn packed_weights_meet_special_activations_as_the_contract_says() {
     assert_contract(&q6, view, &x, "Q6_K, any activations");
 }
 
+/// A product leaves nothing behind for the next: the VNNI kernel lays the activations out
+/// in a buffer its thread reuses, and a lane with no chunk must read as zero there even
+/// after a product whose every lane held a NaN scale (`0 * NaN` would poison the row).
+#[test]
+fn a_product_after_one_with_nan_activations_gives_the_contract_bits() {
+    let mut g = Gen::new(11);
+    let tokens = 3;
+    // Sixteen chunks a row: every lane of the group holds one, each block a NaN.
+    let (rows, cols) = (16, 16 * QUANT_BLOCK);
+    let blocks = q8_0_blocks(&mut g, rows * cols / QUANT_BLOCK);
+    let x = vec![f32::NAN; tokens * cols];
+    let view = WeightView::q8_0(&blocks, rows, cols).unwrap();
+    let mut out = vec![0.0f32; tokens * rows];
+    matmul(view, &x, &mut out).unwrap();
+    assert!(out.iter().all(|v| v.is_nan()));
+    // Then three chunks a row (a tail that packs with no other row): lanes 3..16 hold none.
+    let (rows, cols) = (16, 3 * QUANT_BLOCK);
+    let blocks = q8_0_blocks(&mut g, rows * cols / QUANT_BLOCK);
+    let x = g.vec(tokens * cols, 4.0);
+    let view = WeightView::q8_0(&blocks, rows, cols).unwrap();
+    assert_contract(&blocks, view, &x, "Q8_0 after NaN activations");
+}
+
 #[test]
 fn block_values_follow_ggml_reference_loops() {
     // GGML's dequantize_row_q5_0 loop, written out independently: for j < 16 the fifth bits

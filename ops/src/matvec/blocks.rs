@@ -13,6 +13,8 @@ use multiversion::target::match_target;
 use rayon::prelude::*;
 
 use super::lanes::PreparedBlocks;
+#[cfg(target_arch = "x86_64")]
+use super::{lanes::Shape, vnni::GroupActs};
 use crate::arith::{Fused, MulAdd};
 use crate::canonical::canonical;
 use crate::int8::{Int8Rows, LOW_LIMB_SHIFT, quantize_rows};
@@ -101,33 +103,65 @@ pub(super) fn native<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out
                 &laid_out
             }
         };
-        let acts = super::vnni::layout::<B>(&quantize_rows(x), cols, p.shape());
+        // This thread's buffers from its last call: every element is written again, so
+        // nothing is zeroed (zeroing fresh ones was 4% of a prefill).
+        let (mut acts, mut by_task) = VNNI_BUFFERS.take();
+        let per_token = p.shape().token_groups();
+        acts.resize(tokens * per_token, bytemuck::Zeroable::zeroed());
+        acts.par_chunks_exact_mut(per_token)
+            .zip(x.par_chunks_exact(cols))
+            .for_each(|(token, x)| vnni_lay_out::<B>(x, p.shape(), token));
         if tokens == 1 {
             out.par_chunks_mut(VNNI_TASK_ROWS)
                 .enumerate()
                 .for_each(|(i, o)| vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len(), o));
-            return;
-        }
-        // Each task writes its rows token by token; the runs are copied into place after.
-        let mut by_task = vec![0.0f32; out.len()];
-        by_task
-            .par_chunks_mut(tokens * VNNI_TASK_ROWS)
-            .enumerate()
-            .for_each(|(i, o)| {
-                vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len() / tokens, o);
+        } else {
+            // Each task writes its rows token by token; the runs are copied into place after,
+            // token by token in parallel (on one thread the copy was 3% of a prefill).
+            by_task.resize(out.len(), 0.0);
+            by_task
+                .par_chunks_mut(tokens * VNNI_TASK_ROWS)
+                .enumerate()
+                .for_each(|(i, o)| {
+                    vnni_rows::<B>(p, i * VNNI_TASK_ROWS, &acts, o.len() / tokens, o);
+                });
+            let rows = out.len() / tokens;
+            out.par_chunks_mut(rows).enumerate().for_each(|(t, out)| {
+                let runs = by_task.chunks(tokens * VNNI_TASK_ROWS);
+                for (o, task) in out.chunks_mut(VNNI_TASK_ROWS).zip(runs) {
+                    o.copy_from_slice(&task[t * o.len()..][..o.len()]);
+                }
             });
-        // Token by token in parallel: on one thread the copy was 3% of a prefill.
-        let rows = out.len() / tokens;
-        out.par_chunks_mut(rows).enumerate().for_each(|(t, out)| {
-            let runs = by_task.chunks(tokens * VNNI_TASK_ROWS);
-            for (o, task) in out.chunks_mut(VNNI_TASK_ROWS).zip(runs) {
-                o.copy_from_slice(&task[t * o.len()..][..o.len()]);
-            }
-        });
+        }
+        VNNI_BUFFERS.set((acts, by_task));
         return;
     }
     let _ = prepared;
     product::<Fused, B>(blocks, cols, x, tokens, out);
+}
+
+#[cfg(target_arch = "x86_64")]
+thread_local! {
+    /// The buffers of this thread's last VNNI product: its activation groups and its
+    /// outputs task by task. They stay as large as the largest product this thread ran.
+    static VNNI_BUFFERS: std::cell::Cell<(Vec<GroupActs>, Vec<f32>)> =
+        const { std::cell::Cell::new((Vec::new(), Vec::new())) };
+}
+
+/// One token's activations `x` quantized into its groups `token`
+/// ([`super::vnni::lay_out_token`]).
+#[cfg(target_arch = "x86_64")]
+#[multiversion(targets("x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq"))]
+fn vnni_lay_out<B: Storage>(x: &[f32], shape: Shape, token: &mut [GroupActs]) {
+    match_target! {
+        "x86_64+avx512f+avx512bw+avx512vl+avx512vnni+avx512dq" => {
+            super::vnni::lay_out_token::<B>(x, shape, token);
+        }
+        _ => {
+            let _ = (x, shape, token);
+            unreachable!("called only where vnni::supported() holds")
+        }
+    }
 }
 
 /// Rows `first..first + n` of `p` against every token, row `first + r` of token `t` into
@@ -137,7 +171,7 @@ pub(super) fn native<B: Storage>(w: Blocks<'_, B>, x: &[f32], tokens: usize, out
 fn vnni_rows<B: Storage>(
     p: &PreparedBlocks,
     first: usize,
-    acts: &[super::vnni::GroupActs],
+    acts: &[GroupActs],
     n: usize,
     out: &mut [f32],
 ) {

@@ -24,13 +24,12 @@ use std::arch::x86_64::{
 };
 
 use bytemuck::{Pod, Zeroable};
-use rayon::prelude::*;
 
 use super::blocks::{Q4K, Q5_0, Q6K, Q8_0, Storage};
 use super::lanes::{Encoding, PreparedBlocks, SLOTS, Shape};
 use super::pairs::{FOLDED, fold_sixteen};
 use crate::canonical::canonical;
-use crate::int8::{Int8Rows, LOW_LIMB_SHIFT};
+use crate::int8::{LOW_LIMB_SHIFT, quantize_block};
 use crate::quantized::QUANT_BLOCK;
 
 /// Chunks per group: one per lane.
@@ -63,50 +62,59 @@ pub(super) fn supported() -> bool {
         && std::arch::is_x86_feature_detected!("avx512dq")
 }
 
-/// Every token's activations in the groups `shape` gives a row, `shape.token_groups()` a
-/// token: chunk `16g + c` in lane `c` of group `g`, and the tail's chunk `i` in lane
-/// `shape.tail_lane(j, i)` of the last group for every row `j` of a pack.
-pub(super) fn layout<B: Storage>(acts: &Int8Rows, cols: usize, shape: Shape) -> Vec<GroupActs> {
-    let chunks = cols / QUANT_BLOCK;
-    let tokens = acts.high.len() / cols;
-    let per_token = shape.token_groups();
-    let mut out = vec![GroupActs::zeroed(); tokens * per_token];
-    // Token by token in parallel, four bytes at a time: the byte-by-byte loop on one thread
-    // was a twentieth of a prefill.
-    out.par_chunks_exact_mut(per_token)
-        .enumerate()
-        .for_each(|(t, token)| {
-            for b in 0..chunks {
-                // A full group's chunk has one lane; a tail chunk one in every row of a pack.
-                let (g, i, copies) = if b < shape.full * SLOTS {
-                    (b / SLOTS, b % SLOTS, 1)
-                } else {
-                    (shape.full, b - shape.full * SLOTS, shape.pack)
-                };
-                let g = &mut token[g];
-                for c in (0..copies).map(|j| shape.tail_lane(j, i)) {
-                    g.scales[c] = acts.scales[t * chunks + b];
-                    for (limb, values) in [&acts.high, &acts.low].into_iter().enumerate() {
-                        let q = &values[t * cols + b * QUANT_BLOCK..][..QUANT_BLOCK];
-                        for (w, word) in q.chunks_exact(4).enumerate() {
-                            g.limbs[limb][w * GROUP * 4 + c * 4..][..4].copy_from_slice(word);
-                        }
-                        let sum = |q: &[i8]| q.iter().map(|&v| i32::from(v)).sum::<i32>();
-                        let [s0, s1] = if B::KIND == Q6K {
-                            let (h0, h1) = q.split_at(QUANT_BLOCK / 2);
-                            [sum(h0), sum(h1)]
-                        } else {
-                            let total = sum(q);
-                            [-B::BETA * total, total]
-                        };
-                        g.sums[limb][0][c] = s0;
-                        g.sums[limb][1][c] = s1;
-                    }
-                }
-            }
-        });
-    out
+/// One token's activations `x` (`cols` values) quantized into limbs (§3b,
+/// [`quantize_block`]) straight into its groups `token` (`shape.token_groups()` of them):
+/// chunk `16g + c` in lane `c` of group `g`, and the tail's chunk `i` in lane
+/// `shape.tail_lane(j, i)` of the last group for every row `j` of a pack. Every lane of
+/// every group is written (those with no chunk with zeros), so `token` may hold anything
+/// before: a buffer is reused across calls without being cleared.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+pub(super) fn lay_out_token<B: Storage>(x: &[f32], shape: Shape, token: &mut [GroupActs]) {
+    let (blocks, _) = x.as_chunks::<QUANT_BLOCK>();
+    for (b, block) in blocks.iter().enumerate() {
+        let q = quantize_block(block);
+        // A full group's chunk has one lane; a tail chunk one in every row of a pack.
+        let (g, i, copies) = if b < shape.full * SLOTS {
+            (b / SLOTS, b % SLOTS, 1)
+        } else {
+            (shape.full, b - shape.full * SLOTS, shape.pack)
+        };
+        for c in (0..copies).map(|j| shape.tail_lane(j, i)) {
+            put::<B>(&mut token[g], c, &q.high, &q.low, q.scale);
+        }
+    }
+    if shape.tail > 0 {
+        let zero = [0; QUANT_BLOCK];
+        for c in shape.pack * shape.tail..GROUP {
+            put::<B>(&mut token[shape.full], c, &zero, &zero, 0.0);
+        }
+    }
 }
+
+/// Lane `c` of group `g`: the limbs `high` and `low` of one chunk, its scale, and the sums
+/// a `B` matrix takes of them.
+#[inline(always)]
+fn put<B: Storage>(g: &mut GroupActs, c: usize, high: &Limb, low: &Limb, scale: f32) {
+    g.scales[c] = scale;
+    for (limb, q) in [high, low].into_iter().enumerate() {
+        for (w, word) in q.chunks_exact(4).enumerate() {
+            g.limbs[limb][w * GROUP * 4 + c * 4..][..4].copy_from_slice(word);
+        }
+        let sum = |q: &[i8]| q.iter().map(|&v| i32::from(v)).sum::<i32>();
+        let [s0, s1] = if B::KIND == Q6K {
+            let (h0, h1) = q.split_at(QUANT_BLOCK / 2);
+            [sum(h0), sum(h1)]
+        } else {
+            let total = sum(q);
+            [-B::BETA * total, total]
+        };
+        g.sums[limb][0][c] = s0;
+        g.sums[limb][1][c] = s1;
+    }
+}
+
+/// One chunk's limb: 32 int8 values.
+type Limb = [i8; QUANT_BLOCK];
 
 /// A group's scales, lane by lane (zero in lanes that hold no chunk).
 struct Scales {
