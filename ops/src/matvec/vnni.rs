@@ -126,8 +126,9 @@ struct Scales {
 
 /// Rows `first..first + n` of `p` (`first` a multiple of 16, `n <= 16`) against every
 /// token of `acts` (laid out by [`layout`]), row `first + r` of token `t` into
-/// `out[t * stride + r]`. Tokens pass over the 16 rows a few at a time ([`PASS`]), so the
-/// rows' groups stay in L1 while the tokens pass and are decoded once a pass.
+/// `out[t * stride + r]`. Tokens pass over the 16 rows [`PASS`] at a time, so the rows'
+/// groups stay in L1 while the tokens pass; with more than one token, packed quants are
+/// decoded into registers' form once, before the first pass, for all of them.
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 pub(super) fn rows<B: Storage>(
     p: &PreparedBlocks,
@@ -138,20 +139,44 @@ pub(super) fn rows<B: Storage>(
     out: &mut [f32],
 ) {
     debug_assert_eq!(p.kind(), B::KIND);
-    let per_token = p.shape().token_groups();
-    let done = match B::KIND {
-        Q8_0 | Q5_0 | Q4K => passes::<B, PASS>(p, first, n, acts, stride, out),
-        _ => 0,
-    };
+    let shape = p.shape();
+    let per_token = shape.token_groups();
+    let mut decoded = DECODED.take();
+    decoded.clear();
+    // (One token decodes each group as it goes: a decode step reads every group once.)
+    let several = acts.len() > per_token && p.encoding() != Encoding::Bytes;
+    if several {
+        for r in 0..n {
+            for g in 0..shape.own() {
+                decoded.push(registers(p, p.own_group(first + r, g)));
+            }
+        }
+        if shape.pack > 1 {
+            for k in 0..n.div_ceil(shape.pack) {
+                decoded.push(registers(p, p.tail_group(first / shape.pack + k)));
+            }
+        }
+    }
+    let quants = several.then_some(&decoded[..]);
+    let done = passes::<B, PASS>(p, first, n, acts, stride, out, quants);
     if done * per_token < acts.len() {
         let rest = &acts[done * per_token..];
-        passes::<B, 1>(p, first, n, rest, stride, &mut out[done * stride..]);
+        passes::<B, 1>(p, first, n, rest, stride, &mut out[done * stride..], quants);
     }
+    DECODED.set(decoded);
 }
 
-/// Tokens a pass over Q8_0, Q5_0 and Q4_K groups takes: decoding their quants once for two
-/// tokens made 512-token Q5_0 and Q4_K products 14% and 10% faster. Not for Q6_K (3%
-/// slower), nor more tokens (four were slower than one): their registers spill.
+thread_local! {
+    /// The quants [`rows`] decoded on this thread last: the own groups of its rows, row by
+    /// row, then their tail groups. Decoded once a call instead of once a pass of two
+    /// tokens, a 512-token Q5_0 product took 12% less time.
+    static DECODED: std::cell::Cell<Vec<[__m512i; 8]>> =
+        const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// Tokens a pass takes: two made 512-token Q5_0, Q4_K and Q6_K products 14%, 10% and 10%
+/// faster than one (each group's scales widened once for both, two chains of dependent
+/// FMAs side by side); four were slower than one (their registers spill).
 const PASS: usize = 2;
 
 /// The first `acts.len() / T` whole passes of `T` tokens of [`rows`]; returns the tokens
@@ -165,6 +190,7 @@ fn passes<B: Storage, const T: usize>(
     acts: &[GroupActs],
     stride: usize,
     out: &mut [f32],
+    quants: Option<&[[__m512i; 8]]>,
 ) -> usize {
     let per_token = p.shape().token_groups();
     let mut done = 0;
@@ -173,7 +199,7 @@ fn passes<B: Storage, const T: usize>(
     let mut sums = [[_mm512_setzero_ps(); FOLDED]; T];
     for (i, x) in acts.chunks_exact(T * per_token).enumerate() {
         let x: [&[GroupActs]; T] = std::array::from_fn(|k| &x[k * per_token..][..per_token]);
-        sixteen_rows::<B, T>(p, first, n, x, i == 0, &mut sums);
+        sixteen_rows::<B, T>(p, first, n, x, i == 0, &mut sums, quants);
         for (k, sums) in sums.iter().enumerate() {
             store(*sums, n, &mut out[(done + k) * stride..]);
         }
@@ -195,7 +221,8 @@ fn store(lanes: [__m512; FOLDED], n: usize, out: &mut [f32]) {
 }
 
 /// The lanes of rows `first..first + n` against `T` tokens' groups `x`, into the first
-/// `n` of each token's `acc`.
+/// `n` of each token's `acc`. `quants` are the rows' groups decoded as [`DECODED`] holds
+/// them; without, each group is decoded where it is used.
 ///
 /// Plain index loops on purpose: written with iterators, `map` and rows-major arrays, the
 /// same code kept fewer vectors in registers and ran 25% slower.
@@ -209,6 +236,7 @@ fn sixteen_rows<B: Storage, const T: usize>(
     x: [&[GroupActs]; T],
     fetch: bool,
     acc: &mut [[__m512; FOLDED]; T],
+    quants: Option<&[[__m512i; 8]]>,
 ) {
     let shape = p.shape();
     for r in 0..n {
@@ -222,7 +250,8 @@ fn sixteen_rows<B: Storage, const T: usize>(
             for t in 1..T {
                 xs[t] = &x[t][g];
             }
-            a = group::<B, T>(p, w, xs, a);
+            let decoded = quants.map(|q| &q[r * shape.own() + g]);
+            a = group::<B, T>(p, w, decoded, xs, a);
         }
         for t in 0..T {
             acc[t][r] = a[t];
@@ -251,7 +280,8 @@ fn sixteen_rows<B: Storage, const T: usize>(
             if fetch {
                 prefetch(p, g);
             }
-            let lanes = group::<B, T>(p, g, xs, lanes);
+            let decoded = quants.map(|q| &q[n * shape.own() + k]);
+            let lanes = group::<B, T>(p, g, decoded, xs, lanes);
             for t in 0..T {
                 for (j, r) in pack.clone().enumerate() {
                     let shifted = _mm512_add_epi32(lane, _mm512_set1_epi32((j * tail) as i32));
@@ -287,17 +317,21 @@ fn prefetch(p: &PreparedBlocks, g: usize) {
     }
 }
 
-/// Group `g` of `p` against `T` tokens' activations, added to their lanes `acc`: the
-/// quants are decoded once for all of them.
+/// Group `g` of `p` against `T` tokens' activations, added to their lanes `acc`: its
+/// quants `decoded` already, or decoded here once for all the tokens.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 fn group<B: Storage, const T: usize>(
     p: &PreparedBlocks,
     g: usize,
+    decoded: Option<&[__m512i; 8]>,
     x: [&GroupActs; T],
     mut acc: [__m512; T],
 ) -> [__m512; T] {
-    let w = registers(p, g);
+    let w = match decoded {
+        Some(w) => *w,
+        None => registers(p, g),
+    };
     let s = scales::<B>(p, g);
     for t in 0..T {
         acc[t] = token::<B>(&w, &s, x[t], acc[t]);
