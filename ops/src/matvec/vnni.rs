@@ -350,35 +350,31 @@ fn token<B: Storage>(w: &[__m512i; 8], s: &Scales, x: &GroupActs, acc: __m512) -
     for limb in 0..2 {
         let bytes = &x.limbs[limb];
         let [x0, x1] = x.sums[limb].each_ref().map(load_i);
-        // Four chains, added at the end: dependent vpdpbusd made each token wait on their
-        // latency. Q6_K's keep the halves apart for their two integer scales.
+        // Two chains, one a 16-weight half, added at the end (the passes' other token and
+        // other limb have chains of their own to fill the wait). Q6_K keeps its halves
+        // apart for their two integer scales.
         let zero = _mm512_setzero_si512();
-        let mut sums = if B::KIND == Q6K {
-            [zero; 4]
+        let mut halves = if B::KIND == Q6K {
+            [zero; 2]
         } else {
             // The offset's share, -beta * (sum of l), is where the sum starts.
-            [x0, zero, zero, zero]
+            [x0, zero]
         };
         for (t, w) in w.iter().enumerate() {
             let l = load_bytes(&bytes[t * 64..]);
-            let chain = if B::KIND == Q6K { t / 2 } else { t % 4 };
-            sums[chain] = _mm512_dpbusd_epi32(sums[chain], *w, l);
+            halves[t / 4] = _mm512_dpbusd_epi32(halves[t / 4], *w, l);
         }
-        let pairs = [
-            _mm512_add_epi32(sums[0], sums[1]),
-            _mm512_add_epi32(sums[2], sums[3]),
-        ];
         ints[limb] = match B::KIND {
             Q6K => {
                 // sum (u - 32) * l over each half: the offset's share is 32 * (sum of l).
                 let beta = _mm512_set1_epi32(B::BETA);
                 let offset = |sum, x| _mm512_sub_epi32(sum, _mm512_mullo_epi32(beta, x));
-                let h0 = offset(pairs[0], x0);
-                let h1 = offset(pairs[1], x1);
+                let h0 = offset(halves[0], x0);
+                let h1 = offset(halves[1], x1);
                 _mm512_add_epi32(_mm512_mullo_epi32(a0, h0), _mm512_mullo_epi32(a1, h1))
             }
-            Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(pairs[0], pairs[1])),
-            _ => _mm512_add_epi32(pairs[0], pairs[1]),
+            Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(halves[0], halves[1])),
+            _ => _mm512_add_epi32(halves[0], halves[1]),
         };
         if B::KIND == Q4K {
             mins[limb] = _mm512_mullo_epi32(s.m, x1);
