@@ -11,6 +11,10 @@
 //! which the integer scales give `I` and `M` in vector integer arithmetic, and their 12-bit
 //! pieces enter the lanes by FMA (exact products: fused is what §3b allows).
 //!
+//! A prefill's product takes two rows and two tokens at a time: each quant register serves
+//! both tokens, each activation register both rows (a Q5_0 product spent its time on loads
+//! and on decoding nibbles before), and the rows' packed quants are decoded once a call.
+//!
 //! Safe code throughout, as in [`super::avx512`]: `#[target_feature]` functions called only
 //! from the multiversioned clone compiled for those features, vectors moved through
 //! `bytemuck`.
@@ -117,6 +121,7 @@ fn put<B: Storage>(g: &mut GroupActs, c: usize, high: &Limb, low: &Limb, scale: 
 type Limb = [i8; QUANT_BLOCK];
 
 /// A group's scales, lane by lane (zero in lanes that hold no chunk).
+#[derive(Clone, Copy)]
 struct Scales {
     d: __m512,
     dmin: __m512,
@@ -239,23 +244,17 @@ fn sixteen_rows<B: Storage, const T: usize>(
     quants: Option<&[[__m512i; 8]]>,
 ) {
     let shape = p.shape();
-    for r in 0..n {
-        let mut a = [_mm512_setzero_ps(); T];
-        for g in 0..shape.own() {
-            let w = p.own_group(first + r, g);
-            if fetch {
-                prefetch(p, w);
-            }
-            let mut xs = [&x[0][g]; T];
-            for t in 1..T {
-                xs[t] = &x[t][g];
-            }
-            let decoded = quants.map(|q| &q[r * shape.own() + g]);
-            a = group::<B, T>(p, w, decoded, xs, a);
-        }
+    // Two rows at a time: each activation register loaded once for both.
+    for r in (0..n - n % 2).step_by(2) {
+        let a = own_groups::<B, T, 2>(p, first, r, x, fetch, quants);
         for t in 0..T {
-            acc[t][r] = a[t];
+            acc[t][r] = a[0][t];
+            acc[t][r + 1] = a[1][t];
         }
+    }
+    if n % 2 == 1 {
+        let [a] = own_groups::<B, T, 1>(p, first, n - 1, x, fetch, quants);
+        acc.iter_mut().zip(a).for_each(|(acc, a)| acc[n - 1] = a);
     }
     if shape.pack > 1 {
         // Each pack's accumulators are moved into the lanes of their tails, take the tail
@@ -280,8 +279,8 @@ fn sixteen_rows<B: Storage, const T: usize>(
             if fetch {
                 prefetch(p, g);
             }
-            let decoded = quants.map(|q| &q[n * shape.own() + k]);
-            let lanes = group::<B, T>(p, g, decoded, xs, lanes);
+            let decoded = [n * shape.own() + k];
+            let [lanes] = group::<B, T, 1>(p, [g], quants, decoded, xs, [lanes]);
             for t in 0..T {
                 for (j, r) in pack.clone().enumerate() {
                     let shifted = _mm512_add_epi32(lane, _mm512_set1_epi32((j * tail) as i32));
@@ -291,6 +290,40 @@ fn sixteen_rows<B: Storage, const T: usize>(
             }
         }
     }
+}
+
+/// The lanes of rows `first + r .. first + r + R` over their own groups (all but a packed
+/// tail) against `T` tokens' groups `x`.
+#[inline]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[allow(clippy::needless_range_loop)]
+fn own_groups<B: Storage, const T: usize, const R: usize>(
+    p: &PreparedBlocks,
+    first: usize,
+    r: usize,
+    x: [&[GroupActs]; T],
+    fetch: bool,
+    quants: Option<&[[__m512i; 8]]>,
+) -> [[__m512; T]; R] {
+    let own = p.shape().own();
+    let mut a = [[_mm512_setzero_ps(); T]; R];
+    for g in 0..own {
+        let mut w = [0; R];
+        let mut decoded = [0; R];
+        for k in 0..R {
+            w[k] = p.own_group(first + r + k, g);
+            if fetch {
+                prefetch(p, w[k]);
+            }
+            decoded[k] = (r + k) * own + g;
+        }
+        let mut xs = [&x[0][g]; T];
+        for t in 1..T {
+            xs[t] = &x[t][g];
+        }
+        a = group::<B, T, R>(p, w, quants, decoded, xs, a);
+    }
+    a
 }
 
 /// Groups ahead of the one in use that [`prefetch`] asks for: 16 KiB of quants.
@@ -317,79 +350,100 @@ fn prefetch(p: &PreparedBlocks, g: usize) {
     }
 }
 
-/// Group `g` of `p` against `T` tokens' activations, added to their lanes `acc`: its
-/// quants `decoded` already, or decoded here once for all the tokens.
+/// Groups `g` of `R` rows of `p` against `T` tokens' activations, added to their lanes
+/// `acc` (`acc[r][t]`): each row's quants taken from `quants` at `decoded` (decoded before
+/// the passes) or, without, decoded here once for all the tokens.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-fn group<B: Storage, const T: usize>(
+fn group<B: Storage, const T: usize, const R: usize>(
     p: &PreparedBlocks,
-    g: usize,
-    decoded: Option<&[__m512i; 8]>,
+    g: [usize; R],
+    quants: Option<&[[__m512i; 8]]>,
+    decoded: [usize; R],
     x: [&GroupActs; T],
-    mut acc: [__m512; T],
-) -> [__m512; T] {
-    let w = match decoded {
-        Some(w) => *w,
-        None => registers(p, g),
-    };
-    let s = scales::<B>(p, g);
+    mut acc: [[__m512; T]; R],
+) -> [[__m512; T]; R] {
+    let mut w = [[_mm512_setzero_si512(); 8]; R];
+    let mut s = [scales::<B>(p, g[0]); R];
+    for r in 0..R {
+        w[r] = match quants {
+            Some(q) => q[decoded[r]],
+            None => registers(p, g[r]),
+        };
+        if r > 0 {
+            s[r] = scales::<B>(p, g[r]);
+        }
+    }
     for t in 0..T {
-        acc[t] = token::<B>(&w, &s, x[t], acc[t]);
+        let mut a = [_mm512_setzero_ps(); R];
+        for r in 0..R {
+            a[r] = acc[r][t];
+        }
+        a = token::<B, R>(&w, &s, x[t], a);
+        for r in 0..R {
+            acc[r][t] = a[r];
+        }
     }
     acc
 }
 
-/// One token's share of a group: the decoded quants `w` and scales `s` against its
-/// activations `x`, added to the lanes `acc`.
+/// One token's share of a group of `R` rows: their decoded quants `w` and scales `s`
+/// against its activations `x` (each activation register loaded once for all rows),
+/// added to the lanes `acc`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
-fn token<B: Storage>(w: &[__m512i; 8], s: &Scales, x: &GroupActs, acc: __m512) -> __m512 {
-    let [a0, a1] = s.a;
-    let mut ints = [_mm512_setzero_si512(); 2];
-    let mut mins = [_mm512_setzero_si512(); 2];
+fn token<B: Storage, const R: usize>(
+    w: &[[__m512i; 8]; R],
+    s: &[Scales; R],
+    x: &GroupActs,
+    mut acc: [__m512; R],
+) -> [__m512; R] {
+    let zero = _mm512_setzero_si512();
+    let mut ints = [[zero; 2]; R];
+    let mut mins = [[zero; 2]; R];
     for limb in 0..2 {
         let bytes = &x.limbs[limb];
         let [x0, x1] = x.sums[limb].each_ref().map(load_i);
-        // Two chains, one a 16-weight half, added at the end (the passes' other token and
-        // other limb have chains of their own to fill the wait). Q6_K keeps its halves
-        // apart for their two integer scales.
-        let zero = _mm512_setzero_si512();
         let mut halves = if B::KIND == Q6K {
-            [zero; 2]
+            [[zero; 2]; R]
         } else {
-            // The offset's share, -beta * (sum of l), is where the sum starts.
-            [x0, zero]
+            [[x0, zero]; R]
         };
-        for (t, w) in w.iter().enumerate() {
+        for t in 0..8 {
             let l = load_bytes(&bytes[t * 64..]);
-            halves[t / 4] = _mm512_dpbusd_epi32(halves[t / 4], *w, l);
-        }
-        ints[limb] = match B::KIND {
-            Q6K => {
-                // sum (u - 32) * l over each half: the offset's share is 32 * (sum of l).
-                let beta = _mm512_set1_epi32(B::BETA);
-                let offset = |sum, x| _mm512_sub_epi32(sum, _mm512_mullo_epi32(beta, x));
-                let h0 = offset(halves[0], x0);
-                let h1 = offset(halves[1], x1);
-                _mm512_add_epi32(_mm512_mullo_epi32(a0, h0), _mm512_mullo_epi32(a1, h1))
+            for r in 0..R {
+                halves[r][t / 4] = _mm512_dpbusd_epi32(halves[r][t / 4], w[r][t], l);
             }
-            Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(halves[0], halves[1])),
-            _ => _mm512_add_epi32(halves[0], halves[1]),
-        };
-        if B::KIND == Q4K {
-            mins[limb] = _mm512_mullo_epi32(s.m, x1);
+        }
+        for r in 0..R {
+            let [a0, a1] = s[r].a;
+            ints[r][limb] = match B::KIND {
+                Q6K => {
+                    let beta = _mm512_set1_epi32(B::BETA);
+                    let h0 = _mm512_sub_epi32(halves[r][0], _mm512_mullo_epi32(beta, x0));
+                    let h1 = _mm512_sub_epi32(halves[r][1], _mm512_mullo_epi32(beta, x1));
+                    _mm512_add_epi32(_mm512_mullo_epi32(a0, h0), _mm512_mullo_epi32(a1, h1))
+                }
+                Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(halves[r][0], halves[r][1])),
+                _ => _mm512_add_epi32(halves[r][0], halves[r][1]),
+            };
+            if B::KIND == Q4K {
+                mins[r][limb] = _mm512_mullo_epi32(s[r].m, x1);
+            }
         }
     }
     let low_unit = _mm512_set1_ps(f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23));
     let token_scales = load_f(&x.scales);
-    let f = _mm512_mul_ps(s.d, token_scales);
-    let mut acc = add_scaled(f, ints[0], acc);
-    acc = add_scaled(_mm512_mul_ps(f, low_unit), ints[1], acc);
-    if B::KIND == Q4K {
-        let sign = _mm512_set1_ps(-0.0);
-        let g = _mm512_xor_ps(_mm512_mul_ps(s.dmin, token_scales), sign);
-        acc = add_scaled(g, mins[0], acc);
-        acc = add_scaled(_mm512_mul_ps(g, low_unit), mins[1], acc);
+    for r in 0..R {
+        let f = _mm512_mul_ps(s[r].d, token_scales);
+        acc[r] = add_scaled(f, ints[r][0], acc[r]);
+        acc[r] = add_scaled(_mm512_mul_ps(f, low_unit), ints[r][1], acc[r]);
+        if B::KIND == Q4K {
+            let sign = _mm512_set1_ps(-0.0);
+            let g = _mm512_xor_ps(_mm512_mul_ps(s[r].dmin, token_scales), sign);
+            acc[r] = add_scaled(g, mins[r][0], acc[r]);
+            acc[r] = add_scaled(_mm512_mul_ps(g, low_unit), mins[r][1], acc[r]);
+        }
     }
     acc
 }
