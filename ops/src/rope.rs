@@ -5,9 +5,11 @@
 //! `(a, b)` of a head vector by the angle of its position: `a' = a*cos - b*sin`,
 //! `b' = b*cos + a*sin`, each a [`two_prod_sum`] of split factors.
 
+use multiversion::multiversion;
+use multiversion::target::target_cfg_f;
 use rayon::prelude::*;
 
-use crate::arith::{MulAdd, Unfused};
+use crate::arith::{Fused, MulAdd, Unfused};
 use crate::canonical::canonical;
 use crate::error::{
     OpsError, check_at_most, check_len, check_nonzero, check_positions, shape_product, whole_rows,
@@ -115,7 +117,8 @@ impl RopeTable {
     }
 }
 
-/// RoPE with the default (unfused) evaluation; see [`rope_apply_with`].
+/// RoPE with the fastest evaluation this CPU has (vectorised, FMA where available, tokens
+/// in parallel); the bits are those of [`rope_apply_with`] under any [`MulAdd`].
 pub fn rope_apply(
     table: &RopeTable,
     layout: RopeLayout,
@@ -123,7 +126,7 @@ pub fn rope_apply(
     x: &mut [f32],
     n_heads: usize,
 ) -> Result<(), OpsError> {
-    rope_apply_with::<Unfused>(table, layout, positions, x, n_heads)
+    rotate_tokens(table, layout, positions, x, n_heads, token_native)
 }
 
 /// Rotates, in place, every head of every token of `x` (`positions.len()` tokens of
@@ -134,6 +137,20 @@ pub fn rope_apply_with<A: MulAdd>(
     positions: &[u32],
     x: &mut [f32],
     n_heads: usize,
+) -> Result<(), OpsError> {
+    rotate_tokens(table, layout, positions, x, n_heads, token::<A>)
+}
+
+/// The checks, then `rotate(token, cos, sin, head_dim, pair)` for every token, in
+/// parallel, with `pair` the offsets of a rotated pair's second element and of the next
+/// pair's first.
+fn rotate_tokens(
+    table: &RopeTable,
+    layout: RopeLayout,
+    positions: &[u32],
+    x: &mut [f32],
+    n_heads: usize,
+    rotate: impl Fn(&mut [f32], &[f32], &[f32], usize, (usize, usize)) + Sync,
 ) -> Result<(), OpsError> {
     const OP: &str = "rope_apply";
     check_nonzero(OP, "positions", positions.len())?;
@@ -146,7 +163,8 @@ pub fn rope_apply_with<A: MulAdd>(
     )?;
     check_len(OP, "x", x_len, x.len())?;
     check_positions(OP, "position", positions, table.max_positions)?;
-    let (first, stride) = match layout {
+    // RotateHalf pairs (i, i + d/2); Interleaved pairs (2i, 2i + 1).
+    let pair = match layout {
         RopeLayout::RotateHalf => (table.pairs, 1),
         RopeLayout::Interleaved => (1, 2),
     };
@@ -154,18 +172,43 @@ pub fn rope_apply_with<A: MulAdd>(
     let tokens = x.par_chunks_exact_mut(token_len).zip(positions);
     tokens
         .with_min_len(rows_per_task(token_len))
-        .for_each(|(token, &p)| {
+        .for_each(|(x, &p)| {
             let cos = &table.cos[p as usize * table.pairs..][..table.pairs];
             let sin = &table.sin[p as usize * table.pairs..][..table.pairs];
-            for head in token.chunks_exact_mut(head_dim) {
-                for i in 0..table.pairs {
-                    // RotateHalf pairs (i, i + d/2); Interleaved pairs (2i, 2i + 1).
-                    let (ia, ib) = (i * stride, i * stride + first);
-                    let (a, b) = (head[ia], head[ib]);
-                    head[ia] = canonical(two_prod_sum::<A>(a, cos[i], -b, sin[i]));
-                    head[ib] = canonical(two_prod_sum::<A>(b, cos[i], a, sin[i]));
-                }
-            }
+            rotate(x, cos, sin, head_dim, pair);
         });
     Ok(())
+}
+
+/// [`token`] compiled per SIMD level, FMA in the clones that have it (same bits).
+#[multiversion(targets(
+    "x86_64+avx512f+avx512bw+avx512vl+avx2+fma+f16c",
+    "x86_64+avx2+fma+f16c",
+    "aarch64+neon"
+))]
+fn token_native(x: &mut [f32], cos: &[f32], sin: &[f32], head_dim: usize, pair: (usize, usize)) {
+    if target_cfg_f!(target_feature = "fma") {
+        token::<Fused>(x, cos, sin, head_dim, pair);
+    } else {
+        token::<Unfused>(x, cos, sin, head_dim, pair);
+    }
+}
+
+/// Every head of one token `x` rotated by its position's `cos` and `sin`.
+#[inline(always)]
+fn token<A: MulAdd>(
+    x: &mut [f32],
+    cos: &[f32],
+    sin: &[f32],
+    head_dim: usize,
+    (first, stride): (usize, usize),
+) {
+    for head in x.chunks_exact_mut(head_dim) {
+        for (i, (&c, &s)) in cos.iter().zip(sin).enumerate() {
+            let (ia, ib) = (i * stride, i * stride + first);
+            let (a, b) = (head[ia], head[ib]);
+            head[ia] = canonical(two_prod_sum::<A>(a, c, -b, s));
+            head[ib] = canonical(two_prod_sum::<A>(b, c, a, s));
+        }
+    }
 }

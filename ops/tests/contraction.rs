@@ -118,6 +118,8 @@ proptest! {
         let w = inputs(&mut g, dim, 1.0, wild);
         for style in [NormWeight::Scale, NormWeight::OnePlus] {
             let params = RmsNormParams { eps: 1.0e-6, weight: style };
+            let mut unfused = vec![0.0; x.len()];
+            rms_norm_with::<Unfused>(&x, &w, params, &mut unfused).unwrap();
             both(|fused| {
                 let mut out = vec![0.0; x.len()];
                 if fused {
@@ -127,6 +129,10 @@ proptest! {
                 }
                 bits(&out)
             });
+            // The default picks FMA and SIMD where the CPU has them: the same bits again.
+            let mut out = vec![0.0; x.len()];
+            fak_ops::rms_norm(&x, &w, params, &mut out).unwrap();
+            prop_assert_eq!(bits(&out), bits(&unfused));
         }
     }
 
@@ -146,6 +152,11 @@ proptest! {
                 }
                 bits(&y)
             });
+            // The default picks FMA and SIMD where the CPU has them: the same bits again.
+            let (mut y, mut unfused) = (x.clone(), x.clone());
+            rope_apply_with::<Unfused>(&table, layout, &positions, &mut unfused, 3).unwrap();
+            fak_ops::rope_apply(&table, layout, &positions, &mut y, 3).unwrap();
+            prop_assert_eq!(bits(&y), bits(&unfused));
         }
     }
 
