@@ -58,7 +58,11 @@ fn limb(v: f32) -> f32 {
 /// One block of 32 activations.
 #[inline(always)]
 pub fn quantize_block(x: &[f32; QUANT_BLOCK]) -> Int8Block {
-    let v = x.map(domain);
+    // Loops, not array `map`s: the maps stayed calls in the SIMD clones.
+    let mut v = [0.0f32; QUANT_BLOCK];
+    for (v, &x) in v.iter_mut().zip(x) {
+        *v = domain(x);
+    }
     if v.iter().any(|v| v.is_nan()) {
         return Int8Block {
             high: [0; QUANT_BLOCK],
@@ -75,19 +79,27 @@ pub fn quantize_block(x: &[f32; QUANT_BLOCK]) -> Int8Block {
     let k = exponent - HEADROOM;
     // k lies in [-46, 57]: both 2^k and 2^-k are normal f32.
     let inverse = f32::from_bits(((127 - k) as u32) << 23);
-    let scaled = v.map(|v| v * inverse);
-    let high = scaled.map(limb);
+    let mut high = [0.0f32; QUANT_BLOCK];
     let mut low = [0.0f32; QUANT_BLOCK];
-    for i in 0..QUANT_BLOCK {
+    for ((h, l), &v) in high.iter_mut().zip(&mut low).zip(&v) {
+        let scaled = v * inverse;
+        *h = limb(scaled);
         // The remainder is exact (the two are within 1 of each other, and both multiples
         // of the same small power of two), and so is its scaling by 256.
-        low[i] = limb((scaled[i] - high[i]) * 256.0);
+        *l = limb((scaled - *h) * 256.0);
     }
-    Int8Block {
-        high: high.map(|h| h as i8),
-        low: low.map(|l| l as i8),
+    let mut block = Int8Block {
+        high: [0; QUANT_BLOCK],
+        low: [0; QUANT_BLOCK],
         scale: f32::from_bits(((127 + k) as u32) << 23),
+    };
+    for (q, &h) in block.high.iter_mut().zip(&high) {
+        *q = h as i8;
     }
+    for (q, &l) in block.low.iter_mut().zip(&low) {
+        *q = l as i8;
+    }
+    block
 }
 
 /// Every block of `x` (a whole number of 32-value blocks), in parallel for long inputs.
