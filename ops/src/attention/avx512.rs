@@ -19,9 +19,8 @@ use std::arch::x86_64::{
 
 use half::bf16;
 
-use super::{ATTENTION_BLOCK, ScoreLanes, fill_columns, value_term};
+use super::{ATTENTION_BLOCK, ScoreLanes, fill_columns, split_weights, value_term};
 use crate::arith::Fused;
-use crate::exact_product::split;
 use crate::matvec::{FOLDED, fold_sixteen};
 use crate::reduce::LANES;
 
@@ -71,8 +70,11 @@ pub(super) fn value_terms(
     weights: &[f32; LANES],
     values: &mut [f32],
 ) {
-    let parts = weights.map(split);
-    let (heads, tails) = (parts.map(|p| p.0), parts.map(|p| p.1));
+    let parts = split_weights(weights);
+    let (mut heads, mut tails) = ([0.0f32; LANES], [0.0f32; LANES]);
+    for ((h, t), &(head, tail)) in heads.iter_mut().zip(&mut tails).zip(&parts) {
+        (*h, *t) = (head, tail);
+    }
     let mask = visible.clone().fold(0u32, |m, j| m | 1 << j);
     let masks = [mask as u16, (mask >> WIDTH) as u16];
     let zero = _mm512_setzero_ps();
