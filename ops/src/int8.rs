@@ -55,49 +55,54 @@ fn limb(v: f32) -> f32 {
     ((v + ROUNDER) - ROUNDER).clamp(-LIMB_MAX, LIMB_MAX)
 }
 
+/// An integral `v` within ±127 as an i8: the low byte of `v + ROUNDER`'s bits, which hold
+/// `v` in two's complement. (`v as i8` saturates, and its NaN check kept the loop scalar.)
+#[inline(always)]
+fn to_i8(v: f32) -> i8 {
+    (v + ROUNDER).to_bits() as u8 as i8
+}
+
 /// One block of 32 activations.
 #[inline(always)]
 pub fn quantize_block(x: &[f32; QUANT_BLOCK]) -> Int8Block {
-    // Loops, not array `map`s: the maps stayed calls in the SIMD clones.
+    // Written for the vectoriser: plain loops (array `map`s stayed calls), one pass for the
+    // domain and the largest magnitude, no early exit inside a loop, no saturating casts.
     let mut v = [0.0f32; QUANT_BLOCK];
+    let mut largest = 0u32;
     for (v, &x) in v.iter_mut().zip(x) {
         *v = domain(x);
+        largest = largest.max(v.to_bits() & 0x7FFF_FFFF);
     }
-    if v.iter().any(|v| v.is_nan()) {
+    // After the domain no value is infinite: a magnitude above infinity's is a NaN.
+    if largest > f32::INFINITY.to_bits() {
         return Int8Block {
             high: [0; QUANT_BLOCK],
             low: [0; QUANT_BLOCK],
             scale: canonical_nan(),
         };
     }
-    let largest = v.iter().map(|v| v.to_bits() & 0x7FFF_FFFF).max();
     // After the domain every nonzero magnitude is a normal f32: its exponent field is E.
-    let exponent = match largest {
-        Some(bits) if bits != 0 => ((bits >> 23) as i32 - 127).max(MIN_EXPONENT),
-        _ => MIN_EXPONENT,
+    let exponent = if largest == 0 {
+        MIN_EXPONENT
+    } else {
+        ((largest >> 23) as i32 - 127).max(MIN_EXPONENT)
     };
     let k = exponent - HEADROOM;
     // k lies in [-46, 57]: both 2^k and 2^-k are normal f32.
     let inverse = f32::from_bits(((127 - k) as u32) << 23);
-    let mut high = [0.0f32; QUANT_BLOCK];
-    let mut low = [0.0f32; QUANT_BLOCK];
-    for ((h, l), &v) in high.iter_mut().zip(&mut low).zip(&v) {
-        let scaled = v * inverse;
-        *h = limb(scaled);
-        // The remainder is exact (the two are within 1 of each other, and both multiples
-        // of the same small power of two), and so is its scaling by 256.
-        *l = limb((scaled - *h) * 256.0);
-    }
     let mut block = Int8Block {
         high: [0; QUANT_BLOCK],
         low: [0; QUANT_BLOCK],
         scale: f32::from_bits(((127 + k) as u32) << 23),
     };
-    for (q, &h) in block.high.iter_mut().zip(&high) {
-        *q = h as i8;
-    }
-    for (q, &l) in block.low.iter_mut().zip(&low) {
-        *q = l as i8;
+    for ((high, low), &v) in block.high.iter_mut().zip(&mut block.low).zip(&v) {
+        let scaled = v * inverse;
+        let h = limb(scaled);
+        // The remainder is exact (the two are within 1 of each other, and both multiples
+        // of the same small power of two), and so is its scaling by 256.
+        let l = limb((scaled - h) * 256.0);
+        *high = to_i8(h);
+        *low = to_i8(l);
     }
     block
 }
