@@ -333,8 +333,8 @@ struct Scratch {
     acc: Vec<f32>,
     /// A block's `sum_j p_j * v_j[d]` for every element `d`.
     values: Vec<f32>,
-    /// A block's score lanes, written whole by every `BlockMath::score` (zeroing a fresh
-    /// 4 KiB array for each block was 3% of a prefill).
+    /// A block's score lanes, written whole by every `BlockMath::score` (a fresh zeroed
+    /// 4 KiB array for each block cost a memset per block).
     lanes: Box<ScoreLanes>,
 }
 
