@@ -15,6 +15,7 @@ use rayon::prelude::*;
 use crate::canonical::canonical_nan;
 use crate::exact_product::domain;
 use crate::quantized::QUANT_BLOCK;
+use crate::tasks::TASK_ELEMENTS;
 
 /// The exponent given to a block whose values are all zero, and the least any block gets:
 /// the factor domain's smallest exponent (§3).
@@ -114,8 +115,8 @@ pub fn quantize_rows(x: &[f32]) -> Int8Rows {
     let mut high = vec![0i8; x.len()];
     let mut low = vec![0i8; x.len()];
     let mut scales = vec![0.0f32; blocks.len()];
-    // Enough blocks per task that a decode step's few blocks run on the calling thread.
-    const BLOCKS_PER_TASK: usize = 256;
+    // The ops' task size (a decode step's few blocks run on the calling thread).
+    const BLOCKS_PER_TASK: usize = TASK_ELEMENTS / QUANT_BLOCK;
     high.par_chunks_mut(QUANT_BLOCK * BLOCKS_PER_TASK)
         .zip(low.par_chunks_mut(QUANT_BLOCK * BLOCKS_PER_TASK))
         .zip(scales.par_chunks_mut(BLOCKS_PER_TASK))
