@@ -45,6 +45,24 @@ pub fn canonical(v: f32) -> f32 {
     }
 }
 
+/// [`canonical`] on each of sixteen lanes, on the bits as the scalar form tests them.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub(crate) fn canonical_lanes(v: std::arch::x86_64::__m512) -> std::arch::x86_64::__m512 {
+    use std::arch::x86_64::{
+        _mm512_and_si512, _mm512_castps_si512, _mm512_castsi512_ps, _mm512_cmpgt_epi32_mask,
+        _mm512_mask_and_epi32, _mm512_mask_mov_epi32, _mm512_set1_epi32, _mm512_testn_epi32_mask,
+    };
+    let word = |bits: u32| _mm512_set1_epi32(bits.cast_signed());
+    let bits = _mm512_castps_si512(v);
+    let magnitude = _mm512_and_si512(bits, word(MAGNITUDE_MASK));
+    let nan = _mm512_cmpgt_epi32_mask(magnitude, word(EXPONENT_MASK));
+    let denormal = _mm512_testn_epi32_mask(bits, word(EXPONENT_MASK));
+    let bits = _mm512_mask_and_epi32(bits, denormal, bits, word(SIGN_MASK));
+    _mm512_castsi512_ps(_mm512_mask_mov_epi32(bits, nan, word(CANONICAL_NAN_BITS)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +85,49 @@ mod tests {
         }
         assert_eq!(canonical(f32::INFINITY), f32::INFINITY);
         assert_eq!(canonical(f32::NEG_INFINITY), f32::NEG_INFINITY);
+    }
+
+    /// [`canonical_lanes`] on sixteen bit patterns; `None` where this CPU lacks AVX-512,
+    /// as the kernels that call it then do not run.
+    #[cfg(target_arch = "x86_64")]
+    #[multiversion::multiversion(targets("x86_64+avx512f"))]
+    fn lanes_of(case: [u32; 16]) -> Option<[u32; 16]> {
+        multiversion::target::match_target! {
+            "x86_64+avx512f" => Some(bytemuck::cast(canonical_lanes(bytemuck::cast(case)))),
+            _ => { let _ = case; None }
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn canonical_lanes_gives_the_bits_of_canonical_in_every_lane() {
+        let cases: [[u32; 16]; 2] = [
+            [
+                0x7F80_0001,
+                0xFFC0_0000,
+                0x7FFF_FFFF,
+                0xFF80_1234,
+                0x7F80_0000,
+                0xFF80_0000,
+                0x0000_0001,
+                0x8000_0001,
+                0x007F_FFFF,
+                0x807F_FFFF,
+                0x0080_0000,
+                0x8080_0000,
+                0,
+                SIGN_MASK,
+                0x3F80_0000,
+                0xC2F6_E979,
+            ],
+            std::array::from_fn(|i| (i as u32).wrapping_mul(0x9E37_79B9)),
+        ];
+        for case in cases {
+            let Some(lanes) = lanes_of(case) else { return };
+            for (got, bits) in lanes.into_iter().zip(case) {
+                let expected = canonical(f32::from_bits(bits)).to_bits();
+                assert_eq!(got, expected, "{bits:#010x}");
+            }
+        }
     }
 }

@@ -23,6 +23,12 @@ pub trait QuantBlock: Pod + Send + Sync {
     /// 32-weight chunks per block.
     const CHUNKS: usize;
 
+    /// Whether a chunk's integer sums against the two activation limbs enter its lane as one
+    /// integer, `256 I(q) + I(p)`, in two exact products, rather than limb by limb in four
+    /// (DETERMINISM.md §3b): true where the type's quants and scales keep that integer
+    /// within 2^26 in magnitude.
+    const COMBINED_LIMBS: bool;
+
     /// The f32 values of chunk `j`'s weights (block weights `32 j .. 32 j + 32`), as GGML's
     /// reference dequantization computes them.
     fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK];
@@ -104,6 +110,7 @@ impl BlockQ8_0 {
 
 impl QuantBlock for BlockQ8_0 {
     const CHUNKS: usize = 1;
+    const COMBINED_LIMBS: bool = false;
 
     fn chunk(&self, _: usize) -> [f32; QUANT_BLOCK] {
         let d = self.scale();
@@ -149,6 +156,7 @@ impl BlockQ5_0 {
 
 impl QuantBlock for BlockQ5_0 {
     const CHUNKS: usize = 1;
+    const COMBINED_LIMBS: bool = true;
 
     fn chunk(&self, _: usize) -> [f32; QUANT_BLOCK] {
         let d = self.scale();
@@ -227,6 +235,7 @@ impl BlockQ4K {
 
 impl QuantBlock for BlockQ4K {
     const CHUNKS: usize = QK_K / QUANT_BLOCK;
+    const COMBINED_LIMBS: bool = false;
 
     fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK] {
         let (d1, m1, _) = self.chunk_scales(j);
@@ -292,6 +301,7 @@ impl BlockQ6K {
 
 impl QuantBlock for BlockQ6K {
     const CHUNKS: usize = QK_K / QUANT_BLOCK;
+    const COMBINED_LIMBS: bool = false;
 
     fn chunk(&self, j: usize) -> [f32; QUANT_BLOCK] {
         let (scales, _) = self.chunk_scales(j);

@@ -117,28 +117,39 @@ fn contract<B: QuantBlock>(row: &[B], x: &[f32]) -> f32 {
     for (b, c) in chunks.iter().enumerate() {
         let block = quantize_block(x[32 * b..32 * b + 32].try_into().unwrap());
         let s = &c.scales;
-        let int = |l: &[i8; QUANT_BLOCK]| -> i32 {
-            (0..QUANT_BLOCK)
-                .map(|i| s.a[i / 16] * (i32::from(c.u[i]) - s.beta) * i32::from(l[i]))
-                .sum()
-        };
         let lane = &mut lanes[b % 16];
         let mut add = |f: f32, n: i32| {
-            let lo = n.rem_euclid(4096);
+            let lo = n.rem_euclid(8192);
             *lane += f * (n - lo) as f32;
             *lane += f * lo as f32;
         };
         let f = s.d * block.scale;
-        add(f, int(&block.high));
-        add(f / 256.0, int(&block.low));
+        let [high, low] = [&block.high, &block.low].map(|l| int_sum(c, l));
+        if B::COMBINED_LIMBS {
+            add(f / 256.0, 256 * high + low);
+        } else {
+            add(f, high);
+            add(f / 256.0, low);
+        }
         if let Some((m, dmin)) = s.min {
-            let sum = |l: &[i8; QUANT_BLOCK]| m * l.iter().map(|&v| i32::from(v)).sum::<i32>();
-            let g = -(dmin * block.scale);
-            add(g, sum(&block.high));
-            add(g / 256.0, sum(&block.low));
+            let [high, low] = [&block.high, &block.low].map(|l| min_sum(m, l));
+            add(-(dmin * block.scale) / 256.0, 256 * high + low);
         }
     }
     canonical(fold_sum(lanes))
+}
+
+/// `I(l) = sum_i a_i (u_i - beta) l_i` of chunk `c` against the limbs `l`.
+fn int_sum(c: &IntChunk, l: &[i8; QUANT_BLOCK]) -> i32 {
+    let s = &c.scales;
+    (0..QUANT_BLOCK)
+        .map(|i| s.a[i / 16] * (i32::from(c.u[i]) - s.beta) * i32::from(l[i]))
+        .sum()
+}
+
+/// `M(l) = m sum_i l_i`.
+fn min_sum(m: i32, l: &[i8; QUANT_BLOCK]) -> i32 {
+    m * l.iter().map(|&v| i32::from(v)).sum::<i32>()
 }
 
 /// Every evaluation of `packed` (rows of `blocks`) gives the bits of [`contract`].
@@ -250,6 +261,83 @@ fn packed_weights_meet_special_activations_as_the_contract_says() {
     let q6 = q6_k_blocks(&mut g, rows * cols / QK_K);
     let view = WeightView::q6_k(&q6, rows, cols).unwrap();
     assert_contract(&q6, view, &x, "Q6_K, any activations");
+}
+
+/// The integers §3b cuts into two 13-bit pieces stay within 2^26 in magnitude for every
+/// chunk a type can hold: each limb's `I` where the limbs enter one by one,
+/// `256 I(q) + I(p)` where they are combined ([`QuantBlock::COMBINED_LIMBS`]), and Q4_K's
+/// `256 M(q) + M(p)`. Checked on each type's extreme chunks (every quant at one end of its
+/// range, the largest integer scales) against limbs all 127 (the bounds are symmetric).
+#[test]
+fn the_integers_cut_into_pieces_stay_within_two_to_the_26() {
+    fn check<B: QuantBlock>(block: &B, what: &str) {
+        let limbs = [127i8; QUANT_BLOCK];
+        for j in 0..B::CHUNKS {
+            let c = block.int_chunk(j);
+            let int = i64::from(int_sum(&c, &limbs));
+            let ints = if B::COMBINED_LIMBS {
+                vec![257 * int]
+            } else {
+                vec![int]
+            };
+            let mins = c
+                .scales
+                .min
+                .map(|(m, _)| 257 * i64::from(min_sum(m, &limbs)));
+            for n in ints.into_iter().chain(mins) {
+                assert!(n.abs() < 1 << 26, "{what} chunk {j}: {n}");
+            }
+        }
+    }
+    for q in [i8::MIN, i8::MAX] {
+        check(
+            &BlockQ8_0 {
+                d: [0; 2],
+                qs: [q; QUANT_BLOCK],
+            },
+            "Q8_0",
+        );
+    }
+    for q in [0, 0xFF] {
+        let qh = [q; 4];
+        check(
+            &BlockQ5_0 {
+                d: [0; 2],
+                qh,
+                qs: [q; QUANT_BLOCK / 2],
+            },
+            "Q5_0",
+        );
+        let scales = [0xFF; 12];
+        check(
+            &BlockQ4K {
+                d: [0; 2],
+                dmin: [0; 2],
+                scales,
+                qs: [q; QK_K / 2],
+            },
+            "Q4_K",
+        );
+        for scale in [i8::MIN, i8::MAX] {
+            let (ql, qh) = ([q; QK_K / 2], [q; QK_K / 4]);
+            check(
+                &BlockQ6K {
+                    ql,
+                    qh,
+                    scales: [scale; 16],
+                    d: [0; 2],
+                },
+                "Q6_K",
+            );
+        }
+    }
+    // Combining Q8_0's limbs would not fit: the table is what keeps the pieces exact.
+    let q8 = BlockQ8_0 {
+        d: [0; 2],
+        qs: [i8::MIN; QUANT_BLOCK],
+    }
+    .int_chunk(0);
+    assert!(257 * i64::from(int_sum(&q8, &[127; QUANT_BLOCK])).abs() >= 1 << 26);
 }
 
 /// A product leaves nothing behind for the next: the VNNI kernel lays the activations out

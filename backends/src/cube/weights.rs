@@ -16,12 +16,15 @@
 use std::ops::Range;
 
 use cubecl::prelude::*;
-use fak_ops::{QUANT_BLOCK, QuantBlock, RopeTable, WeightData, WeightView};
+use fak_ops::{
+    BlockQ5_0, BlockQ6K, BlockQ8_0, QUANT_BLOCK, QuantBlock, RopeTable, WeightData, WeightView,
+};
 
 use super::CubeBackend;
 use super::buffer::{CubeMatrix, CubeRope, MatrixChunk, Words};
 use crate::kernels::matmul::{
-    DTYPE_BF16, DTYPE_F16, DTYPE_F32, DTYPE_INT_CHUNKS, DTYPE_INT_CHUNKS_MIN,
+    DTYPE_BF16, DTYPE_F16, DTYPE_F32, DTYPE_INT_CHUNKS, DTYPE_INT_CHUNKS_COMBINED,
+    DTYPE_INT_CHUNKS_MIN,
 };
 use crate::kernels::quantized::{chunk_words, push_chunk_words};
 use crate::{BackendError, HostMatrix, WeightDtype};
@@ -33,8 +36,19 @@ pub(super) fn dtype_id(dtype: WeightDtype) -> u32 {
         WeightDtype::Bf16 => DTYPE_BF16,
         WeightDtype::F16 => DTYPE_F16,
         WeightDtype::F32 => DTYPE_F32,
-        WeightDtype::Q8_0 | WeightDtype::Q5_0 | WeightDtype::Q6K => DTYPE_INT_CHUNKS,
+        WeightDtype::Q8_0 => int_chunks::<BlockQ8_0>(),
+        WeightDtype::Q5_0 => int_chunks::<BlockQ5_0>(),
+        WeightDtype::Q6K => int_chunks::<BlockQ6K>(),
         WeightDtype::Q4K => DTYPE_INT_CHUNKS_MIN,
+    }
+}
+
+/// The code of a block type without a minimum: whether its limbs' sums enter combined.
+fn int_chunks<B: QuantBlock>() -> u32 {
+    if B::COMBINED_LIMBS {
+        DTYPE_INT_CHUNKS_COMBINED
+    } else {
+        DTYPE_INT_CHUNKS
     }
 }
 

@@ -10,13 +10,15 @@
 //!   limbs per value with a power-of-two scale per block (`int8::quantize_blocks`),
 //!   weights as integer chunks (`quantized`). Unit `j < 16` takes blocks `j, j + 16, ...`
 //!   in increasing order and adds, per block, the exact products of `f = d * s_b` with the
-//!   high and low parts of the block's integer sum against the high limbs, then of
-//!   `f * 2^-8` with those against the low limbs (for Q4_K then the same with
-//!   `g = -(dmin * s_b)` and `m * sum q`); units 16..32 add nothing. The integer sums are
-//!   exact in i32, so the order they are computed in is free.
+//!   high and low pieces of the block's integer sum against the high limbs, then of
+//!   `f * 2^-8` with those against the low limbs; where the type combines the limbs
+//!   (Q5_0), the products of `f * 2^-8` with the pieces of `256 I(q) + I(p)` instead (for
+//!   Q4_K then those of `-(dmin * s_b) * 2^-8` with the pieces of `256 M(q) + M(p)`);
+//!   units 16..32 add nothing. The integer sums are exact in i32, so the order they are
+//!   computed in is free.
 
 use cubecl::prelude::*;
-use fak_ops::QUANT_BLOCK;
+use fak_ops::{LOW_LIMB_SHIFT, QUANT_BLOCK};
 
 use super::canonical::canonical;
 use super::exact_product::{domain, head, ordered};
@@ -33,19 +35,24 @@ use super::reduce::{LANES, fold_sum, load_lanes};
 pub const DTYPE_BF16: u32 = 0;
 pub const DTYPE_F16: u32 = 1;
 pub const DTYPE_F32: u32 = 2;
-/// Integer chunks (`quantized`) of Q8_0, Q5_0 or Q6_K.
+/// Integer chunks (`quantized`) whose limbs' sums enter one by one: Q8_0, Q6_K.
 pub const DTYPE_INT_CHUNKS: u32 = 3;
 /// Integer chunks with a minimum: Q4_K.
 pub const DTYPE_INT_CHUNKS_MIN: u32 = 4;
+/// Integer chunks whose limbs' sums enter combined (`QuantBlock::COMBINED_LIMBS`): Q5_0.
+pub const DTYPE_INT_CHUNKS_COMBINED: u32 = 5;
 
 /// Weight rows per cube: one 32-unit lane group per row.
 pub const ROWS_PER_CUBE: u32 = 8;
 
 /// The lanes quantized blocks go to: block `b` to lane `b % 16`.
 const BLOCK_LANES: usize = LANES / 2;
-/// `lo = n & LOW_MASK` and `hi = n - lo` split an integer sum below 2^24 into two parts
-/// of at most 12 significant bits each, so each product with a scale is exact.
-const LOW_MASK: i32 = 4095;
+/// `lo = n & PIECE_MASK` and `hi = n - lo` split an integer within 2^26 in magnitude into
+/// two pieces of at most 13 significant bits each, so each product with a scale of at most
+/// 11 (an f16's) is exact.
+const PIECE_MASK: i32 = (1 << 13) - 1;
+/// What the high limbs' sum is multiplied by to combine it with the low ones': 2^8.
+const LIMB_RADIX: i32 = 1 << LOW_LIMB_SHIFT;
 
 /// `out[i] = bf16_factor(x[i])`: every activation rounded to bf16 once per product.
 #[cube(launch)]
@@ -225,6 +232,7 @@ fn block_lane(
     #[comptime] dtype: u32,
 ) -> f32 {
     let has_min = comptime!(dtype == DTYPE_INT_CHUNKS_MIN);
+    let combined = comptime!(dtype == DTYPE_INT_CHUNKS_COMBINED);
     let words = comptime!(chunk_words(has_min));
     let mut acc = 0.0f32;
     for b in range_stepped(UNIT_POS_X as usize, blocks, BLOCK_LANES) {
@@ -233,13 +241,18 @@ fn block_lane(
         let low = high + QUANT_BLOCK;
         let s = scales[x_block + b];
         let f = chunk_d(w, base) * s;
-        acc = add_scaled(f, block_sum(w, base, limbs, high), acc);
-        acc = add_scaled(f * LOW_UNIT, block_sum(w, base, limbs, low), acc);
+        let int_high = block_sum(w, base, limbs, high);
+        let int_low = block_sum(w, base, limbs, low);
+        if combined {
+            acc = add_scaled(f * LOW_UNIT, int_high * LIMB_RADIX + int_low, acc);
+        } else {
+            acc = add_scaled(f, int_high, acc);
+            acc = add_scaled(f * LOW_UNIT, int_low, acc);
+        }
         if has_min {
-            let g = -(chunk_dmin(w, base) * s);
-            let m = chunk_min(w, base);
-            acc = add_scaled(g, m * limb_sum(limbs, high), acc);
-            acc = add_scaled(g * LOW_UNIT, m * limb_sum(limbs, low), acc);
+            let g = -(chunk_dmin(w, base) * s) * LOW_UNIT;
+            let sums = limb_sum(limbs, high) * LIMB_RADIX + limb_sum(limbs, low);
+            acc = add_scaled(g, chunk_min(w, base) * sums, acc);
         }
     }
     acc
@@ -290,11 +303,11 @@ fn limb_sum(limbs: &Array<i32>, x: usize) -> i32 {
 }
 
 /// `acc` plus `f * n` as the exact products `f * hi`, then `f * lo`, with `n = hi + lo`
-/// and `0 <= lo < 4096`, mirroring `fak_ops`' `add_scaled`. Each partial sum passes
+/// and `0 <= lo < 8192`, mirroring `fak_ops`' `add_scaled`. Each partial sum passes
 /// [`ordered`], so no shader compiler can regroup the adds (DETERMINISM.md §10).
 #[cube]
 fn add_scaled(f: f32, n: i32, acc: f32) -> f32 {
-    let lo = n & LOW_MASK;
+    let lo = n & PIECE_MASK;
     let hi = n - lo;
     let acc = ordered(f * f32::cast_from(hi) + acc);
     ordered(f * f32::cast_from(lo) + acc)

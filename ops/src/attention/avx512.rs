@@ -95,11 +95,9 @@ pub(super) fn value_terms(
             }
             *lane = _mm512_add_ps(half[0], half[1]);
         }
-        let sums = fold_sixteen(lanes);
-        for (e, o) in out.iter_mut().enumerate() {
-            // Element 4k + m of the fold is output 4m + k.
-            *o = sums[4 * (e % 4) + e / 4];
-        }
+        out.copy_from_slice(&bytemuck::cast::<__m512, [f32; FOLDED]>(fold_sixteen(
+            lanes,
+        )));
     }
     for (o, column) in values[whole..].iter_mut().zip(&value_block[whole..]) {
         *o = value_term::<Fused>(column, visible.clone(), &parts);

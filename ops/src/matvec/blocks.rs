@@ -1,8 +1,8 @@
 //! Products over packed quantized weights (Q8_0, Q5_0, Q4_K, Q6_K), DETERMINISM.md §3b: the
 //! activations become two int8 limbs per value with a power-of-two scale per 32
 //! ([`crate::int8`]), each 32-weight chunk's integer sums against its activation block are
-//! exact, and block `b` adds the exact products of its scales with the high and low parts
-//! of those sums to lane `b % 16`.
+//! exact, and block `b` adds the exact products of its scales with the 13-bit pieces of
+//! those sums (the two limbs' combined, where the type combines them) to lane `b % 16`.
 //!
 //! Integer sums have no order, so a kernel may compute them however it likes; only the f32
 //! products per block follow the lanes. [`reference`] spells the order out plainly and is
@@ -212,7 +212,7 @@ pub(super) fn product<A: MulAdd, B: QuantBlock>(
                 .flat_map(|b| (0..B::CHUNKS).map(|j| b.int_chunk(j)))
                 .collect();
             for (t, o) in o.iter_mut().enumerate() {
-                *o = reference::<A>(&chunks, &acts, t);
+                *o = reference::<A>(&chunks, B::COMBINED_LIMBS, &acts, t);
             }
         });
     scatter(&by_row, tokens, out);
@@ -242,13 +242,18 @@ pub(crate) fn chunk_sums(c: &IntChunk, q: &[i8]) -> (i32, i32) {
     (int, min)
 }
 
-/// One output: the row's `chunks` against token `t` of `acts`, in the documented order.
-pub(crate) fn reference<A: MulAdd>(chunks: &[IntChunk], acts: &Int8Rows, t: usize) -> f32 {
+/// One output: the row's `chunks` (each `combined` or not, [`QuantBlock::COMBINED_LIMBS`])
+/// against token `t` of `acts`, in the documented order.
+pub(crate) fn reference<A: MulAdd>(
+    chunks: &[IntChunk],
+    combined: bool,
+    acts: &Int8Rows,
+    t: usize,
+) -> f32 {
     let cols = chunks.len() * QUANT_BLOCK;
     let high = &acts.high[t * cols..][..cols];
     let low = &acts.low[t * cols..][..cols];
     let scales = &acts.scales[t * chunks.len()..][..chunks.len()];
-    let low_unit = f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23);
     let mut acc = [0.0f32; LANES];
     for (b, (c, (&s, (high, low)))) in chunks
         .iter()
@@ -264,22 +269,39 @@ pub(crate) fn reference<A: MulAdd>(chunks: &[IntChunk], acts: &Int8Rows, t: usiz
         let (int_low, min_low) = chunk_sums(c, low);
         let lane = &mut acc[b % BLOCK_LANES];
         let f = c.scales.d * s;
-        *lane = add_scaled::<A>(f, int_high, *lane);
-        *lane = add_scaled::<A>(f * low_unit, int_low, *lane);
+        if combined {
+            *lane = add_scaled::<A>(f * LOW_UNIT, combine_limbs(int_high, int_low), *lane);
+        } else {
+            *lane = add_scaled::<A>(f, int_high, *lane);
+            *lane = add_scaled::<A>(f * LOW_UNIT, int_low, *lane);
+        }
         if let Some((_, dmin)) = c.scales.min {
-            let g = -(dmin * s);
-            *lane = add_scaled::<A>(g, min_high, *lane);
-            *lane = add_scaled::<A>(g * low_unit, min_low, *lane);
+            let g = -(dmin * s) * LOW_UNIT;
+            *lane = add_scaled::<A>(g, combine_limbs(min_high, min_low), *lane);
         }
     }
     canonical(fold_sum(acc))
 }
 
+/// The weight of a low limb against a high one: 2^-8.
+pub(super) const LOW_UNIT: f32 = f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23);
+
+/// `lo = n & PIECE_MASK` and `hi = n - lo` cut an integer within 2^26 in magnitude into two
+/// pieces of at most 13 significant bits each: times a scale of at most 11 (an f16's), each
+/// product fits an f32's 24 exactly.
+pub(super) const PIECE_MASK: i32 = (1 << 13) - 1;
+
+/// The integer sums of a chunk against its two limbs as one: `256 * high + low` (§3b).
+#[inline(always)]
+pub(crate) fn combine_limbs(high: i32, low: i32) -> i32 {
+    (high << LOW_LIMB_SHIFT) + low
+}
+
 /// `acc` plus `f * n`, as the exact products `f * hi` then `f * lo` (`n = hi + lo`,
-/// `0 <= lo < 4096`).
+/// `lo = n & PIECE_MASK`).
 #[inline(always)]
 pub(crate) fn add_scaled<A: MulAdd>(f: f32, n: i32, acc: f32) -> f32 {
-    let lo = n & 4095;
+    let lo = n & PIECE_MASK;
     let hi = n - lo;
     A::mul_add(f, lo as f32, A::mul_add(f, hi as f32, acc))
 }

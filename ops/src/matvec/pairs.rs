@@ -13,8 +13,9 @@
 
 use std::arch::x86_64::{
     __m512, __m512i, _MM_HINT_T0, _mm_prefetch, _mm512_add_ps, _mm512_and_si512,
-    _mm512_castsi512_ps, _mm512_fmadd_ps, _mm512_set1_epi32, _mm512_setzero_ps,
-    _mm512_setzero_si512, _mm512_shuffle_f32x4, _mm512_shuffle_ps, _mm512_slli_epi32,
+    _mm512_castsi512_ps, _mm512_fmadd_ps, _mm512_permutexvar_ps, _mm512_set1_epi32,
+    _mm512_setzero_ps, _mm512_setzero_si512, _mm512_shuffle_f32x4, _mm512_shuffle_ps,
+    _mm512_slli_epi32,
 };
 
 use multiversion::multiversion;
@@ -22,7 +23,7 @@ use multiversion::target::match_target;
 use rayon::prelude::*;
 
 use super::tiled::tasks;
-use crate::canonical::canonical;
+use crate::canonical::canonical_lanes;
 use crate::half_float::bf16_factor;
 use crate::reduce::LANES;
 
@@ -260,14 +261,10 @@ fn tile<const R: usize, const T: usize, const PREFETCH: bool>(
         .iter()
         .take((R * T).div_ceil(FOLDED));
     for (g, group) in groups.enumerate() {
-        let sums = fold_sixteen(*group);
-        for (e, &sum) in sums.iter().enumerate() {
-            // Element 4k + m of the folded register is output 4m + k of the group.
-            let o = g * FOLDED + 4 * (e % 4) + e / 4;
-            if o < R * T {
-                out[o] = canonical(sum);
-            }
-        }
+        let sums: [f32; FOLDED] = bytemuck::cast(canonical_lanes(fold_sixteen(*group)));
+        let o = &mut out[g * FOLDED..R * T];
+        let n = o.len().min(FOLDED);
+        o[..n].copy_from_slice(&sums[..n]);
     }
 }
 
@@ -275,15 +272,16 @@ fn tile<const R: usize, const T: usize, const PREFETCH: bool>(
 pub(crate) const FOLDED: usize = 16;
 
 /// The canonical tree (DETERMINISM.md §1) of sixteen outputs' pair lanes at once: element
-/// `4k + m` of the result is output `4m + k`'s sum. The pair lanes are lanes 0..16 of the
+/// `r` of the result is output `r`'s sum. The pair lanes are lanes 0..16 of the
 /// canonical 32 and lanes 16..32 hold +0.0, so the tree's first level (lane `j` plus lane
 /// `j + 16`) leaves every lane as it is (a lane is never -0.0) and is skipped. Each later
 /// level is one add per register of two shuffles that line up lane `j` and lane `j + w` of
-/// several outputs: 15 adds and 30 shuffles instead of a horizontal fold per output.
+/// several outputs: 15 adds and 30 shuffles instead of a horizontal fold per output, and
+/// one permutation at the end puts the sums in order.
 /// Attention's value terms use it too, after adding their first level themselves.
 #[inline]
 #[target_feature(enable = "avx512f")]
-pub(crate) fn fold_sixteen(a: [__m512; FOLDED]) -> [f32; FOLDED] {
+pub(crate) fn fold_sixteen(a: [__m512; FOLDED]) -> __m512 {
     // w = 8: [A 0..8 | B 0..8] + [A 8..16 | B 8..16], outputs (2i, 2i + 1).
     let mut s = [_mm512_setzero_ps(); 8];
     for (i, v) in s.iter_mut().enumerate() {
@@ -316,8 +314,12 @@ pub(crate) fn fold_sixteen(a: [__m512; FOLDED]) -> [f32; FOLDED] {
         _mm512_shuffle_ps::<0x88>(v[0], v[1]),
         _mm512_shuffle_ps::<0xDD>(v[0], v[1]),
     );
-    bytemuck::cast(w)
+    // Element 4k + m of `w` is output 4m + k.
+    _mm512_permutexvar_ps(bytemuck::cast(FOLD_ORDER), w)
 }
+
+/// The element of the folded register that holds output `r`: `4 (r % 4) + r / 4`.
+const FOLD_ORDER: [i32; FOLDED] = [0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15];
 
 /// Adds one chunk to the tile: each row's 32 bf16 `bits` widened into odd and even factors,
 /// each token's activations `x` in pair order (odd columns, then even), and each lane's two

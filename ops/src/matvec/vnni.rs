@@ -8,8 +8,9 @@
 //! (the offset's share `-beta * sum l` is computed there, once, and starts the chunk's
 //! integer sum). Eight `vpdpbusd` per limb then give every chunk's `sum (u_i - beta) * l_i`
 //! (Q6_K's split at the 16-weight halves, registers 0..4 and 4..8, for its two scales), from
-//! which the integer scales give `I` and `M` in vector integer arithmetic, and their 12-bit
-//! pieces enter the lanes by FMA (exact products: fused is what §3b allows).
+//! which the integer scales give `I` and `M` in vector integer arithmetic (the limbs'
+//! combined where the type combines them), and their 13-bit pieces enter the lanes by FMA
+//! (exact products: fused is what §3b allows).
 //!
 //! A prefill's product takes two rows and two tokens at a time: each quant register serves
 //! both tokens, each activation register both rows, and the rows' packed quants are
@@ -25,15 +26,15 @@ use std::arch::x86_64::{
     _mm512_cvtepi8_epi32, _mm512_cvtepi32_ps, _mm512_cvtph_ps, _mm512_dpbusd_epi32,
     _mm512_fmadd_ps, _mm512_mask_add_epi8, _mm512_mask_permutexvar_ps, _mm512_mul_ps,
     _mm512_mullo_epi32, _mm512_set1_epi8, _mm512_set1_epi32, _mm512_set1_ps, _mm512_setzero_ps,
-    _mm512_setzero_si512, _mm512_srli_epi16, _mm512_sub_epi32, _mm512_xor_ps,
+    _mm512_setzero_si512, _mm512_slli_epi32, _mm512_srli_epi16, _mm512_sub_epi32, _mm512_xor_ps,
 };
 
 use bytemuck::{Pod, Zeroable};
 
-use super::blocks::{Q4K, Q5_0, Q6K, Q8_0, Storage};
+use super::blocks::{LOW_UNIT, PIECE_MASK, Q4K, Q5_0, Q6K, Q8_0, Storage, combine_limbs};
 use super::lanes::{Encoding, PreparedBlocks, SLOTS, Shape};
 use super::pairs::{FOLDED, fold_sixteen};
-use crate::canonical::canonical;
+use crate::canonical::canonical_lanes;
 use crate::int8::{LOW_LIMB_SHIFT, quantize_block};
 use crate::quantized::QUANT_BLOCK;
 
@@ -52,9 +53,10 @@ pub(super) struct GroupActs {
     limbs: [[i8; GROUP_BYTES]; 2],
     /// Each chunk's scale `2^k` (0 past the row's last chunk).
     scales: [f32; GROUP],
-    /// `[limb][k][chunk]`, sums of each chunk's limb: for Q6_K (two integer scales a chunk)
-    /// those of its two 16-value halves; for the others `-beta * sum` (the offset's share of
-    /// the integer sum) and the sum itself (Q4_K's min takes it).
+    /// `[limb][k][chunk]`, sums of each chunk's limbs: for Q6_K (two integer scales a chunk)
+    /// those of its two 16-value halves; for the others, `[limb][0]` is `-beta * sum` (the
+    /// offset's share of the integer sum) and `[0][1]` the limbs' sums combined, `256 *
+    /// high + low` (Q4_K's min takes it; `[1][1]` is 0).
     sums: [[[i32; GROUP]; 2]; 2],
 }
 
@@ -101,17 +103,19 @@ pub(super) fn lay_out_token<B: Storage>(x: &[f32], shape: Shape, token: &mut [Gr
 #[inline(always)]
 fn put<B: Storage>(g: &mut GroupActs, c: usize, high: &Limb, low: &Limb, scale: f32) {
     g.scales[c] = scale;
+    let sum = |q: &[i8]| q.iter().map(|&v| i32::from(v)).sum::<i32>();
+    let totals = [sum(high), sum(low)];
     for (limb, q) in [high, low].into_iter().enumerate() {
         for (w, word) in q.chunks_exact(4).enumerate() {
             g.limbs[limb][w * GROUP * 4 + c * 4..][..4].copy_from_slice(word);
         }
-        let sum = |q: &[i8]| q.iter().map(|&v| i32::from(v)).sum::<i32>();
         let [s0, s1] = if B::KIND == Q6K {
             let (h0, h1) = q.split_at(QUANT_BLOCK / 2);
             [sum(h0), sum(h1)]
+        } else if limb == 0 {
+            [-B::BETA * totals[0], combine_limbs(totals[0], totals[1])]
         } else {
-            let total = sum(q);
-            [-B::BETA * total, total]
+            [-B::BETA * totals[1], 0]
         };
         g.sums[limb][0][c] = s0;
         g.sums[limb][1][c] = s1;
@@ -219,11 +223,8 @@ fn passes<B: Storage, const T: usize>(
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
 fn store(lanes: [__m512; FOLDED], n: usize, out: &mut [f32]) {
-    let sums = fold_sixteen(lanes);
-    for (r, o) in out[..n].iter_mut().enumerate() {
-        // Element 4k + m of the fold is output 4m + k.
-        *o = canonical(sums[4 * (r % 4) + r / 4]);
-    }
+    let sums: [f32; FOLDED] = bytemuck::cast(canonical_lanes(fold_sixteen(lanes)));
+    out[..n].copy_from_slice(&sums[..n]);
 }
 
 /// The lanes of rows `first..first + n` against `T` tokens' groups `x`, into the first
@@ -393,6 +394,7 @@ fn group<B: Storage, const T: usize, const R: usize>(
 /// added to the lanes `acc`.
 #[inline]
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512vnni,avx512dq")]
+#[allow(clippy::needless_range_loop)]
 fn token<B: Storage, const R: usize>(
     w: &[[__m512i; 8]; R],
     s: &[Scales; R],
@@ -401,7 +403,6 @@ fn token<B: Storage, const R: usize>(
 ) -> [__m512; R] {
     let zero = _mm512_setzero_si512();
     let mut ints = [[zero; 2]; R];
-    let mut mins = [[zero; 2]; R];
     for limb in 0..2 {
         let bytes = &x.limbs[limb];
         let [x0, x1] = x.sums[limb].each_ref().map(load_i);
@@ -428,22 +429,25 @@ fn token<B: Storage, const R: usize>(
                 Q4K => _mm512_mullo_epi32(a0, _mm512_add_epi32(halves[r][0], halves[r][1])),
                 _ => _mm512_add_epi32(halves[r][0], halves[r][1]),
             };
-            if B::KIND == Q4K {
-                mins[r][limb] = _mm512_mullo_epi32(s[r].m, x1);
-            }
         }
     }
-    let low_unit = _mm512_set1_ps(f32::from_bits(((127 - LOW_LIMB_SHIFT) as u32) << 23));
+    let low_unit = _mm512_set1_ps(LOW_UNIT);
     let token_scales = load_f(&x.scales);
     for r in 0..R {
         let f = _mm512_mul_ps(s[r].d, token_scales);
-        acc[r] = add_scaled(f, ints[r][0], acc[r]);
-        acc[r] = add_scaled(_mm512_mul_ps(f, low_unit), ints[r][1], acc[r]);
+        let f_low = _mm512_mul_ps(f, low_unit);
+        if B::COMBINED_LIMBS {
+            let high = _mm512_slli_epi32::<{ LOW_LIMB_SHIFT as u32 }>(ints[r][0]);
+            acc[r] = add_scaled(f_low, _mm512_add_epi32(high, ints[r][1]), acc[r]);
+        } else {
+            acc[r] = add_scaled(f, ints[r][0], acc[r]);
+            acc[r] = add_scaled(f_low, ints[r][1], acc[r]);
+        }
         if B::KIND == Q4K {
             let sign = _mm512_set1_ps(-0.0);
             let g = _mm512_xor_ps(_mm512_mul_ps(s[r].dmin, token_scales), sign);
-            acc[r] = add_scaled(g, mins[r][0], acc[r]);
-            acc[r] = add_scaled(_mm512_mul_ps(g, low_unit), mins[r][1], acc[r]);
+            let m = _mm512_mullo_epi32(s[r].m, load_i(&x.sums[0][1]));
+            acc[r] = add_scaled(_mm512_mul_ps(g, low_unit), m, acc[r]);
         }
     }
     acc
@@ -505,11 +509,11 @@ fn scales<B: Storage>(p: &PreparedBlocks, g: usize) -> Scales {
     }
 }
 
-/// `acc + f * n` lane by lane, as `f * hi` then `f * lo` (`lo = n & 4095`).
+/// `acc + f * n` lane by lane, as `f * hi` then `f * lo` (`lo = n & PIECE_MASK`).
 #[inline]
 #[target_feature(enable = "avx512f,avx512dq")]
 fn add_scaled(f: __m512, n: __m512i, acc: __m512) -> __m512 {
-    let lo = _mm512_and_si512(n, _mm512_set1_epi32(4095));
+    let lo = _mm512_and_si512(n, _mm512_set1_epi32(PIECE_MASK));
     let hi = _mm512_sub_epi32(n, lo);
     let acc = _mm512_fmadd_ps(f, _mm512_cvtepi32_ps(hi), acc);
     _mm512_fmadd_ps(f, _mm512_cvtepi32_ps(lo), acc)
