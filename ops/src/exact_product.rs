@@ -42,7 +42,19 @@ pub fn domain(v: f32) -> f32 {
 /// difference and has at most 12 significant bits. A NaN splits into `(NaN, NaN)`.
 #[inline(always)]
 pub fn split(v: f32) -> (f32, f32) {
-    let v = domain(v);
+    split_in_domain(domain(v))
+}
+
+/// [`split`] of a value the caller knows lies in the factor domain already (zero, or a
+/// magnitude in [2^-40, 2^64)): the same pieces without the domain's checks, which are
+/// most of a split's work. Checked in debug builds.
+#[inline(always)]
+pub(crate) fn split_in_domain(v: f32) -> (f32, f32) {
+    debug_assert_eq!(
+        domain(v).to_bits(),
+        v.to_bits(),
+        "{v} is outside the factor domain"
+    );
     let head = f32::from_bits(v.to_bits() & HEAD_MASK);
     (head, v - head)
 }
@@ -53,8 +65,13 @@ pub fn split(v: f32) -> (f32, f32) {
 /// `c` must be zero or a multiple of 2^-126 (every sum of exact products is).
 #[inline(always)]
 pub fn split_mul_add<A: MulAdd>(a: f32, b: f32, c: f32) -> f32 {
-    let (ah, at) = split(a);
-    let (bh, bt) = split(b);
+    mul_add_pieces::<A>(split(a), split(b), c)
+}
+
+/// [`split_mul_add`] from the pieces of `a` and `b` ([`split`] or [`split_in_domain`]): a
+/// factor used in several products is split once.
+#[inline(always)]
+pub(crate) fn mul_add_pieces<A: MulAdd>((ah, at): (f32, f32), (bh, bt): (f32, f32), c: f32) -> f32 {
     let lo = at * bt;
     let lo = A::mul_add(ah, bt, lo);
     let lo = A::mul_add(at, bh, lo);

@@ -5,7 +5,7 @@ use std::f64::consts::{LN_2, LOG2_E};
 use super::pow2::scale_by_pow2;
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical_nan, ftz, is_nan_bits};
-use crate::exact_product::split_mul_add;
+use crate::exact_product::{mul_add_pieces, split, split_in_domain, split_mul_add};
 
 /// exp(89) is above f32::MAX: the result is +inf from here up.
 const OVERFLOW_ABOVE: f32 = 89.0;
@@ -62,12 +62,15 @@ pub fn exp_with<A: MulAdd>(x: f32) -> f32 {
     let r = A::mul_add(-k, LN2_1 as f32, xr);
     let r = A::mul_add(-k, LN2_2 as f32, r);
     let r = A::mul_add(-k, LN2_3 as f32, r);
+    let r = split(r);
+    // With |r| <= 0.35 every coefficient outweighs the term before it, so each q lies in
+    // [1e-4, 1.5]: in the factor domain, split without its checks.
     let mut q = INV_FACTORIALS[0];
     for &c in &INV_FACTORIALS[1..] {
-        q = split_mul_add::<A>(q, r, c);
+        q = mul_add_pieces::<A>(split_in_domain(q), r, c);
     }
-    let q = split_mul_add::<A>(q, r, 1.0);
-    let p = split_mul_add::<A>(q, r, 1.0);
+    let q = mul_add_pieces::<A>(split_in_domain(q), r, 1.0);
+    let p = mul_add_pieces::<A>(split_in_domain(q), r, 1.0);
     let y = scale_by_pow2(p, k as i32);
     if is_nan_bits(x) {
         canonical_nan()

@@ -4,7 +4,7 @@
 use super::sigmoid::sigmoid_with;
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical, canonical_nan, ftz, is_nan_bits};
-use crate::exact_product::split_mul_add;
+use crate::exact_product::{mul_add_pieces, split, split_in_domain, split_mul_add};
 
 /// `2 sqrt(2/pi)`, the f32 nearest (bits 0x3FCC422A): `2y = x (K0 + K1 x^2)`.
 const K0: f32 = f32::from_bits(0x3FCC_422A);
@@ -34,9 +34,11 @@ pub fn gelu_tanh_with<A: MulAdd>(x: f32) -> f32 {
     // False for NaN too: every comparison with NaN is false.
     let in_range = (-SATURATED_ABOVE..=SATURATED_ABOVE).contains(&x);
     let xr = if in_range { x } else { 0.0 };
-    let square = split_mul_add::<A>(xr, xr, 0.0);
+    let x_pieces = split(xr);
+    let square = mul_add_pieces::<A>(x_pieces, x_pieces, 0.0);
     let inner = split_mul_add::<A>(square, K1, K0);
-    let z = split_mul_add::<A>(xr, inner, 0.0);
+    // inner lies in [K0, K0 + 256 K1]: in the factor domain.
+    let z = mul_add_pieces::<A>(x_pieces, split_in_domain(inner), 0.0);
     let y = canonical(xr * sigmoid_with::<A>(z));
     if is_nan_bits(x) {
         canonical_nan()

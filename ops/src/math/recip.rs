@@ -3,7 +3,7 @@
 use super::pow2::scale_by_pow2;
 use crate::arith::{MulAdd, Unfused};
 use crate::canonical::{canonical_nan, ftz, is_nan_bits};
-use crate::exact_product::split_mul_add;
+use crate::exact_product::{mul_add_pieces, split, split_in_domain};
 
 // The linear approximation of 1/m on [1, 2) with the smallest worst relative error:
 // 24/17 - 8/17 m, error <= 1/17. Three Newton steps square the error three times:
@@ -34,10 +34,16 @@ pub fn recip_with<A: MulAdd>(a: f32) -> f32 {
     let magnitude = bits & 0x7FFF_FFFF;
     let e = (magnitude >> 23) as i32 - 127;
     let m = f32::from_bits((magnitude & 0x007F_FFFF) | (127 << 23));
-    let mut y = split_mul_add::<A>(GUESS_SLOPE, m, GUESS_OFFSET);
+    // m lies in [1, 2) and every y in [0.47, 1] (the guess in [8/17, 16/17], each Newton
+    // step's result within (1 - 1/17^2) / m and 1/m): both in the factor domain, split
+    // without its checks. The residual may be tiny and keeps them.
+    let m = split_in_domain(m);
+    let minus_m = (-m.0, -m.1);
+    let mut y = mul_add_pieces::<A>(split(GUESS_SLOPE), m, GUESS_OFFSET);
     for _ in 0..NEWTON_STEPS {
-        let residual = split_mul_add::<A>(-m, y, 1.0);
-        y = split_mul_add::<A>(y, residual, y);
+        let y_pieces = split_in_domain(y);
+        let residual = mul_add_pieces::<A>(minus_m, y_pieces, 1.0);
+        y = mul_add_pieces::<A>(y_pieces, split(residual), y);
     }
     let y = f32::from_bits(scale_by_pow2(y, -e).to_bits() | sign);
     if is_nan_bits(a) {
