@@ -146,7 +146,9 @@ pub fn attention_with<A: MulAdd>(
 }
 
 /// Checks the shapes, prepares the factors of the cache's visible blocks once, and runs
-/// `kernel` (an [`attend`]) for every query and head in parallel.
+/// `kernel` (an [`attend`]) for every query and KV head in parallel: the query heads that
+/// share a KV head go together, so each block of keys and values is read once for all of
+/// them.
 fn attention_by(
     config: &AttentionConfig,
     q: &[f32],
@@ -190,21 +192,21 @@ fn attention_by(
     let [k_buffer, v_buffer] = FACTOR_BUFFERS.take();
     let keys = CacheBlocks::new(kv.k, cached, first_block, n_kv_heads, head_dim, k_buffer);
     let values = CacheBlocks::new(kv.v, cached, first_block, n_kv_heads, head_dim, v_buffer);
-    out.par_chunks_mut(head_dim)
-        .zip(q.par_chunks(head_dim))
+    out.par_chunks_mut(group * head_dim)
+        .zip(q.par_chunks(group * head_dim))
         .enumerate()
         .for_each_init(
-            || Scratch::new(head_dim),
-            |scratch, (query_head, (o, q_head))| {
-                let (t, h) = (query_head / n_heads, query_head % n_heads);
+            || Scratch::new(head_dim, group),
+            |scratch, (query_group, (o, q_group))| {
+                let (t, kv_head) = (query_group / n_kv_heads, query_group % n_kv_heads);
                 let head = KvHead {
                     keys: &keys,
                     values: &values,
-                    kv_head: h / group,
+                    kv_head,
                 };
                 let position = positions[t] as usize;
                 let visible = config.first_key(position)..position + 1;
-                kernel(q_head, scale, visible, head, scratch, o);
+                kernel(q_group, scale, visible, head, scratch, o);
             },
         );
     FACTOR_BUFFERS.set([keys.factors, values.factors]);
@@ -327,7 +329,8 @@ struct KvHead<'a> {
     kv_head: usize,
 }
 
-/// Per-thread buffers of [`attend`], reused across the queries and heads a thread runs.
+/// Per-thread buffers of [`attend`], reused across the queries a thread runs: each holds
+/// every head of a group, head after head.
 struct Scratch {
     qf: Vec<f32>,
     acc: Vec<f32>,
@@ -335,19 +338,45 @@ struct Scratch {
     values: Vec<f32>,
     /// A block's score lanes, written whole by every `BlockMath::score` (a fresh zeroed
     /// 4 KiB array for each block cost a memset per block).
-    lanes: Box<ScoreLanes>,
+    lanes: Vec<ScoreLanes>,
+    /// A block's weights `p_j`, split into heads and tails.
+    parts: Vec<WeightParts>,
+    /// Each head's online softmax.
+    online: Vec<Online>,
 }
 
 impl Scratch {
-    fn new(head_dim: usize) -> Self {
+    fn new(head_dim: usize, group: usize) -> Self {
         Scratch {
-            qf: vec![0.0; head_dim],
-            acc: vec![0.0; head_dim],
-            values: vec![0.0; head_dim],
-            lanes: Box::new([[0.0; ATTENTION_BLOCK]; LANES]),
+            qf: vec![0.0; group * head_dim],
+            acc: vec![0.0; group * head_dim],
+            values: vec![0.0; group * head_dim],
+            lanes: vec![[[0.0; ATTENTION_BLOCK]; LANES]; group],
+            parts: vec![[[0.0; LANES]; 2]; group],
+            online: vec![Online::START; group],
         }
     }
 }
+
+/// One head's online softmax: the running max and sum of the blocks so far, and the
+/// current block's rescale `alpha`.
+#[derive(Clone, Copy)]
+struct Online {
+    max: f32,
+    sum: f32,
+    alpha: f32,
+}
+
+impl Online {
+    const START: Online = Online {
+        max: f32::NEG_INFINITY,
+        sum: 0.0,
+        alpha: 0.0,
+    };
+}
+
+/// A block's weights `p_j` [`split`] into heads (`[0][j]`) and tails (`[1][j]`).
+type WeightParts = [[f32; LANES]; 2];
 
 /// [`attend`] compiled per SIMD level, FMA in the clones that have it (same bits).
 #[multiversion(targets(
@@ -372,14 +401,14 @@ fn attend_native(
             scratch,
             out,
             BlockMath {
-                score: |q: &[f32], k: &[[f32; ATTENTION_BLOCK]], lanes: &mut ScoreLanes| {
+                score: |q: &[f32], k: &[[f32; ATTENTION_BLOCK]], lanes: &mut [ScoreLanes]| {
                     avx512::scores(q, k, lanes)
                 },
                 value: |v: &[[f32; ATTENTION_BLOCK]],
                         visible: Range<usize>,
-                        weights: &[f32; LANES],
+                        parts: &[WeightParts],
                         out: &mut [f32]| {
-                    avx512::value_terms(v, visible, weights, out)
+                    avx512::value_terms(v, visible, parts, out)
                 },
             },
         ),
@@ -391,46 +420,49 @@ fn attend_native(
     }
 }
 
-/// Lane `l` of every key's dot product in `lanes[l]` (see [`attend`]), then the halving tree
-/// over `l`: `lanes[0][j]` is key `j`'s score. `key_block[d][j]` is element `d` of key `j`.
+/// For each head of the group (`qf` holds their factors, head after head), lane `l` of
+/// every key's dot product in `lanes[h][l]` (see [`attend`]), then the halving tree over
+/// `l`: `lanes[h][0][j]` is key `j`'s score. `key_block[d][j]` is element `d` of key `j`.
 #[inline(always)]
 fn score_lanes<A: MulAdd>(
     qf: &[f32],
     key_block: &[[f32; ATTENTION_BLOCK]],
-    lanes: &mut ScoreLanes,
+    lanes: &mut [ScoreLanes],
 ) {
-    // Element `d` enters lane `d % 32`, chunk by chunk, onto +0.0.
-    *lanes = [[0.0; ATTENTION_BLOCK]; LANES];
-    for (q_chunk, k_chunk) in qf.chunks(LANES).zip(key_block.chunks(LANES)) {
-        for (lane, (&qd, column)) in lanes.iter_mut().zip(q_chunk.iter().zip(k_chunk)) {
-            for j in 0..ATTENTION_BLOCK {
-                lane[j] = A::mul_add(qd, column[j], lane[j]);
+    for (qf, lanes) in qf.chunks_exact(key_block.len()).zip(lanes) {
+        // Element `d` enters lane `d % 32`, chunk by chunk, onto +0.0.
+        *lanes = [[0.0; ATTENTION_BLOCK]; LANES];
+        for (q_chunk, k_chunk) in qf.chunks(LANES).zip(key_block.chunks(LANES)) {
+            for (lane, (&qd, column)) in lanes.iter_mut().zip(q_chunk.iter().zip(k_chunk)) {
+                for j in 0..ATTENTION_BLOCK {
+                    lane[j] = A::mul_add(qd, column[j], lane[j]);
+                }
             }
         }
-    }
-    let mut width = LANES / 2;
-    while width > 0 {
-        let (low, high) = lanes.split_at_mut(width);
-        for (l, h) in low.iter_mut().zip(high.iter()) {
-            for j in 0..ATTENTION_BLOCK {
-                l[j] += h[j];
+        let mut width = LANES / 2;
+        while width > 0 {
+            let (low, high) = lanes.split_at_mut(width);
+            for (l, h) in low.iter_mut().zip(high.iter()) {
+                for j in 0..ATTENTION_BLOCK {
+                    l[j] += h[j];
+                }
             }
+            width /= 2;
         }
-        width /= 2;
     }
 }
 
-/// How a block's scores ([`score_lanes`]) and value terms ([`value_terms`]) are computed:
-/// plainly, or in the SIMD forms of this CPU (same bits).
+/// How a block's scores ([`score_lanes`]) and value terms ([`value_terms`]) are computed
+/// for a group of heads: plainly, or in the SIMD forms of this CPU (same bits).
 struct BlockMath<S, V> {
     score: S,
     value: V,
 }
 
 /// A block's scores, as [`score_lanes`] spells them.
-type ScoreFn = fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes);
+type ScoreFn = fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut [ScoreLanes]);
 /// A block's value terms, as [`value_terms`] spells them.
-type ValueFn = fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[f32; LANES], &mut [f32]);
+type ValueFn = fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[WeightParts], &mut [f32]);
 
 /// The plain spellings, under the evaluation `A`.
 #[inline(always)]
@@ -444,8 +476,9 @@ fn plain_block<A: MulAdd>() -> BlockMath<ScoreFn, ValueFn> {
 /// Lane `l` of the scores of a block's keys, `[lane][key]`.
 type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 
-/// One query head against the keys `visible` (`first..position + 1`), written to `out`
-/// (`head_dim` values).
+/// The query heads `q` (`head_dim` values each) that share one KV head, against the keys
+/// `visible` (`first..position + 1`), written to `out` (as `q`). Each head's result is
+/// what it would be alone: the heads only share the reads of each block.
 ///
 /// The blocks stay at absolute positions: the first visited is the one holding `first`,
 /// and in it the lanes before `first` are masked exactly like the lanes past the last key
@@ -453,11 +486,12 @@ type ScoreLanes = [[f32; ATTENTION_BLOCK]; LANES];
 /// one visible key, so its max is a visible score and the running max leaves -inf there,
 /// just as block 0 does without a window.
 ///
-/// `block.score` fills the score lanes `lanes[l][j]` (lane `l` of key `j`'s dot product)
-/// and folds them row by row (`lanes[l] += lanes[l + w]`), which for every key is exactly
-/// [`fold_sum`] of its 32 lanes; `block.value` folds the value terms over the keys `j` for
-/// every element `d` ([`value_terms`]). Each loop runs across keys or across head elements,
-/// never along a reduction, so it vectorises without changing any order.
+/// `block.score` fills the score lanes `lanes[h][l][j]` (lane `l` of key `j`'s dot product
+/// with head `h`) and folds them row by row (`lanes[l] += lanes[l + w]`), which for every
+/// key is exactly [`fold_sum`] of its 32 lanes; `block.value` folds the value terms over
+/// the keys `j` for every element `d` ([`value_terms`]). Each loop runs across keys or
+/// across head elements, never along a reduction, so it vectorises without changing any
+/// order.
 #[inline(always)]
 fn attend<A: MulAdd>(
     q: &[f32],
@@ -467,8 +501,8 @@ fn attend<A: MulAdd>(
     scratch: &mut Scratch,
     out: &mut [f32],
     block: BlockMath<
-        impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut ScoreLanes),
-        impl Fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[f32; LANES], &mut [f32]),
+        impl Fn(&[f32], &[[f32; ATTENTION_BLOCK]], &mut [ScoreLanes]),
+        impl Fn(&[[f32; ATTENTION_BLOCK]], Range<usize>, &[WeightParts], &mut [f32]),
     >,
 ) {
     let Scratch {
@@ -476,13 +510,15 @@ fn attend<A: MulAdd>(
         acc,
         values,
         lanes,
+        parts,
+        online,
     } = scratch;
+    let head_dim = q.len() / online.len();
     for (f, &v) in qf.iter_mut().zip(q) {
         *f = bf16_factor(ftz(v) * scale);
     }
     acc.fill(0.0);
-    let mut running_max = f32::NEG_INFINITY;
-    let mut running_sum = 0.0f32;
+    online.fill(Online::START);
     let (first, end) = (visible.start, visible.end);
     let first_block_start = first - first % ATTENTION_BLOCK;
     for block_start in (first_block_start..end).step_by(ATTENTION_BLOCK) {
@@ -491,56 +527,73 @@ fn attend<A: MulAdd>(
         let keys = (end - block_start).min(ATTENTION_BLOCK);
         let key_block = kv.keys.block(kv.kv_head, block_start / ATTENTION_BLOCK);
         (block.score)(qf, key_block, lanes);
-        let mut scores = [f32::NEG_INFINITY; LANES];
-        scores[hidden..keys].copy_from_slice(&lanes[0][hidden..keys]);
-        let new_max = max_keep_first(running_max, fold_max(scores));
-        let alpha = exp_with::<A>(running_max - new_max);
-        let mut weights = [0.0f32; LANES];
-        for (w, &s) in weights.iter_mut().zip(&scores) {
-            *w = domain(exp_with::<A>(s - new_max));
+        for ((lanes, parts), head) in lanes.iter().zip(parts.iter_mut()).zip(online.iter_mut()) {
+            let mut scores = [f32::NEG_INFINITY; LANES];
+            scores[hidden..keys].copy_from_slice(&lanes[0][hidden..keys]);
+            let new_max = max_keep_first(head.max, fold_max(scores));
+            head.alpha = exp_with::<A>(head.max - new_max);
+            head.max = new_max;
+            let mut weights = [0.0f32; LANES];
+            for (w, &s) in weights.iter_mut().zip(&scores) {
+                *w = domain(exp_with::<A>(s - new_max));
+            }
+            // Masked lanes: scores of -inf give exp(-inf) = +0.0 already; written out so no
+            // lane depends on that.
+            weights[..hidden].fill(0.0);
+            weights[keys..].fill(0.0);
+            head.sum = split_mul_add::<A>(head.sum, head.alpha, fold_sum(weights));
+            *parts = split_weights(&weights);
         }
-        // Masked lanes: scores of -inf give exp(-inf) = +0.0 already; written out so no
-        // lane depends on that.
-        weights[..hidden].fill(0.0);
-        weights[keys..].fill(0.0);
         let value_block = kv.values.block(kv.kv_head, block_start / ATTENTION_BLOCK);
-        (block.value)(value_block, hidden..keys, &weights, values);
-        running_sum = split_mul_add::<A>(running_sum, alpha, fold_sum(weights));
-        for (a, &v) in acc.iter_mut().zip(values.iter()) {
-            *a = split_mul_add::<A>(*a, alpha, v);
+        (block.value)(value_block, hidden..keys, parts, values);
+        for ((acc, values), head) in acc
+            .chunks_exact_mut(head_dim)
+            .zip(values.chunks_exact(head_dim))
+            .zip(online.iter())
+        {
+            for (a, &v) in acc.iter_mut().zip(values) {
+                *a = split_mul_add::<A>(*a, head.alpha, v);
+            }
         }
-        running_max = new_max;
     }
-    let inv_sum = recip_with::<A>(running_sum);
-    for (o, &a) in out.iter_mut().zip(acc.iter()) {
-        *o = canonical(a * inv_sum);
+    for ((out, acc), head) in out
+        .chunks_exact_mut(head_dim)
+        .zip(acc.chunks_exact(head_dim))
+        .zip(online.iter())
+    {
+        let inv_sum = recip_with::<A>(head.sum);
+        for (o, &a) in out.iter_mut().zip(acc) {
+            *o = canonical(a * inv_sum);
+        }
     }
 }
 
-/// `values[d]` = the canonical fold over the block's 32 lanes of `p_j * v_j[d]`
-/// (`value_block[d][j]` is `v_j[d]`): lane `j` in `visible` holds its one term onto +0.0
-/// (`p_j` split so each product with the bf16 value is exact), every other lane +0.0
-/// (never `0 * v`: a NaN or infinite value would make that NaN).
+/// For each head of the group, `values[d]` (head after head) = the canonical fold over the
+/// block's 32 lanes of `p_j * v_j[d]` (`value_block[d][j]` is `v_j[d]`, `parts` the head's
+/// weights split): lane `j` in `visible` holds its one term onto +0.0 (`p_j` split so each
+/// product with the bf16 value is exact), every other lane +0.0 (never `0 * v`: a NaN or
+/// infinite value would make that NaN).
 #[inline(always)]
 fn value_terms<A: MulAdd>(
     value_block: &[[f32; ATTENTION_BLOCK]],
     visible: Range<usize>,
-    weights: &[f32; LANES],
+    parts: &[WeightParts],
     values: &mut [f32],
 ) {
-    let parts = split_weights(weights);
-    for (value, column) in values.iter_mut().zip(value_block) {
-        *value = value_term::<A>(column, visible.clone(), &parts);
+    for (values, parts) in values.chunks_exact_mut(value_block.len()).zip(parts) {
+        for (value, column) in values.iter_mut().zip(value_block) {
+            *value = value_term::<A>(column, visible.clone(), parts);
+        }
     }
 }
 
 /// Every weight of a block [`split`] into head and tail. A loop: as an array `map` it
 /// stayed a call per block in the SIMD clones.
 #[inline(always)]
-fn split_weights(weights: &[f32; LANES]) -> [(f32, f32); LANES] {
-    let mut parts = [(0.0, 0.0); LANES];
-    for (p, &w) in parts.iter_mut().zip(weights) {
-        *p = split(w);
+fn split_weights(weights: &[f32; LANES]) -> WeightParts {
+    let mut parts = [[0.0; LANES]; 2];
+    for (j, &w) in weights.iter().enumerate() {
+        (parts[0][j], parts[1][j]) = split(w);
     }
     parts
 }
@@ -550,11 +603,11 @@ fn split_weights(weights: &[f32; LANES]) -> [(f32, f32); LANES] {
 fn value_term<A: MulAdd>(
     column: &[f32; ATTENTION_BLOCK],
     visible: Range<usize>,
-    parts: &[(f32, f32); LANES],
+    parts: &WeightParts,
 ) -> f32 {
     let mut terms = [0.0f32; LANES];
     for j in visible {
-        let ((head, tail), v) = (parts[j], column[j]);
+        let (head, tail, v) = (parts[0][j], parts[1][j], column[j]);
         terms[j] = A::mul_add(tail, v, A::mul_add(head, v, 0.0));
     }
     fold_sum(terms)

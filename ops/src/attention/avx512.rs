@@ -19,7 +19,7 @@ use std::arch::x86_64::{
 
 use half::bf16;
 
-use super::{ATTENTION_BLOCK, ScoreLanes, fill_columns, split_weights, value_term};
+use super::{ATTENTION_BLOCK, ScoreLanes, WeightParts, fill_columns, value_term};
 use crate::arith::Fused;
 use crate::matvec::{FOLDED, fold_sixteen};
 use crate::reduce::LANES;
@@ -27,80 +27,121 @@ use crate::reduce::LANES;
 /// f32 values per register.
 const WIDTH: usize = 16;
 
-/// `lanes[l][j]`: lane `l` of key `j`'s canonical dot product with `qf` (elements `d = l,
-/// l + 32, ...` in increasing order, from +0.0), then the halving tree over `l`, so
-/// `lanes[0][j]` is key `j`'s score. `key_block[d][j]` is element `d` of key `j`.
+/// For each head `h` of the group (`qf` holds their factors, head after head),
+/// `lanes[h][l][j]`: lane `l` of key `j`'s canonical dot product with the head's factors
+/// (elements `d = l, l + 32, ...` in increasing order, from +0.0), then the halving tree
+/// over `l`, so `lanes[h][0][j]` is key `j`'s score. `key_block[d][j]` is element `d` of
+/// key `j`.
+///
+/// Up to four heads go at once, each key register loaded once for all of them (the heads
+/// of a group read the same keys; one at a time, the scores waited on those loads), and a
+/// few lanes' chains of FMAs run side by side so none waits on the one before.
 #[target_feature(enable = "avx512f")]
-pub(super) fn scores(qf: &[f32], key_block: &[[f32; ATTENTION_BLOCK]], lanes: &mut ScoreLanes) {
-    for (l, lane) in lanes.iter_mut().enumerate() {
-        let mut acc = [_mm512_setzero_ps(); 2];
-        // (An index loop: `skip(l).step_by(32)` ran as a call per element.)
-        let mut d = l;
-        while d < qf.len() {
-            let q = _mm512_set1_ps(qf[d]);
-            for (h, a) in acc.iter_mut().enumerate() {
-                *a = _mm512_fmadd_ps(q, load(&key_block[d][h * WIDTH..]), *a);
-            }
-            d += LANES;
+pub(super) fn scores(qf: &[f32], key_block: &[[f32; ATTENTION_BLOCK]], lanes: &mut [ScoreLanes]) {
+    let heads_at_once = 4 * key_block.len();
+    for (qf, lanes) in qf.chunks(heads_at_once).zip(lanes.chunks_mut(4)) {
+        match lanes.len() {
+            4 => head_scores::<4, 2>(qf, key_block, lanes),
+            3 => head_scores::<3, 2>(qf, key_block, lanes),
+            2 => head_scores::<2, 4>(qf, key_block, lanes),
+            _ => head_scores::<1, 4>(qf, key_block, lanes),
         }
-        store(lane, acc);
-    }
-    let mut width = LANES / 2;
-    while width > 0 {
-        let (low, high) = lanes.split_at_mut(width);
-        for (l, h) in low.iter_mut().zip(high.iter()) {
-            let low_half = _mm512_add_ps(load(&l[..]), load(&h[..]));
-            let high_half = _mm512_add_ps(load(&l[WIDTH..]), load(&h[WIDTH..]));
-            store(l, [low_half, high_half]);
-        }
-        width /= 2;
     }
 }
 
-/// [`super::value_terms`]: for every element `d`, lane `j` of row `d` of `value_block` times
-/// `p_j` (split: `head * v` onto +0.0, then `+ tail * v`, both exact), lanes outside
-/// `visible` +0.0 by the FMAs' zero mask (never `0 * v`), the first level of the tree (lane
-/// `j` plus lane `j + 16`) as one add of the row's two registers, the rest by
-/// [`fold_sixteen`] for sixteen elements at once. Elements past the last sixteen go one by
-/// one through the portable spelling.
+/// [`scores`] of `H` heads, `G` lanes at a time.
+#[inline]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::needless_range_loop)]
+fn head_scores<const H: usize, const G: usize>(
+    qf: &[f32],
+    key_block: &[[f32; ATTENTION_BLOCK]],
+    lanes: &mut [ScoreLanes],
+) {
+    let head_dim = key_block.len();
+    for first in (0..LANES).step_by(G) {
+        let mut acc = [[[_mm512_setzero_ps(); 2]; H]; G];
+        // (Index loops: `skip(l).step_by(32)` ran as a call per element.)
+        let mut d = first;
+        while d < head_dim {
+            for i in 0..G {
+                // Only a head size that is not a multiple of 32 leaves a lane out.
+                if d + i < head_dim {
+                    let k = [
+                        load(&key_block[d + i][..]),
+                        load(&key_block[d + i][WIDTH..]),
+                    ];
+                    for h in 0..H {
+                        let q = _mm512_set1_ps(qf[h * head_dim + d + i]);
+                        acc[i][h][0] = _mm512_fmadd_ps(q, k[0], acc[i][h][0]);
+                        acc[i][h][1] = _mm512_fmadd_ps(q, k[1], acc[i][h][1]);
+                    }
+                }
+            }
+            d += LANES;
+        }
+        for i in 0..G {
+            for h in 0..H {
+                store(&mut lanes[h][first + i], acc[i][h]);
+            }
+        }
+    }
+    for lanes in lanes.iter_mut() {
+        let mut width = LANES / 2;
+        while width > 0 {
+            let (low, high) = lanes.split_at_mut(width);
+            for (l, h) in low.iter_mut().zip(high.iter()) {
+                let low_half = _mm512_add_ps(load(&l[..]), load(&h[..]));
+                let high_half = _mm512_add_ps(load(&l[WIDTH..]), load(&h[WIDTH..]));
+                store(l, [low_half, high_half]);
+            }
+            width /= 2;
+        }
+    }
+}
+
+/// [`super::value_terms`]: for every head and element `d`, lane `j` of row `d` of
+/// `value_block` times the head's `p_j` (split: `head * v` onto +0.0, then `+ tail * v`,
+/// both exact), lanes outside `visible` +0.0 by the FMAs' zero mask (never `0 * v`), the
+/// first level of the tree (lane `j` plus lane `j + 16`) as one add of the row's two
+/// registers, the rest by [`fold_sixteen`] for sixteen elements at once. Sixteen rows are
+/// taken for every head before the next sixteen, so they are read from memory once for
+/// the group. Elements past the last sixteen go one by one through the portable spelling.
 #[target_feature(enable = "avx512f,fma")]
 pub(super) fn value_terms(
     value_block: &[[f32; ATTENTION_BLOCK]],
     visible: Range<usize>,
-    weights: &[f32; LANES],
+    parts: &[WeightParts],
     values: &mut [f32],
 ) {
-    let parts = split_weights(weights);
-    let (mut heads, mut tails) = ([0.0f32; LANES], [0.0f32; LANES]);
-    for ((h, t), &(head, tail)) in heads.iter_mut().zip(&mut tails).zip(&parts) {
-        (*h, *t) = (head, tail);
-    }
+    let head_dim = value_block.len();
     let mask = visible.clone().fold(0u32, |m, j| m | 1 << j);
     let masks = [mask as u16, (mask >> WIDTH) as u16];
     let zero = _mm512_setzero_ps();
-    let head = [load(&heads[..]), load(&heads[WIDTH..])];
-    let tail = [load(&tails[..]), load(&tails[WIDTH..])];
-    let whole = values.len() - values.len() % FOLDED;
-    for (out, rows) in values[..whole]
-        .chunks_exact_mut(FOLDED)
-        .zip(value_block.chunks_exact(FOLDED))
-    {
-        let mut lanes = [zero; FOLDED];
-        for (lane, row) in lanes.iter_mut().zip(rows) {
-            let mut half = [zero; 2];
-            for (h, half) in half.iter_mut().enumerate() {
-                let v = load(&row[h * WIDTH..]);
-                let t = _mm512_maskz_fmadd_ps(masks[h], head[h], v, zero);
-                *half = _mm512_maskz_fmadd_ps(masks[h], tail[h], v, t);
+    let whole = head_dim - head_dim % FOLDED;
+    for (c, rows) in value_block[..whole].chunks_exact(FOLDED).enumerate() {
+        for (h, parts) in parts.iter().enumerate() {
+            let [heads, tails] = parts;
+            let head = [load(&heads[..]), load(&heads[WIDTH..])];
+            let tail = [load(&tails[..]), load(&tails[WIDTH..])];
+            let mut lanes = [zero; FOLDED];
+            for (lane, row) in lanes.iter_mut().zip(rows) {
+                let mut half = [zero; 2];
+                for (k, half) in half.iter_mut().enumerate() {
+                    let v = load(&row[k * WIDTH..]);
+                    let t = _mm512_maskz_fmadd_ps(masks[k], head[k], v, zero);
+                    *half = _mm512_maskz_fmadd_ps(masks[k], tail[k], v, t);
+                }
+                *lane = _mm512_add_ps(half[0], half[1]);
             }
-            *lane = _mm512_add_ps(half[0], half[1]);
+            let sums: [f32; FOLDED] = bytemuck::cast(fold_sixteen(lanes));
+            values[h * head_dim + c * FOLDED..][..FOLDED].copy_from_slice(&sums);
         }
-        out.copy_from_slice(&bytemuck::cast::<__m512, [f32; FOLDED]>(fold_sixteen(
-            lanes,
-        )));
     }
-    for (o, column) in values[whole..].iter_mut().zip(&value_block[whole..]) {
-        *o = value_term::<Fused>(column, visible.clone(), &parts);
+    for (values, parts) in values.chunks_exact_mut(head_dim).zip(parts) {
+        for (o, column) in values[whole..].iter_mut().zip(&value_block[whole..]) {
+            *o = value_term::<Fused>(column, visible.clone(), parts);
+        }
     }
 }
 
