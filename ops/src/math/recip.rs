@@ -20,8 +20,8 @@ pub fn recip(a: f32) -> f32 {
 /// 1/a, identical bits under any [`MulAdd`].
 ///
 /// `a = m * 2^e` with m in [1, 2); `y ~ 1/m` refined by `y += y * (1 - m*y)` where both the
-/// residual and the correction are [`split_mul_add`](crate::split_mul_add)s; result `y * 2^-e` by exponent
-/// arithmetic. ±0 (and denormals) give ±inf, ±inf gives ±0, results below 2^-126 give
+/// residual and the correction are [`split_mul_add`](crate::split_mul_add)s; result
+/// `y * 2^-e` by exponent arithmetic. ±0 (and denormals) give ±inf, ±inf gives ±0, results below 2^-126 give
 /// signed zero, NaN gives the canonical NaN.
 ///
 /// Branch-free (the special inputs run the Newton steps on whatever their bits give and are
